@@ -1,0 +1,279 @@
+//! Command-line flags as typed (clap). Nothing here touches the disk or the network; flags are
+//! turned into settings and plans by the commands.
+//!
+//! Every flag of the legacy `backup-full-site.sh` keeps its meaning (`--root`, `--name`,
+//! `--db`/`--no-db`, `--objects`/`--no-objects`, `--retain-generations`), in both the
+//! `--opt value` and `--opt=value` forms; when a flag and its negation are both given, the last
+//! one wins, as in the legacy script.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0    success
+  1    failure (a failed backup leaves no generation behind)
+  2    usage or configuration error, or a feature this version does not have yet; nothing changed
+  3    verify found missing, extra or damaged files
+  11   the backup root is locked by another run (see --wait-lock)
+  130  stopped by SIGINT, 143 stopped by SIGTERM (work in progress removed)
+
+Configuration: .env in the working directory, then the environment, then flags.
+See README.md for the variables (STGY_DATABASE_*, STGY_STORAGE_S3_*, STGY_BACKUP_ROOT).";
+
+/// Full-site backup and restore of PostgreSQL and S3 buckets.
+#[derive(Debug, Parser)]
+#[command(name = "fullsite", version, propagate_version = true, after_help = EXIT_CODES)]
+pub struct Cli {
+    /// More log output (-v: debug, -vv: trace).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Only warnings and errors on stderr.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Back up the database and buckets into a new generation.
+    #[command(after_help = EXIT_CODES)]
+    Backup(BackupArgs),
+    /// Restore a generation's database and/or objects.
+    #[command(after_help = EXIT_CODES)]
+    Restore(RestoreArgs),
+    /// Remove old generations, keeping the newest N complete ones.
+    #[command(after_help = EXIT_CODES)]
+    Prune(PruneArgs),
+    /// List complete generations (data on stdout).
+    #[command(after_help = EXIT_CODES)]
+    List(ListArgs),
+    /// Check a generation's files against its manifest.
+    #[command(after_help = EXIT_CODES)]
+    Verify(VerifyArgs),
+    /// Report the newest complete generation and its age; fail when it is too old.
+    #[command(after_help = EXIT_CODES)]
+    Status(StatusArgs),
+}
+
+/// `--root DIR`.
+#[derive(Debug, Args)]
+pub struct RootArg {
+    /// Backup root [default: $STGY_BACKUP_ROOT, else /var/backups/stgy].
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+}
+
+/// `--wait-lock SECS`.
+#[derive(Debug, Args)]
+pub struct LockArg {
+    /// When another run holds the root lock, wait up to SECS seconds for it instead of failing
+    /// at once with exit code 11.
+    #[arg(long, value_name = "SECS")]
+    pub wait_lock: Option<u64>,
+}
+
+/// `--db|--no-db --objects|--no-objects`.
+#[derive(Debug, Args)]
+pub struct PartsArgs {
+    /// Include the database (default).
+    #[arg(long = "db", overrides_with = "no_db")]
+    db: bool,
+    /// Leave the database out.
+    #[arg(long = "no-db", overrides_with = "db")]
+    no_db: bool,
+    /// Include the S3 objects (default).
+    #[arg(long = "objects", overrides_with = "no_objects")]
+    objects: bool,
+    /// Leave the S3 objects out.
+    #[arg(long = "no-objects", overrides_with = "objects")]
+    no_objects: bool,
+}
+
+impl PartsArgs {
+    /// Whether the database part is selected.
+    pub fn db(&self) -> bool {
+        !self.no_db
+    }
+
+    /// Whether the objects part is selected.
+    pub fn objects(&self) -> bool {
+        !self.no_objects
+    }
+}
+
+/// `fullsite backup`.
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// Where the generations live.
+    #[command(flatten)]
+    pub root: RootArg,
+    /// Generation name [default: full-site-YYYY-MM-DD, local date]; must not exist yet.
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Which parts to include.
+    #[command(flatten)]
+    pub parts: PartsArgs,
+    /// Lock waiting.
+    #[command(flatten)]
+    pub lock: LockArg,
+}
+
+/// `fullsite restore`.
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// Where the generations live.
+    #[command(flatten)]
+    pub root: RootArg,
+    /// Which parts to include.
+    #[command(flatten)]
+    pub parts: PartsArgs,
+    /// Lock waiting.
+    #[command(flatten)]
+    pub lock: LockArg,
+    /// Generation to restore, e.g. full-site-2026-01-12.
+    #[arg(value_name = "NAME")]
+    pub name: String,
+}
+
+/// `fullsite prune`.
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Where the generations live.
+    #[command(flatten)]
+    pub root: RootArg,
+    /// Keep the newest N complete generations; the newest one is kept even when N is 0.
+    #[arg(long, value_name = "N", default_value = "7", allow_hyphen_values = true,
+          value_parser = parse_count)]
+    pub retain_generations: u32,
+    /// Print the plan on stdout and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Lock waiting.
+    #[command(flatten)]
+    pub lock: LockArg,
+}
+
+/// `fullsite list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Where the generations live.
+    #[command(flatten)]
+    pub root: RootArg,
+}
+
+/// `fullsite verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Where the generations live.
+    #[command(flatten)]
+    pub root: RootArg,
+    /// Generation to verify.
+    #[arg(value_name = "NAME")]
+    pub name: String,
+}
+
+/// `fullsite status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Where the generations live.
+    #[command(flatten)]
+    pub root: RootArg,
+    /// Exit 1 when the newest complete generation is older than HOURS (or there is none).
+    #[arg(long, value_name = "HOURS", allow_hyphen_values = true, value_parser = parse_hours)]
+    pub max_age: Option<f64>,
+}
+
+fn parse_count(text: &str) -> Result<u32, String> {
+    text.parse::<u32>()
+        .map_err(|_| format!("'{text}' is not a whole number of 0 or more"))
+}
+
+fn parse_hours(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(hours) if hours.is_finite() && hours > 0.0 => Ok(hours),
+        _ => Err(format!("'{text}' is not a positive number of hours")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("fullsite").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn the_command_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn legacy_flags_parse_in_both_forms_and_last_one_wins() {
+        let cli = parse(&[
+            "backup",
+            "--root=/b",
+            "--name",
+            "n",
+            "--no-db",
+            "--db",
+            "--no-objects",
+        ])
+        .unwrap();
+        let Command::Backup(args) = cli.command else {
+            panic!("not backup")
+        };
+        assert_eq!(args.root.root, Some(PathBuf::from("/b")));
+        assert_eq!(args.name.as_deref(), Some("n"));
+        assert!(args.parts.db() && !args.parts.objects());
+
+        let cli = parse(&["prune", "--retain-generations=3"]).unwrap();
+        let Command::Prune(args) = cli.command else {
+            panic!("not prune")
+        };
+        assert_eq!(args.retain_generations, 3);
+
+        let cli = parse(&["restore", "--no-objects", "full-site-2026-01-12"]).unwrap();
+        let Command::Restore(args) = cli.command else {
+            panic!("not restore")
+        };
+        assert_eq!(args.name, "full-site-2026-01-12");
+        assert!(args.parts.db() && !args.parts.objects());
+    }
+
+    #[test]
+    fn defaults_match_the_legacy_script() {
+        let Command::Prune(args) = parse(&["prune"]).unwrap().command else {
+            panic!("not prune")
+        };
+        assert_eq!(args.retain_generations, 7);
+        let Command::Backup(args) = parse(&["backup"]).unwrap().command else {
+            panic!("not backup")
+        };
+        assert!(args.parts.db() && args.parts.objects() && args.name.is_none());
+    }
+
+    #[test]
+    fn bad_counts_are_usage_errors_naming_the_value() {
+        for bad in ["-1", "x", "1.5", ""] {
+            let err = parse(&["prune", "--retain-generations", bad]).unwrap_err();
+            assert_eq!(err.exit_code(), 2);
+            assert!(err.to_string().contains("--retain-generations"), "{err}");
+        }
+        assert!(parse(&["status", "--max-age", "-3"]).is_err());
+        assert!(parse(&["backup", "--bogus"]).is_err());
+        assert!(parse(&["restore"]).is_err(), "NAME is required");
+    }
+
+    #[test]
+    fn help_documents_exit_codes() {
+        let help = Cli::command().render_help().to_string();
+        assert!(help.contains("11   the backup root is locked"), "{help}");
+    }
+}

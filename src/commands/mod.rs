@@ -1,0 +1,41 @@
+//! One module per subcommand: each turns its flags into settings and a plan, then applies it.
+//!
+//! Commands that change the backup root (`backup`, `prune`, `restore`) run raced against
+//! SIGINT/SIGTERM: a signal drops the command's future, whose guards remove work in progress
+//! and release the lock, and the run ends with [`Error::Stopped`].
+
+mod backup;
+mod list;
+mod prune;
+mod restore;
+mod status;
+mod verify;
+
+use std::future::Future;
+
+use crate::cli::{Cli, Command};
+use crate::config::Vars;
+use crate::error::{Error, Result};
+use crate::signals::wait_for_stop;
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> Result<()> {
+    let cwd =
+        std::env::current_dir().map_err(|e| Error::io("read", std::path::Path::new("."), e))?;
+    let vars = Vars::load(&cwd)?;
+    match cli.command {
+        Command::Backup(args) => until_stopped(backup::run(args, &vars)).await,
+        Command::Restore(args) => until_stopped(restore::run(args, &vars)).await,
+        Command::Prune(args) => until_stopped(prune::run(args, &vars)).await,
+        Command::List(args) => list::run(args, &vars),
+        Command::Verify(args) => verify::run(args, &vars),
+        Command::Status(args) => status::run(args, &vars),
+    }
+}
+
+async fn until_stopped(command: impl Future<Output = Result<()>>) -> Result<()> {
+    tokio::select! {
+        result = command => result,
+        signal = wait_for_stop() => Err(Error::Stopped(signal)),
+    }
+}

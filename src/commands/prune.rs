@@ -1,0 +1,66 @@
+//! `fullsite prune`: lock → clean leftovers → plan → apply (or print the plan with --dry-run).
+
+use std::time::Duration;
+
+use crate::cli::PruneArgs;
+use crate::config::{self, Vars};
+use crate::error::Result;
+use crate::failpoint;
+use crate::generation::{Catalog, remove_stale};
+use crate::lock::RootLock;
+use crate::prune::{self, PrunePlan, RetentionPolicy};
+
+pub async fn run(args: PruneArgs, vars: &Vars) -> Result<()> {
+    let root = config::backup_root(args.root.root.as_deref(), vars);
+    let policy = RetentionPolicy {
+        retain_generations: args.retain_generations,
+    };
+    if policy.retain_generations == 0 {
+        tracing::warn!("--retain-generations 0: the newest complete generation is kept anyway");
+    }
+    if !root.is_dir() {
+        tracing::info!(
+            "backup root '{}' does not exist; nothing to prune",
+            root.display()
+        );
+        return Ok(());
+    }
+    if args.dry_run {
+        let plan = prune::plan(&Catalog::scan(&root)?, policy);
+        print_plan(&plan);
+        return Ok(());
+    }
+    let _lock =
+        RootLock::acquire(&root, "prune", args.lock.wait_lock.map(Duration::from_secs)).await?;
+    failpoint::pause("prune:after-lock").await;
+    let catalog = Catalog::scan(&root)?;
+    remove_stale(&catalog.leftovers);
+    let plan = prune::plan(&catalog, policy);
+    for untouched in &plan.untouched {
+        tracing::warn!("leaving '{}': {}", untouched.name, untouched.reason);
+    }
+    let removed = prune::apply(&plan)?;
+    tracing::info!(
+        "prune done: removed {}, kept {} in '{}'",
+        removed.len(),
+        plan.keep.len(),
+        root.display()
+    );
+    Ok(())
+}
+
+fn print_plan(plan: &PrunePlan) {
+    let rows = plan
+        .remove
+        .iter()
+        .map(|d| ("remove", d))
+        .chain(plan.keep.iter().map(|d| ("keep", d)))
+        .chain(plan.untouched.iter().map(|d| ("leave", d)));
+    for (action, decision) in rows {
+        println!(
+            "{action:<6} {}  ({})",
+            crate::display::printable(&decision.name),
+            decision.reason
+        );
+    }
+}
