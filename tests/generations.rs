@@ -211,7 +211,7 @@ fn generations_are_private_and_carry_marker_and_manifest() {
     let generation = sandbox.root().join("g");
     assert!(generation.join(".stgy-full-site-backup").is_file());
     assert!(generation.join("manifest.jsonl").is_file());
-    for entry in walkdir::WalkDir::new(&sandbox.root()) {
+    for entry in walkdir::WalkDir::new(sandbox.root()) {
         let entry = entry.unwrap();
         let mode = entry.metadata().unwrap().permissions().mode() & 0o777;
         let expected = if entry.file_type().is_dir() {
