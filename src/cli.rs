@@ -118,6 +118,9 @@ pub struct BackupArgs {
     /// Which parts to include.
     #[command(flatten)]
     pub parts: PartsArgs,
+    /// Parallel database connections and compression threads [default: number of cores].
+    #[arg(long, short = 'j', value_name = "N", value_parser = parse_jobs)]
+    pub jobs: Option<usize>,
     /// Lock waiting.
     #[command(flatten)]
     pub lock: LockArg,
@@ -191,6 +194,13 @@ pub struct StatusArgs {
 fn parse_count(text: &str) -> Result<u32, String> {
     text.parse::<u32>()
         .map_err(|_| format!("'{text}' is not a whole number of 0 or more"))
+}
+
+fn parse_jobs(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if (1..=64).contains(&n) => Ok(n),
+        _ => Err(format!("'{text}' is not a number of jobs from 1 to 64")),
+    }
 }
 
 fn parse_hours(text: &str) -> Result<f64, String> {

@@ -68,6 +68,10 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
 
+    /// The database dump failed.
+    #[error(transparent)]
+    Dump(#[from] crate::pg::dump::DumpError),
+
     /// The caller asked for something this version cannot do yet; nothing was changed.
     #[error(
         "{what} is not available in fullsite {} yet; nothing was changed{hint}",
@@ -148,9 +152,11 @@ impl Error {
             Error::Lock(LockError::Held { .. }) => ExitStatus::LockHeld,
             Error::Damaged { .. } => ExitStatus::Damage,
             Error::Stopped(signal) => ExitStatus::Stopped(*signal),
-            Error::Lock(_) | Error::Manifest(_) | Error::Stale(_) | Error::Io { .. } => {
-                ExitStatus::Failure
-            }
+            Error::Lock(_)
+            | Error::Manifest(_)
+            | Error::Dump(_)
+            | Error::Stale(_)
+            | Error::Io { .. } => ExitStatus::Failure,
         }
     }
 }

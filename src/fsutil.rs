@@ -27,11 +27,15 @@ pub fn create_private_dir(path: &Path) -> Result<()> {
 
 /// Creates a private directory and any missing parents (existing ones are left as they are).
 pub fn create_private_dir_all(path: &Path) -> Result<()> {
+    mkdir_private_all(path).at("create directory", path)
+}
+
+/// [`create_private_dir_all`] for callers with their own error type.
+pub fn mkdir_private_all(path: &Path) -> std::io::Result<()> {
     DirBuilder::new()
         .mode(DIR_MODE)
         .recursive(true)
         .create(path)
-        .at("create directory", path)
 }
 
 /// Creates a new private file for writing; fails if it exists.

@@ -35,6 +35,7 @@ pub mod generation;
 pub mod lock;
 pub mod logging;
 pub mod manifest;
+pub mod pg;
 pub mod prune;
 pub mod signals;
 pub mod verify;

@@ -3,7 +3,8 @@
 //! Format (documented for operators in README): JSON Lines, one record per line, each with a
 //! `"type"` field.
 //! 1. `header` (first line): `format` = `"fullsite-manifest"`, `version`, `tool_version`,
-//!    `generation`, `started_at`, `host`, and `parts` (`db`, `objects`: which parts were backed up).
+//!    `generation`, `started_at`, `host`, `parts` (`db`, `objects`: which parts were backed up),
+//!    and `source` (`database`: name, server, server version, archive directory).
 //! 2. `file`, one per regular file in the generation other than the manifest itself: `path`
 //!    (relative, `/`-separated), `size` in bytes, `blake3` (hex).
 //! 3. `end` (last line): `finished_at`, `files` and `bytes` (counts of the `file` records) and
@@ -61,6 +62,30 @@ pub struct Header {
     pub host: String,
     /// Which parts were backed up.
     pub parts: Parts,
+    /// Where the parts came from.
+    #[serde(default)]
+    pub source: Source,
+}
+
+/// The origin of a generation's parts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Source {
+    /// The database, when the generation holds one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<DatabaseSource>,
+}
+
+/// The dumped database.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatabaseSource {
+    /// Database name.
+    pub name: String,
+    /// `host:port` it was read from.
+    pub server: String,
+    /// The server's `server_version`.
+    pub server_version: String,
+    /// The archive directory, relative to the generation.
+    pub archive: String,
 }
 
 /// The parts a generation holds.
@@ -337,6 +362,7 @@ mod tests {
                 db: true,
                 objects: false,
             },
+            source: Source::default(),
         }
     }
 

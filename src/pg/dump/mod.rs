@@ -1,0 +1,248 @@
+//! The native dump: one snapshot, the schema read from the catalogs, table data streamed
+//! through parallel gzip, written as a pg_dump directory-format archive (`toc.dat` plus one
+//! `<dumpId>.dat.gz` per table) that stock `pg_restore` 12–17 reads.
+//!
+//! Steps: leader snapshot → lock the relations → collect every family of objects → census (an
+//! object no collector claims stops the dump, naming it) → order into a TOC → workers copy the
+//! data → `toc.dat` written last. The archive directory is created by this module and holds
+//! nothing else.
+
+pub mod data;
+pub mod gzip;
+pub mod schema;
+pub mod session;
+pub mod toc;
+
+use std::collections::{HashMap, HashSet};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use chrono::Local;
+
+use self::gzip::CompressPool;
+use self::schema::{Cx, Entry, ObjKey, USER_SCHEMA, catalog};
+use crate::pg::archive::{self, Compression};
+use crate::pg::connect::{PgError, Target};
+
+/// Dump settings.
+#[derive(Debug, Clone, Copy)]
+pub struct DumpOptions {
+    /// Parallel connections and compression threads.
+    pub jobs: usize,
+    /// gzip level 1–9.
+    pub level: u32,
+}
+
+/// A file of the archive, for the manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArchiveFile {
+    /// Absolute path.
+    pub path: PathBuf,
+    /// Size in bytes.
+    pub size: u64,
+    /// BLAKE3 of the content.
+    pub blake3: blake3::Hash,
+}
+
+/// What a dump produced.
+#[derive(Debug, Clone)]
+pub struct DumpSummary {
+    /// The server's `server_version`.
+    pub server_version: String,
+    /// Tables whose data was copied.
+    pub tables: usize,
+    /// TOC entries.
+    pub entries: usize,
+    /// Uncompressed COPY bytes.
+    pub raw_bytes: u64,
+    /// Every file written (toc.dat last).
+    pub files: Vec<ArchiveFile>,
+}
+
+/// Why a dump failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DumpError {
+    /// The server refused or failed.
+    #[error(transparent)]
+    Pg(#[from] PgError),
+    /// Writing the archive failed.
+    #[error("cannot write '{path}': {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The database holds objects fullsite cannot represent.
+    #[error("cannot dump database {database}: it holds {} object(s) fullsite does not support yet: {}", .objects.len(), .objects.join(", "))]
+    Unsupported {
+        /// The database.
+        database: String,
+        /// Descriptions of the objects.
+        objects: Vec<String>,
+    },
+    /// A bug or a panic in a worker.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// Dumps the database behind `target` into the new directory `dir`.
+pub async fn dump_database(
+    target: &Target,
+    dir: &Path,
+    options: DumpOptions,
+) -> Result<DumpSummary, DumpError> {
+    let leader = session::Leader::start(target).await?;
+    let cx = Cx {
+        client: &leader.client,
+        target,
+        version: leader.server_version_num,
+    };
+    tracing::info!("dumping {target} (PostgreSQL {})", leader.server_version);
+
+    let relations = cx
+        .query(
+            "the relations to lock",
+            &format!(
+                "SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) FROM pg_catalog.pg_class c \
+                 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE c.relkind IN ('r', 'p', 'm') AND {USER_SCHEMA} ORDER BY 1"
+            ),
+            &[],
+        )
+        .await?;
+    let relations: Vec<String> = relations.iter().map(|r| r.get(0)).collect();
+    leader.lock_tables(target, &relations).await?;
+
+    let mut entries: Vec<Entry> = Vec::new();
+    entries.extend(schema::schemas::collect(&cx).await?);
+    entries.extend(schema::extensions::collect(&cx).await?);
+    entries.extend(schema::types::collect(&cx).await?);
+    entries.extend(schema::functions::collect(&cx).await?);
+    let tables = schema::tables::collect(&cx).await?;
+    entries.extend(tables.entries);
+    entries.extend(schema::sequences::collect(&cx).await?);
+    entries.extend(schema::views::collect(&cx).await?);
+    entries.extend(schema::constraints::collect(&cx).await?);
+    entries.extend(schema::indexes::collect(&cx).await?);
+    entries.extend(schema::triggers::collect(&cx).await?);
+    entries.extend(schema::rules::collect(&cx).await?);
+    entries.extend(schema::policies::collect(&cx).await?);
+    entries.extend(schema::statistics::collect(&cx).await?);
+
+    let claimed: HashSet<ObjKey> = entries
+        .iter()
+        .flat_map(|e| std::iter::once(e.key).chain(e.claims.iter().copied()))
+        .collect();
+    let census = schema::census::take(&cx).await?;
+    let unclaimed = schema::census::unclaimed(&census, &claimed);
+    if !unclaimed.is_empty() {
+        return Err(DumpError::Unsupported {
+            database: target.database().to_string(),
+            objects: unclaimed.iter().map(|i| i.description.clone()).collect(),
+        });
+    }
+    let (depend, fallback) = dependencies(&cx).await?;
+    let toc = toc::build(entries, tables.data, &depend, &fallback);
+
+    crate::fsutil::mkdir_private_all(dir).map_err(|source| DumpError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let pool = CompressPool::new(options.jobs, options.level);
+    let data = data::write_all(
+        target,
+        &leader.snapshot,
+        toc.data.clone(),
+        dir,
+        options.jobs,
+        &pool,
+    )
+    .await?;
+
+    let header = archive::Header {
+        version: archive::WRITE_VERSION,
+        format: archive::FORMAT_DIRECTORY,
+        compression: Compression::Gzip(Some(options.level as i32)),
+        created: Local::now().naive_local(),
+        dbname: target.database().to_string(),
+        server_version: leader.server_version.clone(),
+        dump_version: format!("fullsite {}", crate::VERSION),
+    };
+    let toc_bytes = archive::write::encode_toc(&header, &toc.entries);
+    let toc_path = dir.join("toc.dat");
+    let io = |source| DumpError::Io {
+        path: toc_path.clone(),
+        source,
+    };
+    let mut file = crate::fsutil::open_new_private(&toc_path).map_err(io)?;
+    file.write_all(&toc_bytes).map_err(io)?;
+    leader
+        .client
+        .batch_execute("COMMIT")
+        .await
+        .map_err(|e| target.error("end the snapshot transaction on", &e))?;
+
+    let mut files: Vec<ArchiveFile> = data
+        .iter()
+        .map(|f| ArchiveFile {
+            path: f.path.clone(),
+            size: f.written.file_bytes,
+            blake3: f.written.blake3,
+        })
+        .collect();
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    files.push(ArchiveFile {
+        path: toc_path,
+        size: toc_bytes.len() as u64,
+        blake3: blake3::hash(&toc_bytes),
+    });
+    Ok(DumpSummary {
+        server_version: leader.server_version.clone(),
+        tables: data.len(),
+        entries: toc.entries.len(),
+        raw_bytes: data.iter().map(|f| f.written.raw_bytes).sum(),
+        files,
+    })
+}
+
+/// `pg_depend` edges between user objects, and column defaults mapped to their tables.
+async fn dependencies(
+    cx: &Cx<'_>,
+) -> Result<(Vec<(ObjKey, ObjKey)>, HashMap<ObjKey, ObjKey>), PgError> {
+    let rows = cx
+        .query(
+            "dependencies",
+            "SELECT classid, objid, refclassid, refobjid FROM pg_catalog.pg_depend \
+             WHERE deptype IN ('n', 'a') AND objid >= 16384 AND refobjid >= 16384",
+            &[],
+        )
+        .await?;
+    let depend = rows
+        .iter()
+        .map(|r| {
+            (
+                ObjKey::new(r.get(0), r.get(1)),
+                ObjKey::new(r.get(2), r.get(3)),
+            )
+        })
+        .collect();
+    let rows = cx
+        .query(
+            "column defaults",
+            "SELECT oid, adrelid FROM pg_catalog.pg_attrdef",
+            &[],
+        )
+        .await?;
+    let fallback = rows
+        .iter()
+        .map(|r| {
+            (
+                ObjKey::new(catalog::ATTRDEF, r.get(0)),
+                ObjKey::new(catalog::CLASS, r.get(1)),
+            )
+        })
+        .collect();
+    Ok((depend, fallback))
+}

@@ -1,0 +1,252 @@
+//! Reading the schema: one collector per family of objects, each turning catalog rows into
+//! archive [`Entry`]s with pg_dump's desc strings, tags, sections and SQL.
+//!
+//! Invariants:
+//! - All queries run in the leader's snapshot with an empty `search_path`, so the deparse
+//!   functions (`pg_get_indexdef`, `format_type`, ...) schema-qualify every name.
+//! - Objects in system schemas and members of extensions are never dumped (the extension's
+//!   `CREATE EXTENSION` brings them back).
+//! - Output is `--no-owner --no-privileges`: no owner, no ACLs.
+//! - Every user object the census ([`census`]) finds must be claimed by some collector
+//!   ([`Entry::key`] or [`Entry::claims`]); anything unclaimed stops the dump with an error
+//!   naming the object, so nothing is ever silently left out.
+
+pub mod census;
+pub mod constraints;
+pub mod extensions;
+pub mod functions;
+pub mod indexes;
+pub mod policies;
+pub mod rules;
+pub mod schemas;
+pub mod sequences;
+pub mod statistics;
+pub mod tables;
+pub mod triggers;
+pub mod types;
+pub mod views;
+
+use tokio_postgres::Client;
+use tokio_postgres::types::ToSql;
+
+use crate::pg::connect::{PgError, Target};
+
+/// OIDs of the system catalogs that identify objects in `pg_depend`.
+pub mod catalog {
+    /// pg_class: tables, views, sequences, indexes, composite types' relations.
+    pub const CLASS: u32 = 1259;
+    /// pg_namespace: schemas.
+    pub const NAMESPACE: u32 = 2615;
+    /// pg_proc: functions, procedures, aggregates.
+    pub const PROC: u32 = 1255;
+    /// pg_type: types and domains.
+    pub const TYPE: u32 = 1247;
+    /// pg_constraint.
+    pub const CONSTRAINT: u32 = 2606;
+    /// pg_trigger.
+    pub const TRIGGER: u32 = 2620;
+    /// pg_attrdef: column defaults.
+    pub const ATTRDEF: u32 = 2604;
+    /// pg_rewrite: rules, including views' `_RETURN` rules.
+    pub const REWRITE: u32 = 2618;
+    /// pg_policy: row-level security policies.
+    pub const POLICY: u32 = 3256;
+    /// pg_statistic_ext: extended statistics.
+    pub const STATISTIC_EXT: u32 = 3381;
+    /// pg_extension.
+    pub const EXTENSION: u32 = 3079;
+    /// pg_collation.
+    pub const COLLATION: u32 = 3456;
+}
+
+/// Identity of a catalog object: its catalog's OID and its own OID.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjKey {
+    /// OID of the system catalog (see [`catalog`]).
+    pub classid: u32,
+    /// OID of the object.
+    pub objid: u32,
+}
+
+impl ObjKey {
+    /// A key in catalog `classid`.
+    pub fn new(classid: u32, objid: u32) -> ObjKey {
+        ObjKey { classid, objid }
+    }
+}
+
+/// Ordering buckets, in the order pg_dump emits them (its `dbObjectTypePriority`). Entries are
+/// sorted by kind first, then by dependencies within a section.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    /// CREATE SCHEMA.
+    Schema,
+    /// CREATE EXTENSION.
+    Extension,
+    /// Types: enum, composite, range, base shells; domains.
+    Type,
+    /// Functions and procedures.
+    Function,
+    /// Aggregates.
+    Aggregate,
+    /// Tables (plain, partitioned, partitions).
+    Table,
+    /// Sequences.
+    Sequence,
+    /// ALTER SEQUENCE ... OWNED BY.
+    SequenceOwnedBy,
+    /// Views.
+    View,
+    /// Materialized views (created WITH NO DATA).
+    MatView,
+    /// ALTER TABLE ... ATTACH PARTITION.
+    TableAttach,
+    /// Column defaults dumped apart from their table (those using sequences).
+    Default,
+    /// COPY data.
+    TableData,
+    /// setval().
+    SequenceSet,
+    /// Primary key, unique, exclusion, and separately dumped check constraints.
+    Constraint,
+    /// Indexes.
+    Index,
+    /// ALTER INDEX ... ATTACH PARTITION.
+    IndexAttach,
+    /// Extended statistics.
+    Statistics,
+    /// Rules.
+    Rule,
+    /// Triggers.
+    Trigger,
+    /// Foreign keys.
+    FkConstraint,
+    /// ENABLE / FORCE ROW LEVEL SECURITY.
+    RowSecurity,
+    /// Policies.
+    Policy,
+    /// REFRESH MATERIALIZED VIEW.
+    MatViewData,
+}
+
+impl Kind {
+    /// The archive section this kind belongs to.
+    pub fn section(self) -> crate::pg::archive::Section {
+        use crate::pg::archive::Section;
+        match self {
+            Kind::TableData | Kind::SequenceSet => Section::Data,
+            k if k >= Kind::Constraint => Section::PostData,
+            _ => Section::PreData,
+        }
+    }
+}
+
+/// A `COMMENT ON` attached to an entry; emitted right after it, in section "none".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Comment {
+    /// Tag as pg_dump writes it, e.g. `TABLE posts`, `COLUMN posts.body`.
+    pub tag: String,
+    /// The full `COMMENT ON ... IS '...';\n` statement.
+    pub defn: String,
+}
+
+/// One object to dump, before ordering and dump-id assignment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The object's identity (pg_depend edges are resolved through it).
+    pub key: ObjKey,
+    /// Ordering bucket; decides the section.
+    pub kind: Kind,
+    /// pg_dump's desc string (`TABLE`, `INDEX`, `FK CONSTRAINT`, ...).
+    pub desc: &'static str,
+    /// Tag as pg_dump writes it.
+    pub tag: String,
+    /// Schema, if the object lives in one.
+    pub namespace: Option<String>,
+    /// SQL creating the object, ending in `;\n`.
+    pub defn: String,
+    /// SQL dropping it, in pg_dump's spelling (used by `pg_restore --clean`).
+    pub drop_stmt: Option<String>,
+    /// `Some("")` for relations and index-backed constraints (database default tablespace).
+    pub tablespace: Option<String>,
+    /// `Some("heap")` for tables and materialized views with storage.
+    pub tableam: Option<String>,
+    /// Dependencies beyond those `pg_depend` records (e.g. an index on its table).
+    pub deps: Vec<ObjKey>,
+    /// Further catalog objects this entry accounts for (a table's row type, inline check
+    /// constraints, a view's `_RETURN` rule, ...), for the census and dependency mapping.
+    pub claims: Vec<ObjKey>,
+    /// Comments on the object (and on its columns).
+    pub comments: Vec<Comment>,
+}
+
+impl Entry {
+    /// An entry with the given identity and SQL and everything else empty.
+    pub fn new(
+        key: ObjKey,
+        kind: Kind,
+        desc: &'static str,
+        tag: impl Into<String>,
+        defn: impl Into<String>,
+    ) -> Entry {
+        Entry {
+            key,
+            kind,
+            desc,
+            tag: tag.into(),
+            namespace: None,
+            defn: defn.into(),
+            drop_stmt: None,
+            tablespace: None,
+            tableam: None,
+            deps: Vec::new(),
+            claims: Vec::new(),
+            comments: Vec::new(),
+        }
+    }
+}
+
+/// What collectors share: the leader's connection inside the snapshot.
+pub struct Cx<'a> {
+    /// Leader connection.
+    pub client: &'a Client,
+    /// For error messages.
+    pub target: &'a Target,
+    /// `server_version_num`.
+    pub version: i32,
+}
+
+impl Cx<'_> {
+    /// Runs a catalog query; errors name the target and `what`.
+    pub async fn query(
+        &self,
+        what: &str,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<tokio_postgres::Row>, PgError> {
+        self.client
+            .query(sql, params)
+            .await
+            .map_err(|e| self.target.error(format!("read {what} from"), &e))
+    }
+}
+
+/// SQL condition: namespace alias `n` is a user schema (not a system or temporary one).
+pub const USER_SCHEMA: &str = "n.nspname NOT IN ('pg_catalog', 'information_schema') \
+     AND n.nspname !~ '^pg_(toast|temp_|toast_temp_)'";
+
+/// SQL condition: object `(classid, objid)` is not a member of an extension.
+pub fn not_extension_member(classid: u32, oid_expr: &str) -> String {
+    format!(
+        "NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e WHERE e.classid = {classid} \
+         AND e.objid = {oid_expr} AND e.deptype = 'e')"
+    )
+}
+
+/// `COMMENT ON <what> IS '<text>';\n`.
+pub fn comment_sql(what: &str, text: &str) -> String {
+    format!(
+        "COMMENT ON {what} IS {};\n",
+        crate::pg::quote::literal(text)
+    )
+}

@@ -1,0 +1,350 @@
+//! Turning collected entries into the archive's TOC: order, dump ids and dependencies.
+//!
+//! Order (what serial `pg_restore` relies on, since it restores in file order):
+//! 1. ENCODING, STDSTRINGS, SEARCHPATH;
+//! 2. entries sorted by [`Kind`] (pg_dump's type priority), then schema and name;
+//! 3. within each section, a stable topological sort on dependencies, so e.g. a function that
+//!    returns a table's row type follows that table (a dependency cycle is broken at the
+//!    earliest remaining entry, and logged);
+//! 4. each entry's comments right after it.
+//!
+//! Dependencies come from `pg_depend` (mapped through each entry's key and claims) plus each
+//! entry's explicit ones; parallel `pg_restore -j` schedules by them. TABLE DATA always lists its
+//! TABLE first, as pg_restore requires.
+
+use std::collections::{BTreeSet, HashMap};
+
+use super::schema::tables::DataSpec;
+use super::schema::{Entry, Kind, ObjKey};
+use crate::pg::archive::{Section, TocEntry};
+
+/// A table's data file to write, with its dump id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataItem {
+    /// Dump id (the file is `<id>.dat.gz`).
+    pub dump_id: i32,
+    /// What to copy.
+    pub spec: DataSpec,
+}
+
+/// The finished TOC and the data files it refers to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Toc {
+    /// Entries in file order.
+    pub entries: Vec<TocEntry>,
+    /// Data to write, one per TABLE DATA entry.
+    pub data: Vec<DataItem>,
+}
+
+struct Item {
+    entry: Entry,
+    data: Option<DataSpec>,
+}
+
+/// Builds the TOC from collected entries, table data specs and `pg_depend` edges
+/// (`dependent → referenced`). `fallback` maps objects no entry claims (a column default kept
+/// inline) to the object that carries them (its table).
+pub fn build(
+    entries: Vec<Entry>,
+    data: Vec<DataSpec>,
+    depend: &[(ObjKey, ObjKey)],
+    fallback: &HashMap<ObjKey, ObjKey>,
+) -> Toc {
+    let mut items: Vec<Item> = entries
+        .into_iter()
+        .map(|entry| Item { entry, data: None })
+        .collect();
+    for spec in data {
+        let mut entry = Entry::new(spec.key, Kind::TableData, "TABLE DATA", &spec.name, "");
+        entry.namespace = Some(spec.namespace.clone());
+        entry.deps = vec![spec.key];
+        items.push(Item {
+            entry,
+            data: Some(spec),
+        });
+    }
+    items.sort_by(|a, b| {
+        (a.entry.kind, &a.entry.namespace, &a.entry.tag).cmp(&(
+            b.entry.kind,
+            &b.entry.namespace,
+            &b.entry.tag,
+        ))
+    });
+
+    // Which item stands for a key: the entry with that key or claim and the lowest kind.
+    let mut owner: HashMap<ObjKey, usize> = HashMap::new();
+    for (index, item) in items.iter().enumerate() {
+        for key in std::iter::once(&item.entry.key).chain(&item.entry.claims) {
+            owner.entry(*key).or_insert(index);
+        }
+    }
+    let resolve = |key: &ObjKey| {
+        owner
+            .get(key)
+            .or_else(|| fallback.get(key).and_then(|k| owner.get(k)))
+            .copied()
+    };
+
+    let mut deps: Vec<BTreeSet<usize>> = vec![BTreeSet::new(); items.len()];
+    for (index, item) in items.iter().enumerate() {
+        for key in &item.entry.deps {
+            if let Some(target) = resolve(key).filter(|t| *t != index) {
+                deps[index].insert(target);
+            }
+        }
+    }
+    for (dependent, referenced) in depend {
+        if let (Some(from), Some(to)) = (resolve(dependent), resolve(referenced))
+            && from != to
+        {
+            deps[from].insert(to);
+        }
+    }
+
+    let order = topological(&items, &deps);
+    let mut dump_ids = vec![0i32; items.len()];
+    let mut next_id = 4;
+    for &index in &order {
+        dump_ids[index] = next_id;
+        next_id += 1 + items[index].entry.comments.len() as i32;
+    }
+
+    let mut toc = Toc {
+        entries: special_entries(),
+        data: Vec::new(),
+    };
+    for &index in &order {
+        let item = &items[index];
+        let entry = &item.entry;
+        let dump_id = dump_ids[index];
+        let mut dependencies: Vec<i32> = deps[index].iter().map(|d| dump_ids[*d]).collect();
+        if let Some(table) = entry
+            .deps
+            .first()
+            .and_then(&resolve)
+            .filter(|_| item.data.is_some())
+        {
+            dependencies.retain(|d| *d != dump_ids[table]);
+            dependencies.insert(0, dump_ids[table]);
+        }
+        let oid = entry.key.objid.to_string();
+        let has_sql = !entry.defn.is_empty() || item.data.is_some();
+        if has_sql {
+            toc.entries.push(TocEntry {
+                dump_id,
+                had_dumper: item.data.is_some(),
+                table_oid: if item.data.is_some() {
+                    "0".into()
+                } else {
+                    entry.key.classid.to_string()
+                },
+                oid,
+                tag: entry.tag.clone(),
+                desc: entry.desc.to_string(),
+                section: Some(entry.kind.section()),
+                defn: (!entry.defn.is_empty()).then(|| entry.defn.clone()),
+                drop_stmt: entry.drop_stmt.clone(),
+                copy_stmt: item.data.as_ref().map(DataSpec::copy_from),
+                namespace: entry.namespace.clone(),
+                tablespace: entry.tablespace.clone(),
+                tableam: entry.tableam.clone(),
+                relkind: 0,
+                owner: Some(String::new()),
+                dependencies,
+                data_location: Default::default(),
+            });
+        }
+        for (offset, comment) in entry.comments.iter().enumerate() {
+            toc.entries.push(TocEntry {
+                dump_id: dump_id + 1 + offset as i32,
+                table_oid: "0".into(),
+                oid: "0".into(),
+                tag: comment.tag.clone(),
+                desc: "COMMENT".into(),
+                section: Some(Section::None),
+                defn: Some(comment.defn.clone()),
+                namespace: entry.namespace.clone(),
+                owner: Some(String::new()),
+                dependencies: if has_sql { vec![dump_id] } else { Vec::new() },
+                ..TocEntry::default()
+            });
+        }
+        if let Some(spec) = &item.data {
+            toc.data.push(DataItem {
+                dump_id,
+                spec: spec.clone(),
+            });
+        }
+    }
+    toc
+}
+
+/// Stable topological sort within each section; dependencies on other sections are ignored
+/// for ordering (sections are already in order).
+fn topological(items: &[Item], deps: &[BTreeSet<usize>]) -> Vec<usize> {
+    let mut order = Vec::with_capacity(items.len());
+    let mut placed = vec![false; items.len()];
+    let mut start = 0;
+    while start < items.len() {
+        let section = items[start].entry.kind.section();
+        let end = (start..items.len())
+            .find(|i| items[*i].entry.kind.section() != section)
+            .unwrap_or(items.len());
+        let mut remaining: Vec<usize> = (start..end).collect();
+        while !remaining.is_empty() {
+            let ready = remaining.iter().position(|&i| {
+                deps[i]
+                    .iter()
+                    .all(|&d| placed[d] || !(start..end).contains(&d))
+            });
+            let pick = match ready {
+                Some(position) => position,
+                None => {
+                    tracing::debug!(
+                        "dependency cycle among {} entries; placing '{}' first",
+                        remaining.len(),
+                        items[remaining[0]].entry.tag
+                    );
+                    0
+                }
+            };
+            let index = remaining.remove(pick);
+            placed[index] = true;
+            order.push(index);
+        }
+        start = end;
+    }
+    order
+}
+
+fn special_entries() -> Vec<TocEntry> {
+    let special = |id: i32, name: &str, defn: &str| TocEntry {
+        dump_id: id,
+        table_oid: "0".into(),
+        oid: "0".into(),
+        tag: name.into(),
+        desc: name.into(),
+        section: Some(Section::PreData),
+        defn: Some(defn.into()),
+        ..TocEntry::default()
+    };
+    vec![
+        special(1, "ENCODING", "SET client_encoding = 'UTF8';\n"),
+        special(2, "STDSTRINGS", "SET standard_conforming_strings = 'on';\n"),
+        special(
+            3,
+            "SEARCHPATH",
+            "SELECT pg_catalog.set_config('search_path', '', false);\n",
+        ),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pg::dump::schema::{Comment, catalog};
+
+    fn entry(oid: u32, kind: Kind, desc: &'static str, tag: &str) -> Entry {
+        let mut e = Entry::new(
+            ObjKey::new(catalog::CLASS, oid),
+            kind,
+            desc,
+            tag,
+            format!("-- {tag}\n"),
+        );
+        e.namespace = Some("public".into());
+        e
+    }
+
+    fn spec(oid: u32, name: &str) -> DataSpec {
+        DataSpec {
+            key: ObjKey::new(catalog::CLASS, oid),
+            namespace: "public".into(),
+            name: name.into(),
+            qualified: format!("public.{name}"),
+            columns: vec!["a".into()],
+            size: 0,
+        }
+    }
+
+    #[test]
+    fn sections_are_in_order_and_dependencies_reorder_within_a_section() {
+        let mut function = Entry::new(
+            ObjKey::new(catalog::PROC, 9),
+            Kind::Function,
+            "FUNCTION",
+            "f()",
+            "-- f\n",
+        );
+        function.namespace = Some("public".into());
+        let mut table = entry(1, Kind::Table, "TABLE", "t");
+        table.comments.push(Comment {
+            tag: "TABLE t".into(),
+            defn: "COMMENT ON TABLE public.t IS 'x';\n".into(),
+        });
+        let mut index = entry(2, Kind::Index, "INDEX", "t_idx");
+        index.deps.push(ObjKey::new(catalog::CLASS, 1));
+        let toc = build(
+            vec![index, table, function],
+            vec![spec(1, "t")],
+            // the function returns the table's row type: it must follow the table
+            &[(
+                ObjKey::new(catalog::PROC, 9),
+                ObjKey::new(catalog::CLASS, 1),
+            )],
+            &HashMap::new(),
+        );
+        let order: Vec<(&str, &str)> = toc
+            .entries
+            .iter()
+            .map(|e| (e.desc.as_str(), e.tag.as_str()))
+            .collect();
+        assert_eq!(
+            order,
+            [
+                ("ENCODING", "ENCODING"),
+                ("STDSTRINGS", "STDSTRINGS"),
+                ("SEARCHPATH", "SEARCHPATH"),
+                ("TABLE", "t"),
+                ("COMMENT", "TABLE t"),
+                ("FUNCTION", "f()"),
+                ("TABLE DATA", "t"),
+                ("INDEX", "t_idx"),
+            ]
+        );
+        let id = |tag: &str, desc: &str| {
+            toc.entries
+                .iter()
+                .find(|e| e.tag == tag && e.desc == desc)
+                .unwrap()
+                .dump_id
+        };
+        let data = toc.entries.iter().find(|e| e.desc == "TABLE DATA").unwrap();
+        assert!(data.had_dumper);
+        assert_eq!(data.dependencies[0], id("t", "TABLE"));
+        assert_eq!(
+            data.copy_stmt.as_deref(),
+            Some("COPY public.t (a) FROM stdin;\n")
+        );
+        assert_eq!(toc.data.len(), 1);
+        assert_eq!(toc.data[0].dump_id, data.dump_id);
+        let comment = toc.entries.iter().find(|e| e.desc == "COMMENT").unwrap();
+        assert_eq!(comment.dependencies, [id("t", "TABLE")]);
+        let ids: BTreeSet<i32> = toc.entries.iter().map(|e| e.dump_id).collect();
+        assert_eq!(ids.len(), toc.entries.len(), "dump ids are unique");
+    }
+
+    #[test]
+    fn entries_without_sql_only_carry_claims_and_cycles_do_not_stall() {
+        let mut a = entry(1, Kind::View, "VIEW", "a");
+        let mut b = entry(2, Kind::View, "VIEW", "b");
+        a.deps.push(ObjKey::new(catalog::CLASS, 2));
+        b.deps.push(ObjKey::new(catalog::CLASS, 1));
+        let mut claimed_only = entry(3, Kind::Index, "INDEX", "skipped");
+        claimed_only.defn.clear();
+        let toc = build(vec![a, b, claimed_only], vec![], &[], &HashMap::new());
+        let tags: Vec<&str> = toc.entries.iter().skip(3).map(|e| e.tag.as_str()).collect();
+        assert_eq!(tags.len(), 2);
+        assert!(tags.contains(&"a") && tags.contains(&"b"));
+    }
+}
