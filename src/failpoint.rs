@@ -1,20 +1,32 @@
 //! Named pause points for fault-injection tests.
 //!
 //! When the environment variable `FULLSITE_TEST_PAUSE_AT` names a point the run reaches, the
-//! run logs `paused at <point>` and waits there forever, holding whatever it holds (the lock,
-//! a partial generation). Tests use this to kill the process at a precise step (SIGKILL, or
-//! SIGINT/SIGTERM, which still stop it cleanly). Unset, a pause point costs one env lookup.
+//! run logs `paused at <point>` and waits there, holding whatever it holds (the lock, a partial
+//! generation, an open snapshot): forever, or for `FULLSITE_TEST_PAUSE_SECS` seconds when that
+//! is set. Tests use this to kill the process at a precise step (SIGKILL, or SIGINT/SIGTERM,
+//! which still stop it cleanly) or to change the database while a dump's snapshot is open.
+//! Unset, a pause point costs one environment lookup.
 //!
-//! Points: `backup:after-lock`, `backup:before-manifest`, `backup:before-publish`,
-//! `prune:after-lock`.
+//! Points: `backup:after-lock`, `dump:after-snapshot`, `backup:before-manifest`,
+//! `backup:before-publish`, `prune:after-lock`.
+
+use std::time::Duration;
 
 /// The environment variable naming the point to pause at.
 pub const PAUSE_VAR: &str = "FULLSITE_TEST_PAUSE_AT";
+/// The environment variable limiting the pause, in seconds.
+pub const PAUSE_SECS_VAR: &str = "FULLSITE_TEST_PAUSE_SECS";
 
-/// Pauses forever if `FULLSITE_TEST_PAUSE_AT` equals `point`.
+/// Pauses if `FULLSITE_TEST_PAUSE_AT` equals `point`.
 pub async fn pause(point: &str) {
     if std::env::var(PAUSE_VAR).is_ok_and(|v| v == point) {
         tracing::warn!("paused at {point} ({PAUSE_VAR} is set)");
-        std::future::pending::<()>().await;
+        match std::env::var(PAUSE_SECS_VAR)
+            .ok()
+            .and_then(|s| s.parse::<f64>().ok())
+        {
+            Some(secs) => tokio::time::sleep(Duration::from_secs_f64(secs.max(0.0))).await,
+            None => std::future::pending::<()>().await,
+        }
     }
 }

@@ -27,6 +27,7 @@
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod dedup;
 pub mod display;
 pub mod error;
 pub mod failpoint;

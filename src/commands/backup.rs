@@ -9,6 +9,7 @@ use chrono::Local;
 
 use crate::cli::BackupArgs;
 use crate::config::{self, DbSettings, S3Settings, Vars};
+use crate::dedup::{DedupIndex, Outcome};
 use crate::error::{Error, IoContext, Result};
 use crate::failpoint;
 use crate::fsutil::create_private_dir_all;
@@ -53,7 +54,8 @@ pub async fn run(args: BackupArgs, vars: &Vars) -> Result<()> {
     )
     .await?;
     failpoint::pause("backup:after-lock").await;
-    remove_stale(&Catalog::scan(&root)?.leftovers);
+    let catalog = Catalog::scan(&root)?;
+    remove_stale(&catalog.leftovers);
 
     let started_at = Local::now().fixed_offset();
     let partial = PartialGeneration::begin(&root, &name)?;
@@ -79,7 +81,13 @@ pub async fn run(args: BackupArgs, vars: &Vars) -> Result<()> {
             },
         )
         .await?;
+        let dedup = DedupIndex::load(&catalog, "db/");
+        let (mut linked, mut linked_bytes) = (0usize, 0u64);
         for file in &summary.files {
+            if dedup.link_identical(&file.path, file.size, &file.blake3) == Outcome::Linked {
+                linked += 1;
+                linked_bytes += file.size;
+            }
             files.push(FileEntry {
                 path: relative(partial.dir(), &file.path)?,
                 size: file.size,
@@ -95,6 +103,12 @@ pub async fn run(args: BackupArgs, vars: &Vars) -> Result<()> {
             crate::display::bytes(stored),
             started.elapsed().as_secs_f64()
         );
+        if linked > 0 {
+            tracing::info!(
+                "{linked} unchanged archive file(s) ({}) hard-linked to earlier generations",
+                crate::display::bytes(linked_bytes)
+            );
+        }
         source.database = Some(DatabaseSource {
             name: db.name.clone(),
             server: format!("{}:{}", db.host, db.port),

@@ -83,8 +83,14 @@ impl Sandbox {
     /// Starts the binary with `FULLSITE_TEST_PAUSE_AT=point` and returns once it reports that
     /// it is paused there (holding whatever it holds at that point).
     pub fn spawn_paused(&self, args: &[&str], point: &str) -> Paused {
+        self.spawn_paused_with(args, &[], point)
+    }
+
+    /// [`Sandbox::spawn_paused`] with extra environment (e.g. `FULLSITE_TEST_PAUSE_SECS`).
+    pub fn spawn_paused_with(&self, args: &[&str], env: &[(&str, &str)], point: &str) -> Paused {
         let mut child = self
-            .command(args, &[("FULLSITE_TEST_PAUSE_AT", point)])
+            .command(args, env)
+            .env("FULLSITE_TEST_PAUSE_AT", point)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -92,23 +98,31 @@ impl Sandbox {
         let stderr = child.stderr.take().expect("stderr is piped");
         let (tx, rx) = mpsc::channel();
         let needle = format!("paused at {point}");
-        std::thread::spawn(move || {
+        let log = std::thread::spawn(move || {
             let mut log = String::new();
             for line in BufReader::new(stderr).lines().map_while(Result::ok) {
                 log.push_str(&line);
                 log.push('\n');
                 if line.contains(&needle) {
-                    let _ = tx.send(Ok(()));
+                    let _ = tx.send(true);
                 }
             }
-            let _ = tx.send(Err(log));
+            let _ = tx.send(false);
+            log
         });
-        match rx.recv_timeout(Duration::from_secs(30)) {
-            Ok(Ok(())) => Paused { child },
-            Ok(Err(log)) => panic!("fullsite exited before pausing at {point}:\n{log}"),
+        match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(true) => Paused {
+                child,
+                log: Some(log),
+            },
+            Ok(false) => {
+                let _ = child.wait();
+                let log = log.join().unwrap_or_default();
+                panic!("fullsite exited before pausing at {point}:\n{log}")
+            }
             Err(_) => {
                 let _ = child.kill();
-                panic!("fullsite did not pause at {point} within 30 s")
+                panic!("fullsite did not pause at {point} within 60 s")
             }
         }
     }
@@ -118,6 +132,7 @@ impl Sandbox {
 pub struct Paused {
     /// The process.
     pub child: Child,
+    log: Option<std::thread::JoinHandle<String>>,
 }
 
 impl Paused {
@@ -135,6 +150,17 @@ impl Paused {
             .expect("run kill");
         assert!(status.success(), "kill -{signal} failed");
         self.child.wait().expect("wait for fullsite").code()
+    }
+
+    /// Waits for the process to finish on its own; returns its exit code and whole log.
+    pub fn wait(mut self) -> (Option<i32>, String) {
+        let code = self.child.wait().expect("wait for fullsite").code();
+        let log = self
+            .log
+            .take()
+            .map(|l| l.join().unwrap_or_default())
+            .unwrap_or_default();
+        (code, log)
     }
 }
 

@@ -107,13 +107,14 @@ pub async fn dump_database(
             &format!(
                 "SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) FROM pg_catalog.pg_class c \
                  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-                 WHERE c.relkind IN ('r', 'p', 'm') AND {USER_SCHEMA} ORDER BY 1"
+                 WHERE c.relkind IN ('r', 'p') AND {USER_SCHEMA} ORDER BY 1"
             ),
             &[],
         )
         .await?;
     let relations: Vec<String> = relations.iter().map(|r| r.get(0)).collect();
     leader.lock_tables(target, &relations).await?;
+    crate::failpoint::pause("dump:after-snapshot").await;
 
     let mut entries: Vec<Entry> = Vec::new();
     entries.extend(schema::schemas::collect(&cx).await?);

@@ -5,7 +5,8 @@
 //! dump at all: collations, operators, text search, foreign data, publications, large objects,
 //! event triggers, casts, languages, ...), skipping system schemas, extension members, and
 //! objects that exist implicitly (array types, relation row types, TOAST tables, internal
-//! triggers). The dump compares this list with what the collectors claimed; any object left over
+//! triggers, and anything with an internal dependency on another object, such as a range
+//! type's constructor functions: the owner is checked instead). The dump compares this list with what the collectors claimed; any object left over
 //! is an error that names it via `pg_describe_object`.
 
 use std::collections::HashSet;
@@ -110,7 +111,7 @@ pub async fn take(cx: &Cx<'_>) -> Result<Vec<CensusItem>, PgError> {
         "SELECT o.classid, o.objid, pg_catalog.pg_describe_object(o.classid, o.objid, 0) \
          FROM ({}) o \
          WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e WHERE e.classid = o.classid \
-                             AND e.objid = o.objid AND e.deptype = 'e') \
+                             AND e.objid = o.objid AND e.deptype IN ('e', 'i')) \
          ORDER BY 3",
         selects.join(" UNION ALL ")
     );
