@@ -85,7 +85,7 @@ impl GarageServer {
             .stderr(log)
             .spawn()
             .expect("start garage");
-        let mut server = GarageServer {
+        let server = GarageServer {
             binary,
             config,
             s3_port: s3,
