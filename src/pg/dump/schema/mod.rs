@@ -243,6 +243,15 @@ pub fn not_extension_member(classid: u32, oid_expr: &str) -> String {
     )
 }
 
+/// SQL condition: object `(classid, objid)` is not created implicitly as part of another object
+/// (an internal dependency, like a range type's constructor functions).
+pub fn not_internal(classid: u32, oid_expr: &str) -> String {
+    format!(
+        "NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend i WHERE i.classid = {classid} \
+         AND i.objid = {oid_expr} AND i.deptype = 'i')"
+    )
+}
+
 /// `COMMENT ON <what> IS '<text>';\n`.
 pub fn comment_sql(what: &str, text: &str) -> String {
     format!(

@@ -1,9 +1,108 @@
-//! Placeholder until its collector lands.
+//! Row-level security: ENABLE / FORCE ROW LEVEL SECURITY per table (ROW SECURITY) and each
+//! policy (POLICY), built from `pg_policy` as pg_dump does. Policies name roles; like pg_dump we
+//! keep the names, so restoring needs those roles to exist.
 
-use super::{Cx, Entry};
+use super::{
+    Comment, Cx, Entry, Kind, ObjKey, USER_SCHEMA, catalog, comment_sql, not_extension_member,
+};
 use crate::pg::connect::PgError;
 
-/// Collects nothing yet.
-pub async fn collect(_cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
-    Ok(Vec::new())
+/// Collects row-security settings and policies.
+pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
+    let member = not_extension_member(catalog::CLASS, "c.oid");
+    let tables = format!(
+        "SELECT c.oid, n.nspname, c.relname, pg_catalog.format('%I.%I', n.nspname, c.relname), \
+                c.relforcerowsecurity \
+         FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+         WHERE c.relrowsecurity AND c.relkind IN ('r', 'p') AND {USER_SCHEMA} AND {member} \
+         ORDER BY n.nspname, c.relname"
+    );
+    let mut entries = Vec::new();
+    for row in cx.query("row-level security", &tables, &[]).await? {
+        let key = ObjKey::new(catalog::CLASS, row.get(0));
+        let qualified: String = row.get(3);
+        let mut defn = format!("ALTER TABLE {qualified} ENABLE ROW LEVEL SECURITY;\n");
+        if row.get::<_, bool>(4) {
+            defn.push_str(&format!(
+                "ALTER TABLE {qualified} FORCE ROW LEVEL SECURITY;\n"
+            ));
+        }
+        let mut entry = Entry::new(
+            key,
+            Kind::RowSecurity,
+            "ROW SECURITY",
+            row.get::<_, String>(2),
+            defn,
+        );
+        entry.namespace = Some(row.get(1));
+        entry.deps.push(key);
+        entries.push(entry);
+    }
+
+    let policies = format!(
+        "SELECT p.oid, n.nspname, c.relname, pg_catalog.format('%I.%I', n.nspname, c.relname), \
+                p.polname, pg_catalog.quote_ident(p.polname), p.polcmd::text, p.polpermissive, \
+                CASE WHEN p.polroles = '{{0}}' THEN NULL ELSE \
+                  (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(r.rolname), ', ' ORDER BY r.rolname) \
+                     FROM pg_catalog.pg_roles r WHERE r.oid = ANY (p.polroles)) END, \
+                pg_catalog.pg_get_expr(p.polqual, p.polrelid), \
+                pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid), c.oid, \
+                pg_catalog.obj_description(p.oid, 'pg_policy') \
+         FROM pg_catalog.pg_policy p \
+         JOIN pg_catalog.pg_class c ON c.oid = p.polrelid \
+         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+         WHERE {USER_SCHEMA} AND {member} ORDER BY n.nspname, c.relname, p.polname"
+    );
+    for row in cx.query("policies", &policies, &[]).await? {
+        let table: String = row.get(2);
+        let qualified: String = row.get(3);
+        let name: String = row.get(4);
+        let quoted: String = row.get(5);
+        let command = match row.get::<_, String>(6).as_str() {
+            "r" => " FOR SELECT",
+            "a" => " FOR INSERT",
+            "w" => " FOR UPDATE",
+            "d" => " FOR DELETE",
+            _ => "",
+        };
+        let restrictive = if row.get::<_, bool>(7) {
+            ""
+        } else {
+            " AS RESTRICTIVE"
+        };
+        let roles = row
+            .get::<_, Option<String>>(8)
+            .map(|r| format!(" TO {r}"))
+            .unwrap_or_default();
+        let using = row
+            .get::<_, Option<String>>(9)
+            .map(|e| format!(" USING ({e})"))
+            .unwrap_or_default();
+        let check = row
+            .get::<_, Option<String>>(10)
+            .map(|e| format!(" WITH CHECK ({e})"))
+            .unwrap_or_default();
+        let table_key = ObjKey::new(catalog::CLASS, row.get(11));
+        let comment: Option<String> = row.get(12);
+        let mut entry = Entry::new(
+            ObjKey::new(catalog::POLICY, row.get(0)),
+            Kind::Policy,
+            "POLICY",
+            format!("{table} {name}"),
+            format!(
+                "CREATE POLICY {quoted} ON {qualified}{restrictive}{command}{roles}{using}{check};\n"
+            ),
+        );
+        entry.namespace = Some(row.get(1));
+        entry.drop_stmt = Some(format!("DROP POLICY {quoted} ON {qualified};\n"));
+        entry.deps.push(table_key);
+        if let Some(text) = comment {
+            entry.comments.push(Comment {
+                tag: format!("POLICY {name} ON {table}"),
+                defn: comment_sql(&format!("POLICY {quoted} ON {qualified}"), &text),
+            });
+        }
+        entries.push(entry);
+    }
+    Ok(entries)
 }

@@ -1,9 +1,49 @@
-//! Placeholder until its collector lands.
+//! Extended statistics (`CREATE STATISTICS`), deparsed by `pg_get_statisticsobjdef`, with a
+//! non-default statistics target carried over.
 
-use super::{Cx, Entry};
+use super::{
+    Comment, Cx, Entry, Kind, ObjKey, USER_SCHEMA, catalog, comment_sql, not_extension_member,
+};
 use crate::pg::connect::PgError;
 
-/// Collects nothing yet.
-pub async fn collect(_cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
-    Ok(Vec::new())
+/// Collects extended statistics objects.
+pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
+    let sql = format!(
+        "SELECT s.oid, n.nspname, s.stxname, pg_catalog.format('%I.%I', n.nspname, s.stxname), \
+                pg_catalog.pg_get_statisticsobjdef(s.oid), \
+                CASE WHEN s.stxstattarget >= 0 THEN s.stxstattarget::int END, s.stxrelid, \
+                pg_catalog.obj_description(s.oid, 'pg_statistic_ext') \
+         FROM pg_catalog.pg_statistic_ext s JOIN pg_catalog.pg_namespace n ON n.oid = s.stxnamespace \
+         WHERE {USER_SCHEMA} AND {} ORDER BY n.nspname, s.stxname",
+        not_extension_member(catalog::STATISTIC_EXT, "s.oid")
+    );
+    let mut entries = Vec::new();
+    for row in cx.query("extended statistics", &sql, &[]).await? {
+        let name: String = row.get(2);
+        let qualified: String = row.get(3);
+        let mut defn = format!("{};\n", row.get::<_, String>(4));
+        if let Some(target) = row.get::<_, Option<i32>>(5) {
+            defn.push_str(&format!(
+                "ALTER STATISTICS {qualified} SET STATISTICS {target};\n"
+            ));
+        }
+        let mut entry = Entry::new(
+            ObjKey::new(catalog::STATISTIC_EXT, row.get(0)),
+            Kind::Statistics,
+            "STATISTICS",
+            &name,
+            defn,
+        );
+        entry.namespace = Some(row.get(1));
+        entry.drop_stmt = Some(format!("DROP STATISTICS {qualified};\n"));
+        entry.deps.push(ObjKey::new(catalog::CLASS, row.get(6)));
+        if let Some(text) = row.get::<_, Option<String>>(7) {
+            entry.comments.push(Comment {
+                tag: format!("STATISTICS {name}"),
+                defn: comment_sql(&format!("STATISTICS {qualified}"), &text),
+            });
+        }
+        entries.push(entry);
+    }
+    Ok(entries)
 }
