@@ -10,34 +10,36 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use support::cli::Sandbox;
-use support::servers;
+use support::postgres::PgServer;
+use support::{pg17, servers};
 
 const FIXTURE: &str = include_str!("../fixtures/stgy_like.sql");
 
-/// Runs a PostgreSQL client program of the harness server's version against it.
-fn pg_tool(program: &str, args: &[&str]) -> String {
-    servers().pg.client(program, args)
-}
-
-fn load_fixture(prefix: &str) -> String {
-    let db = servers().pg.create_database(prefix);
+fn load_fixture(pg: &PgServer, prefix: &str) -> String {
+    let db = pg.create_database(prefix);
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("fixture.sql");
     std::fs::write(&file, FIXTURE).unwrap();
-    pg_tool(
+    let file = file.to_str().unwrap();
+    pg.client(
         "psql",
-        &[
-            "-X",
-            "-q",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-d",
-            &db,
-            "-f",
-            file.to_str().unwrap(),
-        ],
+        &["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", &db, "-f", file],
     );
     db
+}
+
+/// fullsite's database settings for `db` on `pg`.
+fn env_for_server(pg: &PgServer, db: &str) -> Vec<(String, String)> {
+    [
+        ("STGY_DATABASE_HOST", pg.host().to_string()),
+        ("STGY_DATABASE_PORT", pg.port().to_string()),
+        ("STGY_DATABASE_USER", pg.user().to_string()),
+        ("STGY_DATABASE_PASSWORD", pg.password().to_string()),
+        ("STGY_DATABASE_NAME", db.to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
 }
 
 fn env_for(db: &str) -> Vec<(String, String)> {
@@ -45,34 +47,39 @@ fn env_for(db: &str) -> Vec<(String, String)> {
 }
 
 fn backup(sandbox: &Sandbox, db: &str, name: &str, extra_env: &[(&str, &str)]) -> PathBuf {
-    let env = env_for(db);
+    backup_from(&servers().pg, sandbox, db, name, extra_env)
+}
+
+fn backup_from(
+    pg: &PgServer,
+    sandbox: &Sandbox,
+    db: &str,
+    name: &str,
+    extra_env: &[(&str, &str)],
+) -> PathBuf {
+    let env = env_for_server(pg, db);
     let mut pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     pairs.extend_from_slice(extra_env);
-    let run = sandbox.run_with(
-        &["backup", "--no-objects", "--name", name, "--jobs", "2"],
-        &pairs,
-    );
+    let args = ["backup", "--no-objects", "--name", name, "--jobs", "2"];
+    let run = sandbox.run_with(&args, &pairs);
     assert_eq!(run.code, 0, "backup failed:\n{}", run.stderr);
     sandbox.root().join(name).join(format!("db/{db}.dump"))
 }
 
 /// `pg_dump --schema-only`, without psql's per-run `\restrict` keys.
-fn schema_of(db: &str) -> String {
-    pg_tool(
-        "pg_dump",
-        &["--schema-only", "--no-owner", "--no-privileges", "-d", db],
-    )
-    .lines()
-    .filter(|l| {
-        !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict") && !l.starts_with("--")
-    })
-    .collect::<Vec<_>>()
-    .join("\n")
+fn schema_of(pg: &PgServer, db: &str) -> String {
+    let args = ["--schema-only", "--no-owner", "--no-privileges", "-d", db];
+    pg.client("pg_dump", &args)
+        .lines()
+        .filter(|l| {
+            !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict") && !l.starts_with("--")
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// One checksum per user table and materialized view, over all rows in a canonical order.
-fn checksums(db: &str) -> String {
-    let pg = &servers().pg;
+fn checksums(pg: &PgServer, db: &str) -> String {
     let tables = pg.psql(
         db,
         "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c \
@@ -92,26 +99,32 @@ fn checksums(db: &str) -> String {
 }
 
 fn restore(archive: &Path, extra: &[&str]) -> String {
-    let db = servers().pg.create_database("restored");
+    restore_into(&servers().pg, archive, extra)
+}
+
+/// Restores `archive` with `pg`'s own pg_restore into a new database on `pg`.
+fn restore_into(pg: &PgServer, archive: &Path, extra: &[&str]) -> String {
+    let db = pg.create_database("restored");
     let mut args = vec!["--exit-on-error", "--no-owner", "-d", &db];
     args.extend_from_slice(extra);
     args.push(archive.to_str().unwrap());
-    pg_tool("pg_restore", &args);
+    pg.client("pg_restore", &args);
     db
 }
 
-#[test]
-fn stock_pg_restore_restores_the_fixture_exactly_serially_and_in_parallel() {
+/// Dumps the fixture from `pg` with fullsite, restores it with `pg`'s own pg_restore serially
+/// and with `-j 2`, and compares with a stock pg_dump → pg_restore round trip of the same source.
+fn fixture_round_trip(pg: &PgServer) {
     let sandbox = Sandbox::new();
-    let source = load_fixture("fixture");
-    let archive = backup(&sandbox, &source, "g1", &[]);
+    let source = load_fixture(pg, "fixture");
+    let archive = backup_from(pg, &sandbox, &source, "g1", &[]);
     assert!(archive.join("toc.dat").is_file());
-    let listing = pg_tool("pg_restore", &["--list", archive.to_str().unwrap()]);
+    let listing = pg.client("pg_restore", &["--list", archive.to_str().unwrap()]);
     assert!(listing.contains("TABLE DATA app users"), "{listing}");
 
     let reference_dir = tempfile::tempdir().unwrap();
     let reference_archive = reference_dir.path().join("ref.dump");
-    pg_tool(
+    pg.client(
         "pg_dump",
         &[
             "-Fd",
@@ -123,34 +136,31 @@ fn stock_pg_restore_restores_the_fixture_exactly_serially_and_in_parallel() {
             &source,
         ],
     );
-    let reference = restore(&reference_archive, &[]);
-    let serial = restore(&archive, &[]);
-    let parallel = restore(&archive, &["-j", "2"]);
+    let reference = restore_into(pg, &reference_archive, &[]);
+    let serial = restore_into(pg, &archive, &[]);
+    let parallel = restore_into(pg, &archive, &["-j", "2"]);
 
-    let expected_schema = schema_of(&reference);
-    assert_eq!(
-        schema_of(&serial),
-        expected_schema,
-        "serial restore schema differs"
+    let expected_schema = schema_of(pg, &reference);
+    assert!(
+        schema_of(pg, &serial) == expected_schema,
+        "serial restore schema differs from the stock round trip"
     );
-    assert_eq!(
-        schema_of(&parallel),
-        expected_schema,
-        "parallel restore schema differs"
+    assert!(
+        schema_of(pg, &parallel) == expected_schema,
+        "parallel restore schema differs from the stock round trip"
     );
-    let expected_rows = checksums(&source);
+    let expected_rows = checksums(pg, &source);
     assert_eq!(
-        checksums(&serial),
+        checksums(pg, &serial),
         expected_rows,
         "rows differ after serial restore"
     );
     assert_eq!(
-        checksums(&parallel),
+        checksums(pg, &parallel),
         expected_rows,
         "rows differ after parallel restore"
     );
 
-    let pg = &servers().pg;
     for db in [&serial, &parallel] {
         // trigger-maintained counters were restored, not recomputed by firing triggers
         assert_eq!(
@@ -171,6 +181,18 @@ fn stock_pg_restore_restores_the_fixture_exactly_serially_and_in_parallel() {
             );
         }
     }
+}
+
+#[test]
+fn stock_pg_restore_restores_the_fixture_exactly_serially_and_in_parallel() {
+    fixture_round_trip(&servers().pg);
+}
+
+#[test]
+fn the_same_round_trip_holds_on_postgresql_17_with_its_own_pg_restore() {
+    let pg = pg17();
+    assert!(pg.version().starts_with("17."), "{}", pg.version());
+    fixture_round_trip(pg);
 }
 
 #[test]

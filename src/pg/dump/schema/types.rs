@@ -1,6 +1,7 @@
 //! User types: enums, composite types, range types and domains. Each claims the array type the
 //! server made for it; a composite type claims its `pg_class` entry, a range type its
-//! multirange (PostgreSQL 14+) and that one's array, a domain its CHECK constraints. Base types
+//! multirange (PostgreSQL 14+) and that one's array, a domain its constraints (CHECK, and on
+//! PostgreSQL 17 the NOT NULL one). Base types
 //! with C I/O functions and shell types are not handled here; the census reports them.
 
 use super::{
@@ -227,8 +228,9 @@ async fn domain_definition(
     let constraints = cx
         .query(
             "domain constraints",
-            "SELECT oid, pg_catalog.quote_ident(conname), pg_catalog.pg_get_constraintdef(oid), convalidated \
-             FROM pg_catalog.pg_constraint WHERE contypid = $1 AND contype = 'c' ORDER BY conname",
+            "SELECT oid, pg_catalog.quote_ident(conname), pg_catalog.pg_get_constraintdef(oid), convalidated, \
+                    contype = 'c' \
+             FROM pg_catalog.pg_constraint WHERE contypid = $1 ORDER BY conname",
             &[&oid],
         )
         .await?;
@@ -236,6 +238,10 @@ async fn domain_definition(
     let mut not_valid = Vec::new();
     for c in &constraints {
         oids.push(c.get::<_, u32>(0));
+        if !c.get::<_, bool>(4) {
+            // PostgreSQL 17 records NOT NULL as a constraint too; typnotnull already says it
+            continue;
+        }
         let (name, definition): (String, String) = (c.get(1), c.get(2));
         if c.get::<_, bool>(3) {
             defn.push_str(&format!("\n\tCONSTRAINT {name} {definition}"));
