@@ -135,6 +135,16 @@ pub struct RestoreArgs {
     /// Which parts to include.
     #[command(flatten)]
     pub parts: PartsArgs,
+    /// Restore the database into this database instead of the configured one (created if
+    /// missing), leaving the live database untouched: for restore drills.
+    #[arg(long, value_name = "NAME")]
+    pub into_db: Option<String>,
+    /// Restore the database in one transaction: all or nothing (serial, so slower).
+    #[arg(long)]
+    pub single_transaction: bool,
+    /// Parallel connections for table data and indexes [default: number of cores].
+    #[arg(long, short = 'j', value_name = "N", value_parser = parse_jobs)]
+    pub jobs: Option<usize>,
     /// Lock waiting.
     #[command(flatten)]
     pub lock: LockArg,

@@ -72,6 +72,14 @@ pub enum Error {
     #[error(transparent)]
     Dump(#[from] crate::pg::dump::DumpError),
 
+    /// The database restore failed (or refused a damaged archive).
+    #[error(transparent)]
+    Restore(#[from] crate::pg::restore::RestoreError),
+
+    /// PostgreSQL refused or failed.
+    #[error(transparent)]
+    Pg(#[from] crate::pg::connect::PgError),
+
     /// The caller asked for something this version cannot do yet; nothing was changed.
     #[error(
         "{what} is not available in fullsite {} yet; nothing was changed{hint}",
@@ -151,10 +159,15 @@ impl Error {
             Error::GenerationExists { .. } | Error::GenerationNotFound { .. } => ExitStatus::Usage,
             Error::Lock(LockError::Held { .. }) => ExitStatus::LockHeld,
             Error::Damaged { .. } => ExitStatus::Damage,
+            Error::Restore(crate::pg::restore::RestoreError::Source(
+                crate::pg::restore::source::SourceError::Damaged { .. },
+            )) => ExitStatus::Damage,
             Error::Stopped(signal) => ExitStatus::Stopped(*signal),
             Error::Lock(_)
             | Error::Manifest(_)
             | Error::Dump(_)
+            | Error::Restore(_)
+            | Error::Pg(_)
             | Error::Stale(_)
             | Error::Io { .. } => ExitStatus::Failure,
         }

@@ -7,109 +7,15 @@
 mod support;
 
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use support::cli::Sandbox;
+use support::db::{backup, backup_from, checksums, env_for, load_fixture, restore_into, schema_of};
 use support::postgres::PgServer;
 use support::{pg17, servers};
 
-const FIXTURE: &str = include_str!("../fixtures/stgy_like.sql");
-
-fn load_fixture(pg: &PgServer, prefix: &str) -> String {
-    let db = pg.create_database(prefix);
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("fixture.sql");
-    std::fs::write(&file, FIXTURE).unwrap();
-    let file = file.to_str().unwrap();
-    pg.client(
-        "psql",
-        &["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", &db, "-f", file],
-    );
-    db
-}
-
-/// fullsite's database settings for `db` on `pg`.
-fn env_for_server(pg: &PgServer, db: &str) -> Vec<(String, String)> {
-    [
-        ("STGY_DATABASE_HOST", pg.host().to_string()),
-        ("STGY_DATABASE_PORT", pg.port().to_string()),
-        ("STGY_DATABASE_USER", pg.user().to_string()),
-        ("STGY_DATABASE_PASSWORD", pg.password().to_string()),
-        ("STGY_DATABASE_NAME", db.to_string()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect()
-}
-
-fn env_for(db: &str) -> Vec<(String, String)> {
-    servers().fullsite_env(db)
-}
-
-fn backup(sandbox: &Sandbox, db: &str, name: &str, extra_env: &[(&str, &str)]) -> PathBuf {
-    backup_from(&servers().pg, sandbox, db, name, extra_env)
-}
-
-fn backup_from(
-    pg: &PgServer,
-    sandbox: &Sandbox,
-    db: &str,
-    name: &str,
-    extra_env: &[(&str, &str)],
-) -> PathBuf {
-    let env = env_for_server(pg, db);
-    let mut pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    pairs.extend_from_slice(extra_env);
-    let args = ["backup", "--no-objects", "--name", name, "--jobs", "2"];
-    let run = sandbox.run_with(&args, &pairs);
-    assert_eq!(run.code, 0, "backup failed:\n{}", run.stderr);
-    sandbox.root().join(name).join(format!("db/{db}.dump"))
-}
-
-/// `pg_dump --schema-only`, without psql's per-run `\restrict` keys.
-fn schema_of(pg: &PgServer, db: &str) -> String {
-    let args = ["--schema-only", "--no-owner", "--no-privileges", "-d", db];
-    pg.client("pg_dump", &args)
-        .lines()
-        .filter(|l| {
-            !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict") && !l.starts_with("--")
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-/// One checksum per user table and materialized view, over all rows in a canonical order.
-fn checksums(pg: &PgServer, db: &str) -> String {
-    let tables = pg.psql(
-        db,
-        "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c \
-         JOIN pg_namespace n ON n.oid = c.relnamespace \
-         WHERE c.relkind IN ('r', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
-           AND n.nspname !~ '^pg_toast' ORDER BY 1",
-    );
-    let mut out = String::new();
-    for table in tables.lines().filter(|l| !l.is_empty()) {
-        let sum = pg.psql(
-            db,
-            &format!("SELECT count(*) || ' ' || coalesce(md5(string_agg(t::text, E'\\n' ORDER BY t::text)), '-') FROM {table} t"),
-        );
-        out.push_str(&format!("{table} {sum}"));
-    }
-    out
-}
-
 fn restore(archive: &Path, extra: &[&str]) -> String {
     restore_into(&servers().pg, archive, extra)
-}
-
-/// Restores `archive` with `pg`'s own pg_restore into a new database on `pg`.
-fn restore_into(pg: &PgServer, archive: &Path, extra: &[&str]) -> String {
-    let db = pg.create_database("restored");
-    let mut args = vec!["--exit-on-error", "--no-owner", "-d", &db];
-    args.extend_from_slice(extra);
-    args.push(archive.to_str().unwrap());
-    pg.client("pg_restore", &args);
-    db
 }
 
 /// Dumps the fixture from `pg` with fullsite, restores it with `pg`'s own pg_restore serially

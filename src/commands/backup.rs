@@ -40,7 +40,7 @@ pub async fn run(args: BackupArgs, vars: &Vars) -> Result<()> {
             hint: "; run with --no-objects to back up the database alone".into(),
         });
     }
-    let jobs = args.jobs.unwrap_or_else(default_jobs);
+    let jobs = args.jobs.unwrap_or_else(super::default_jobs);
     let target = db
         .as_ref()
         .map(|db| Target::resolve(db, &db.name))
@@ -158,10 +158,6 @@ fn relative(generation: &Path, path: &Path) -> Result<String> {
         .to_str()
         .map(str::to_string)
         .ok_or_else(|| Error::Usage(format!("path '{}' is not UTF-8", relative.display())))
-}
-
-fn default_jobs() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 
 fn yes_no(b: bool) -> &'static str {

@@ -33,6 +33,11 @@ pub async fn run(cli: Cli) -> Result<()> {
     }
 }
 
+/// Default parallelism: the number of cores.
+pub fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
 async fn until_stopped(command: impl Future<Output = Result<()>>) -> Result<()> {
     tokio::select! {
         result = command => result,

@@ -1,10 +1,19 @@
-//! `fullsite restore NAME`: checks its arguments and the generation, then says plainly that
-//! restoring is not built yet (exit 2) without changing anything.
+//! `fullsite restore NAME`: settings → generation → verify everything (manifest hashes, archive
+//! TOC, every data stream, target reachable, privileges) → only then replace the database.
+//! The object part arrives in a later version; until then a restore that asks for it fails
+//! before touching anything.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use crate::cli::RestoreArgs;
 use crate::config::{self, DbSettings, S3Settings, Vars};
 use crate::error::{Error, Result};
-use crate::generation::{Catalog, GenerationName};
+use crate::generation::{Catalog, Generation, GenerationKind, GenerationName};
+use crate::lock::RootLock;
+use crate::pg::connect::Target;
+use crate::pg::restore::{RestoreOptions, check_archive, restore_database};
+use crate::verify::verify_generation;
 
 pub async fn run(args: RestoreArgs, vars: &Vars) -> Result<()> {
     let root = config::backup_root(args.root.root.as_deref(), vars);
@@ -15,21 +24,131 @@ pub async fn run(args: RestoreArgs, vars: &Vars) -> Result<()> {
             "nothing to restore: --no-db and --no-objects leave no part selected".into(),
         ));
     }
-    if db {
-        DbSettings::from_vars(vars)?;
-    }
     if objects {
         S3Settings::from_vars(vars)?;
-    }
-    let catalog = Catalog::scan(&root)?;
-    if !catalog.get(name.as_str()).is_some_and(|g| g.is_complete()) {
-        return Err(Error::GenerationNotFound {
-            name: name.to_string(),
-            root,
+        return Err(Error::NotAvailable {
+            what: "object restore".into(),
+            hint: "; run with --no-objects to restore the database alone".into(),
         });
     }
-    Err(Error::NotAvailable {
-        what: "restore".into(),
-        hint: format!("; '{name}' was found and left as it is"),
-    })
+    let settings = DbSettings::from_vars(vars)?;
+    let database = args
+        .into_db
+        .clone()
+        .unwrap_or_else(|| settings.name.clone());
+    let target = Target::resolve(&settings, &database)?;
+    let catalog = Catalog::scan(&root)?;
+    let generation = catalog
+        .get(name.as_str())
+        .filter(|g| g.is_complete())
+        .ok_or_else(|| Error::GenerationNotFound {
+            name: name.to_string(),
+            root: root.clone(),
+        })?
+        .clone();
+    let archive = archive_path(&generation, &settings)?;
+
+    let _lock = RootLock::acquire(
+        &root,
+        "restore",
+        args.lock.wait_lock.map(Duration::from_secs),
+    )
+    .await?;
+    let started = Instant::now();
+    if matches!(generation.kind, GenerationKind::Fullsite(_)) {
+        let path = generation.path.clone();
+        let report = tokio::task::spawn_blocking(move || verify_generation(&path))
+            .await
+            .map_err(|e| Error::Usage(format!("verification failed to run: {e}")))?;
+        if !report.problems.is_empty() {
+            for problem in &report.problems {
+                println!("{problem}");
+            }
+            return Err(Error::Damaged {
+                name: name.to_string(),
+                problems: report.problems.len(),
+            });
+        }
+        tracing::info!(
+            "'{name}' verified: {} files match the manifest",
+            report.files
+        );
+    }
+    let checked = check_archive(&archive).await?;
+    if args.into_db.is_some() {
+        create_database_if_missing(&settings, &database).await?;
+    }
+    let jobs = if args.single_transaction {
+        1
+    } else {
+        args.jobs.unwrap_or_else(crate::commands::default_jobs)
+    };
+    let summary = restore_database(
+        checked,
+        &target,
+        RestoreOptions {
+            jobs,
+            single_transaction: args.single_transaction,
+        },
+    )
+    .await?;
+    tracing::info!(
+        "restore done: '{name}' into {target}: {} tables, {} entries, {} of data in {:.1}s (checks {:.1}s)",
+        summary.tables,
+        summary.entries,
+        crate::display::bytes(summary.bytes),
+        started.elapsed().as_secs_f64(),
+        summary.check_seconds
+    );
+    Ok(())
+}
+
+/// The database archive of a generation: the manifest's record, else `db/<name>.dump`.
+fn archive_path(generation: &Generation, settings: &DbSettings) -> Result<PathBuf> {
+    let relative = match &generation.kind {
+        GenerationKind::Fullsite(header) => {
+            if !header.parts.db {
+                return Err(Error::Usage(format!(
+                    "generation '{}' holds no database (it was made with --no-db)",
+                    generation.name
+                )));
+            }
+            header.source.database.as_ref().map_or_else(
+                || format!("db/{}.dump", settings.name),
+                |d| d.archive.clone(),
+            )
+        }
+        _ => format!("db/{}.dump", settings.name),
+    };
+    let path = generation.path.join(&relative);
+    if !path.exists() {
+        return Err(Error::Usage(format!(
+            "generation '{}' has no database archive '{relative}'",
+            generation.name
+        )));
+    }
+    Ok(path)
+}
+
+/// `--into-db`: creates the database when it does not exist yet.
+async fn create_database_if_missing(settings: &DbSettings, database: &str) -> Result<()> {
+    let admin = Target::resolve(settings, &settings.name)?;
+    let client = admin.connect().await?;
+    let exists = client
+        .query_opt(
+            "SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1",
+            &[&database],
+        )
+        .await
+        .map_err(|e| admin.error("look up databases on", &e))?
+        .is_some();
+    if !exists {
+        let sql = format!("CREATE DATABASE \"{}\"", database.replace('"', "\"\""));
+        client
+            .batch_execute(&sql)
+            .await
+            .map_err(|e| admin.error(format!("create database {database} on"), &e))?;
+        tracing::info!("created database {database}");
+    }
+    Ok(())
 }

@@ -1,6 +1,7 @@
-//! PostgreSQL: connections, the pg_dump-compatible archive format, and the native dump.
+//! PostgreSQL: connections, the pg_dump-compatible archive format, the native dump and restore.
 
 pub mod archive;
 pub mod connect;
 pub mod dump;
 pub mod quote;
+pub mod restore;

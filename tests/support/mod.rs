@@ -9,6 +9,7 @@
 #![allow(dead_code)] // shared across test crates; each uses only some items
 
 pub mod cli;
+pub mod db;
 pub mod garage;
 pub mod postgres;
 

@@ -119,11 +119,13 @@ pub struct TocEntry {
 }
 
 /// Where an entry's data is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum DataLocation {
     /// No data, or the directory format's empty file name.
     #[default]
     None,
+    /// Directory format: the data file's name, without a compression suffix.
+    File(String),
     /// Custom format: the block is at this byte offset.
     Offset(u64),
     /// Custom format: the block exists but its offset was not recorded (piped dump).

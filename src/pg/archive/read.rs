@@ -217,8 +217,10 @@ impl<R: Read> Decoder<'_, R> {
         let data_location = if header.format == FORMAT_CUSTOM {
             self.offset()?
         } else {
-            self.string()?;
-            DataLocation::None
+            match self.string()? {
+                Some(name) if !name.is_empty() => DataLocation::File(name),
+                _ => DataLocation::None,
+            }
         };
         Ok(TocEntry {
             dump_id,
@@ -303,6 +305,7 @@ mod tests {
                 namespace: Some("public".into()),
                 owner: Some(String::new()),
                 dependencies: vec![1, 1],
+                data_location: DataLocation::File("2.dat".into()),
                 ..TocEntry::default()
             },
         ];

@@ -7,7 +7,7 @@
 
 use chrono::{Datelike, Timelike};
 
-use super::{Compression, FORMAT_DIRECTORY, Header, MAGIC, TocEntry, WRITE_VERSION};
+use super::{Compression, DataLocation, FORMAT_DIRECTORY, Header, MAGIC, TocEntry, WRITE_VERSION};
 
 /// Data files of entries are named `<dumpId>.dat` in the TOC (`.gz` is added on disk).
 pub fn data_file_name(dump_id: i32) -> String {
@@ -63,12 +63,11 @@ pub fn encode_toc(header: &Header, entries: &[TocEntry]) -> Vec<u8> {
             out.str(Some(&dep.to_string()));
         }
         out.str(None);
-        let file = if entry.had_dumper {
-            data_file_name(entry.dump_id)
-        } else {
-            String::new()
+        let file = match &entry.data_location {
+            DataLocation::File(name) => name.as_str(),
+            _ => "",
         };
-        out.str(Some(&file));
+        out.str(Some(file));
     }
     out.buf
 }
@@ -149,6 +148,7 @@ mod tests {
             section: Some(Section::Data),
             copy_stmt: Some("COPY s.t (a) FROM stdin;\n".into()),
             dependencies: vec![3],
+            data_location: DataLocation::File(data_file_name(7)),
             ..TocEntry::default()
         };
         let bytes = encode_toc(&header, &[entry]);

@@ -16,7 +16,8 @@ use std::collections::{BTreeSet, HashMap};
 
 use super::schema::tables::DataSpec;
 use super::schema::{Entry, Kind, ObjKey};
-use crate::pg::archive::{Section, TocEntry};
+use crate::pg::archive::write::data_file_name;
+use crate::pg::archive::{DataLocation, Section, TocEntry};
 
 /// A table's data file to write, with its dump id.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -151,7 +152,10 @@ pub fn build(
                 relkind: 0,
                 owner: Some(String::new()),
                 dependencies,
-                data_location: Default::default(),
+                data_location: match item.data {
+                    Some(_) => DataLocation::File(data_file_name(dump_id)),
+                    None => DataLocation::None,
+                },
             });
         }
         for (offset, comment) in entry.comments.iter().enumerate() {

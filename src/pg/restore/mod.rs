@@ -1,0 +1,192 @@
+//! The native restore: an archive back into a database, without `pg_restore`.
+//!
+//! Safety first: before the first statement that changes the target, the whole TOC is parsed
+//! and planned, every data stream is decoded to its end, the target is reached, and the role is
+//! checked for the privileges the restore needs (CREATE on the database, ownership of every
+//! schema it will replace). Any failure up to there leaves the target exactly as it was. Then
+//! the schemas the archive holds are dropped and recreated (like the legacy script's
+//! `DROP SCHEMA public CASCADE`), and the plan runs phase by phase (see `plan`).
+
+pub mod plan;
+pub mod run;
+pub mod source;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use self::plan::{PlanError, RestorePlan};
+use self::source::{Archive, SourceError};
+use crate::pg::connect::{PgError, Target};
+
+/// Restore settings.
+#[derive(Debug, Clone, Copy)]
+pub struct RestoreOptions {
+    /// Parallel connections for data and post-data (1 with `single_transaction`).
+    pub jobs: usize,
+    /// Everything in one transaction on one connection: all or nothing.
+    pub single_transaction: bool,
+}
+
+/// What a restore did.
+#[derive(Debug, Clone)]
+pub struct RestoreSummary {
+    /// Tables whose data was loaded.
+    pub tables: usize,
+    /// TOC entries run.
+    pub entries: usize,
+    /// COPY bytes sent.
+    pub bytes: u64,
+    /// Seconds spent checking before changing anything.
+    pub check_seconds: f64,
+}
+
+/// Why a restore failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RestoreError {
+    /// The archive is damaged or unsupported.
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    /// The TOC cannot be restored.
+    #[error("cannot restore the archive: {0}")]
+    Plan(#[from] PlanError),
+    /// The server refused or failed.
+    #[error(transparent)]
+    Pg(#[from] PgError),
+    /// A bug or a panic in a worker.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// An archive that passed every check that needs no database.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    archive: Arc<Archive>,
+    plan: RestorePlan,
+    bytes: u64,
+    seconds: f64,
+}
+
+/// Checks the archive at `path` without touching any database: TOC, plan, every data stream
+/// decoded to its end.
+pub async fn check_archive(path: &Path) -> Result<Checked, RestoreError> {
+    let path = path.to_path_buf();
+    let started = Instant::now();
+    tokio::task::spawn_blocking(move || {
+        let archive = Archive::open(&path)?;
+        let plan = plan::plan(&archive.entries)?;
+        let bytes = archive.check(&plan.data)?;
+        Ok(Checked {
+            archive: Arc::new(archive),
+            plan,
+            bytes,
+            seconds: started.elapsed().as_secs_f64(),
+        })
+    })
+    .await
+    .map_err(|e| RestoreError::Internal(format!("archive check failed: {e}")))?
+}
+
+/// Restores a checked archive into `target` (which must exist).
+pub async fn restore_database(
+    checked: Checked,
+    target: &Target,
+    options: RestoreOptions,
+) -> Result<RestoreSummary, RestoreError> {
+    let started = Instant::now();
+    let Checked {
+        archive,
+        plan,
+        bytes,
+        seconds,
+    } = checked;
+    let client = run::session(target, &plan).await?;
+    check_privileges(&client, target, &plan).await?;
+    let check_seconds = seconds + started.elapsed().as_secs_f64();
+    tracing::info!(
+        "archive checked in {check_seconds:.1}s: {} entries, {} tables, {} of data; restoring into {target}",
+        archive.entries.len(),
+        plan.data.len(),
+        crate::display::bytes(bytes)
+    );
+
+    let sent = if options.single_transaction {
+        client
+            .batch_execute("BEGIN")
+            .await
+            .map_err(|e| RestoreError::Pg(target.error("begin a transaction on", &e)))?;
+        run::replace_and_create(&client, target, &archive, &plan).await?;
+        let mut sent = 0;
+        for &index in &plan.data {
+            sent += run::copy_table(&client, target, archive.clone(), index).await?;
+        }
+        run::serial(&client, target, &archive, &plan, &plan.after_data).await?;
+        let post: Vec<usize> = plan.post_data.iter().map(|s| s.entry).collect();
+        run::serial(&client, target, &archive, &plan, &post).await?;
+        run::serial(&client, target, &archive, &plan, &plan.last).await?;
+        client
+            .batch_execute("COMMIT")
+            .await
+            .map_err(|e| RestoreError::Pg(target.error("commit the restore on", &e)))?;
+        sent
+    } else {
+        run::replace_and_create(&client, target, &archive, &plan).await?;
+        let sent = run::copy_all(target, archive.clone(), &plan, options.jobs).await?;
+        run::serial(&client, target, &archive, &plan, &plan.after_data).await?;
+        run::post_data(target, &archive, &plan, options.jobs).await?;
+        run::serial(&client, target, &archive, &plan, &plan.last).await?;
+        sent
+    };
+    let entries = plan.pre_data.len()
+        + plan.data.len()
+        + plan.after_data.len()
+        + plan.post_data.len()
+        + plan.last.len();
+    Ok(RestoreSummary {
+        tables: plan.data.len(),
+        entries,
+        bytes: sent,
+        check_seconds,
+    })
+}
+
+/// Refuses early when the role cannot create schemas or does not own a schema to replace.
+async fn check_privileges(
+    client: &tokio_postgres::Client,
+    target: &Target,
+    plan: &RestorePlan,
+) -> Result<(), RestoreError> {
+    let row = client
+        .query_one(
+            "SELECT r.rolsuper, pg_catalog.has_database_privilege(pg_catalog.current_database(), 'CREATE'), \
+                    COALESCE((SELECT pg_catalog.array_agg(n.nspname ORDER BY n.nspname) \
+                                FROM pg_catalog.pg_namespace n \
+                               WHERE n.nspname = ANY ($1) AND NOT pg_catalog.pg_has_role(n.nspowner, 'USAGE')), '{}') \
+             FROM pg_catalog.pg_roles r WHERE r.rolname = current_user",
+            &[&plan.drop_schemas],
+        )
+        .await
+        .map_err(|e| target.error("check privileges on", &e))?;
+    let (superuser, can_create, not_owned): (bool, bool, Vec<String>) =
+        (row.get(0), row.get(1), row.get(2));
+    let problem = if superuser {
+        None
+    } else if !can_create {
+        Some("the role may not create schemas in this database".to_string())
+    } else if !not_owned.is_empty() {
+        Some(format!(
+            "the role does not own schema(s) {} that the restore replaces",
+            not_owned.join(", ")
+        ))
+    } else {
+        None
+    };
+    match problem {
+        Some(message) => Err(RestoreError::Pg(PgError {
+            target: target.to_string(),
+            action: "restore into".into(),
+            message,
+        })),
+        None => Ok(()),
+    }
+}
