@@ -264,3 +264,123 @@ fn a_damaged_fullsite_generation_fails_its_manifest_check_with_exit_3() {
     assert!(run.stdout.contains("changed"), "{}", run.stdout);
     assert_eq!(checksums(pg, &db), before);
 }
+
+/// A legacy-script generation: `db/stgy.dump` as a stock `pg_dump -Fc` file, no manifest.
+/// `piped` writes through a pipe, so the TOC records no data offsets.
+fn legacy_generation(
+    pg: &PgServer,
+    sandbox: &Sandbox,
+    db: &str,
+    name: &str,
+    extra: &[&str],
+    piped: bool,
+) -> std::path::PathBuf {
+    let dir = sandbox.root().join(name).join("db");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("stgy.dump");
+    let mut args = vec!["-Fc", "--no-owner", "--no-privileges", "-d", db];
+    args.extend_from_slice(extra);
+    if piped {
+        let output = pg.client_command("pg_dump", &args).output().unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        std::fs::write(&file, output.stdout).unwrap();
+    } else {
+        args.extend(["-f", file.to_str().unwrap()]);
+        pg.client("pg_dump", &args);
+    }
+    file
+}
+
+fn legacy_round_trip(pg: &PgServer) {
+    let sandbox = Sandbox::new();
+    let db = load_fixture(pg, "legacy");
+    let scratch = tempfile::tempdir().unwrap();
+    let reference = restore_into(pg, &stock_dump(pg, &db, scratch.path(), "ref", &[]), &[]);
+    let expected = (schema_of(pg, &reference), checksums(pg, &db));
+    let variants: [(&str, &[&str], bool); 3] = [
+        ("full-site-2026-01-01", &[], false),
+        ("full-site-2026-01-02", &[], true),
+        ("full-site-2026-01-03", &["-Z0"], false),
+    ];
+    for (generation, extra, piped) in variants {
+        legacy_generation(pg, &sandbox, &db, generation, extra, piped);
+        let into = format!("{}_{db}", &generation[10..].replace('-', "_"));
+        let run = restore(pg, &sandbox, &db, &["--into-db", &into, generation]);
+        assert_eq!(run.code, 0, "{generation}: {}", run.stderr);
+        assert!(
+            schema_of(pg, &into) == expected.0,
+            "{generation}: schema differs"
+        );
+        assert_eq!(
+            checksums(pg, &into),
+            expected.1,
+            "{generation}: rows differ"
+        );
+    }
+}
+
+#[test]
+fn legacy_custom_format_generations_restore_identically() {
+    legacy_round_trip(&servers().pg);
+}
+
+#[test]
+fn legacy_custom_format_archives_1_16_from_postgresql_17_restore_identically() {
+    legacy_round_trip(pg17());
+}
+
+#[test]
+fn lz4_compressed_custom_archives_are_refused_by_name() {
+    let pg = pg17();
+    let sandbox = Sandbox::new();
+    let db = load_fixture(pg, "lz4");
+    let file = legacy_generation(
+        pg,
+        &sandbox,
+        &db,
+        "full-site-2026-01-01",
+        &["-Z", "lz4"],
+        false,
+    );
+    let run = restore(
+        pg,
+        &sandbox,
+        &db,
+        &["--into-db", "never_created", "full-site-2026-01-01"],
+    );
+    assert_ne!(run.code, 0);
+    assert!(
+        run.stderr.contains(&file.display().to_string()),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("Lz4"), "{}", run.stderr);
+    assert_eq!(
+        pg.psql(
+            "postgres",
+            "SELECT count(*) FROM pg_database WHERE datname = 'never_created'"
+        ),
+        "0\n"
+    );
+}
+
+#[test]
+fn a_damaged_custom_format_block_is_refused_before_anything_changes() {
+    let pg = &servers().pg;
+    let sandbox = Sandbox::new();
+    let db = load_fixture(pg, "legacydamage");
+    let file = legacy_generation(pg, &sandbox, &db, "full-site-2026-01-01", &[], false);
+    let before = checksums(pg, &db);
+    let mut bytes = std::fs::read(&file).unwrap();
+    let at = bytes.len() - bytes.len() / 3;
+    bytes[at] ^= 0x55;
+    std::fs::write(&file, bytes).unwrap();
+    let run = restore(pg, &sandbox, &db, &["full-site-2026-01-01"]);
+    assert_ne!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("stgy.dump"), "{}", run.stderr);
+    assert_eq!(checksums(pg, &db), before);
+}

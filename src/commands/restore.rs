@@ -118,6 +118,8 @@ fn archive_path(generation: &Generation, settings: &DbSettings) -> Result<PathBu
                 |d| d.archive.clone(),
             )
         }
+        // The legacy script always wrote db/stgy.dump, whatever the database was called.
+        _ if generation.path.join("db/stgy.dump").exists() => "db/stgy.dump".to_string(),
         _ => format!("db/{}.dump", settings.name),
     };
     let path = generation.path.join(&relative);
