@@ -74,15 +74,15 @@ pub async fn run(args: RestoreArgs, vars: &Vars) -> Result<()> {
             report.files
         );
     }
-    let checked = check_archive(&archive).await?;
-    if args.into_db.is_some() {
-        create_database_if_missing(&settings, &database).await?;
-    }
     let jobs = if args.single_transaction {
         1
     } else {
         args.jobs.unwrap_or_else(crate::commands::default_jobs)
     };
+    let checked = check_archive(&archive, jobs.max(crate::commands::default_jobs())).await?;
+    if args.into_db.is_some() {
+        create_database_if_missing(&settings, &database).await?;
+    }
     let summary = restore_database(
         checked,
         &target,

@@ -69,13 +69,13 @@ pub struct Checked {
 
 /// Checks the archive at `path` without touching any database: TOC, plan, every data stream
 /// decoded to its end.
-pub async fn check_archive(path: &Path) -> Result<Checked, RestoreError> {
+pub async fn check_archive(path: &Path, threads: usize) -> Result<Checked, RestoreError> {
     let path = path.to_path_buf();
     let started = Instant::now();
     tokio::task::spawn_blocking(move || {
         let archive = Archive::open(&path)?;
         let plan = plan::plan(&archive.entries)?;
-        let bytes = archive.check(&plan.data)?;
+        let bytes = archive.check(&plan.data, threads)?;
         Ok(Checked {
             archive: Arc::new(archive),
             plan,

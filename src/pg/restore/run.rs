@@ -1,7 +1,9 @@
 //! Carrying out a [`RestorePlan`] against a database (see `plan` for the phases).
 //!
 //! Every connection gets pg_restore's session settings (no timeouts, the archive's encoding,
-//! its search_path, `check_function_bodies = false`, `row_security = off`). COPY data is read
+//! its search_path, `check_function_bodies = false`, `row_security = off`), plus
+//! `synchronous_commit = off` (an interrupted restore is incomplete anyway, so waiting for each
+//! commit's WAL flush buys nothing) and a larger `maintenance_work_mem` for index builds. COPY data is read
 //! and decompressed on the blocking pool and streamed through a small bounded channel, so memory
 //! does not grow with table size. With `single_transaction`, everything runs in order on one
 //! connection inside one transaction, so a failure leaves the target exactly as it was.
@@ -30,7 +32,8 @@ pub fn session_setup(plan: &RestorePlan) -> String {
         "SET statement_timeout = 0;\nSET lock_timeout = 0;\nSET idle_in_transaction_session_timeout = 0;\n\
          SET client_encoding = {};\nSET standard_conforming_strings = {};\n{}\
          SET check_function_bodies = false;\nSET xmloption = content;\n\
-         SET client_min_messages = warning;\nSET row_security = off;\n",
+         SET client_min_messages = warning;\nSET row_security = off;\n\
+         SET synchronous_commit = off;\nSET maintenance_work_mem = '256MB';\n",
         literal(&plan.encoding),
         if plan.std_strings { "on" } else { "off" },
         plan.search_path.clone().unwrap_or_default()
