@@ -301,17 +301,35 @@ fn verify_passes_a_fresh_generation_and_exits_3_on_each_kind_of_damage() {
 }
 
 #[test]
-fn restore_says_plainly_that_it_is_not_available_yet() {
+fn the_object_part_says_plainly_that_it_is_not_available_yet() {
     let sandbox = Sandbox::new();
     empty_backup(&sandbox, "g");
     let run = sandbox.run(&["restore", "g"]);
     assert_eq!(run.code, 2);
     assert!(
-        run.stderr.contains("restore is not available"),
+        run.stderr.contains("object restore is not available"),
         "{}",
         run.stderr
     );
-    let run = sandbox.run(&["restore", "missing"]);
+    let run = sandbox.run(&["backup"]);
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("object backup is not available"),
+        "{}",
+        run.stderr
+    );
+    let names: Vec<_> = std::fs::read_dir(sandbox.root())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names.len(), 2, "only the lock file and 'g': {names:?}");
+}
+
+#[test]
+fn restore_names_what_is_missing() {
+    let sandbox = Sandbox::new();
+    empty_backup(&sandbox, "g");
+    let run = sandbox.run(&["restore", "--no-objects", "missing"]);
     assert_eq!(run.code, 2);
     assert!(
         run.stderr
@@ -319,12 +337,10 @@ fn restore_says_plainly_that_it_is_not_available_yet() {
         "{}",
         run.stderr
     );
-    let run = sandbox.run(&["backup"]);
+    let run = sandbox.run(&["restore", "--no-objects", "g"]);
     assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("not available"), "{}", run.stderr);
-    let names: Vec<_> = std::fs::read_dir(sandbox.root())
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
-    assert_eq!(names.len(), 2, "only the lock file and 'g': {names:?}");
+    assert!(run.stderr.contains("holds no database"), "{}", run.stderr);
+    let run = sandbox.run(&["restore", "--no-objects", "--no-db", "g"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("nothing to restore"), "{}", run.stderr);
 }
