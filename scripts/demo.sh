@@ -2,8 +2,9 @@
 # Set up this machine (idempotent), build fullsite, start a throwaway PostgreSQL on a free
 # loopback port, load the STGY-like fixture, and walk through what this version does: database
 # backups into dated generations (unchanged tables hard-linked), list, status, verify (and a
-# damaged copy), a restore of the archive with stock pg_restore into a scratch database, the lock
-# between two runs, and pruning. Nothing outside a temporary directory is touched; the server is
+# damaged copy, which restore refuses), a native restore into a drill database (and stock
+# pg_restore reading the same archive), the lock between two runs, pruning, and an in-place
+# restore. Nothing outside a temporary directory is touched; the server is
 # stopped and removed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -57,21 +58,24 @@ run list
 run status --max-age 26
 run verify full-site-2026-01-11
 
-step "restoring full-site-2026-01-11 with stock pg_restore into a scratch database"
+run restore --no-objects --into-db drill full-site-2026-01-11
+step "stock pg_restore reads the same archive too"
 sql -d postgres -c "CREATE DATABASE scratch"
 PGPASSWORD=demo-password "$pgbin/pg_restore" -h 127.0.0.1 -p "$port" -U demo --exit-on-error \
   --no-owner -j 2 -d scratch "$STGY_BACKUP_ROOT/full-site-2026-01-11/db/stgy.dump"
-for db in stgy scratch; do
+for db in stgy drill scratch; do
   printf '%-8s ' "$db"
   sql -d "$db" -Atc \
     "SELECT 'users=' || (SELECT count(*) FROM app.users) || ' posts=' || (SELECT count(*) FROM app.posts)
             || ' tags=' || (SELECT count(*) FROM app.tags) || ' counters=' || (SELECT sum(post_count) FROM app.user_counters)"
 done
 
-gzfile="$(ls -S "$STGY_BACKUP_ROOT"/full-site-2026-01-10/db/stgy.dump/*.dat.gz | head -n 1)"
+gzfile="$(find "$STGY_BACKUP_ROOT"/full-site-2026-01-10/db/stgy.dump -name '*.dat.gz' -links 1 | head -n 1)"
 printf 'x' >>"$gzfile"
-step "(one byte appended to $(basename "$gzfile") in full-site-2026-01-10; full-site-2026-01-11 shares that inode)"
+step "(one byte appended to $(basename "$gzfile") in full-site-2026-01-10, the one table file it does not share with full-site-2026-01-11)"
 run verify full-site-2026-01-10
+run restore --no-objects full-site-2026-01-10
+step "(refused before touching the database, exit 3: the live database is unchanged)"
 
 step "a backup paused while holding the lock, then a second run"
 FULLSITE_TEST_PAUSE_AT=backup:before-publish "$bin" backup --no-objects --name held 2>"$work/held.log" &
@@ -85,4 +89,6 @@ run prune --retain-generations 2 --dry-run
 run prune --retain-generations 2
 run list
 run backup
-step "done: the object mirror and native restore arrive in the next versions"
+run restore --no-objects full-site-2026-01-11
+step "(in place: the live database replaced by the generation, after every check passed)"
+step "done: the object mirror arrives in the next version"

@@ -15,7 +15,7 @@ Exit codes:
   0    success
   1    failure (a failed backup leaves no generation behind)
   2    usage or configuration error, or a feature this version does not have yet; nothing changed
-  3    verify found missing, extra or damaged files
+  3    verify found missing, extra or damaged files, or restore refused a damaged archive
   11   the backup root is locked by another run (see --wait-lock)
   130  stopped by SIGINT, 143 stopped by SIGTERM (work in progress removed)
 
