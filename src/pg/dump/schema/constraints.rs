@@ -6,41 +6,42 @@
 //! attached to the parent's by an INDEX ATTACH entry from the indexes collector.
 
 use super::{
-    Comment, Cx, Entry, Kind, ObjKey, USER_SCHEMA, catalog, comment_sql, not_extension_member,
+    Cx, Entry, Kind, ObjKey, OnTable, USER_SCHEMA, catalog, not_extension_member, on_table_columns,
 };
 use crate::pg::connect::PgError;
 
 /// Collects table constraints (not domain constraints or constraint triggers).
 pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
     let sql = format!(
-        "SELECT co.oid, n.nspname, c.relname, pg_catalog.format('%I.%I', n.nspname, c.relname), \
-                co.conname, pg_catalog.quote_ident(co.conname), co.contype::text, \
-                pg_catalog.pg_get_constraintdef(co.oid), c.relkind::text, c.oid, co.conindid, \
-                co.confrelid, co.conparentid, co.convalidated, co.conislocal, \
+        "SELECT {}, x.contype::text, pg_catalog.pg_get_constraintdef(x.oid), c.relkind::text, \
+                x.conindid, x.confrelid, x.conparentid, x.convalidated, x.conislocal, \
                 (SELECT rc.oid FROM pg_catalog.pg_constraint rc \
-                  WHERE rc.conindid = co.conindid AND rc.conrelid = co.confrelid \
+                  WHERE rc.conindid = x.conindid AND rc.conrelid = x.confrelid \
                     AND rc.contype IN ('p', 'u') LIMIT 1), \
-                pg_catalog.obj_description(co.oid, 'pg_constraint') \
-         FROM pg_catalog.pg_constraint co \
-         JOIN pg_catalog.pg_class c ON c.oid = co.conrelid \
+                pg_catalog.obj_description(x.oid, 'pg_constraint') \
+         FROM pg_catalog.pg_constraint x \
+         JOIN pg_catalog.pg_class c ON c.oid = x.conrelid \
          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-         WHERE co.contype IN ('p', 'u', 'x', 'f', 'c') AND c.relkind IN ('r', 'p') \
+         WHERE x.contype IN ('p', 'u', 'x', 'f', 'c') AND c.relkind IN ('r', 'p') \
            AND {USER_SCHEMA} AND {} \
-         ORDER BY n.nspname, c.relname, co.conname",
+         ORDER BY n.nspname, c.relname, x.conname",
+        on_table_columns("conname"),
         not_extension_member(catalog::CLASS, "c.oid")
     );
     let mut entries = Vec::new();
     for row in cx.query("constraints", &sql, &[]).await? {
-        let oid: u32 = row.get(0);
-        let namespace: String = row.get(1);
-        let table: String = row.get(2);
-        let qualified: String = row.get(3);
-        let name: String = row.get(4);
-        let quoted: String = row.get(5);
-        let contype: String = row.get(6);
-        let definition: String = row.get(7);
-        let partitioned = row.get::<_, String>(8) == "p";
-        let table_key = ObjKey::new(catalog::CLASS, row.get(9));
+        let OnTable {
+            oid,
+            namespace,
+            table,
+            qualified,
+            table_key,
+            name,
+            quoted,
+        } = OnTable::from_row(&row);
+        let contype: String = row.get(7);
+        let definition: String = row.get(8);
+        let partitioned = row.get::<_, String>(9) == "p";
         let index: u32 = row.get(10);
         let referenced_table: u32 = row.get(11);
         let parent: u32 = row.get(12);
@@ -92,12 +93,11 @@ pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
                     .push(ObjKey::new(catalog::CONSTRAINT, referenced));
             }
         }
-        if let Some(text) = comment {
-            entry.comments.push(Comment {
-                tag: format!("CONSTRAINT {name} ON {table}"),
-                defn: comment_sql(&format!("CONSTRAINT {quoted} ON {qualified}"), &text),
-            });
-        }
+        entry.comment(
+            comment,
+            format!("CONSTRAINT {name} ON {table}"),
+            &format!("CONSTRAINT {quoted} ON {qualified}"),
+        );
         entries.push(entry);
     }
     Ok(entries)

@@ -2,7 +2,7 @@
 //! never dumped (every collector skips them); `plpgsql` exists in every database and is skipped,
 //! as pg_dump does.
 
-use super::{Comment, Cx, Entry, Kind, ObjKey, catalog, comment_sql};
+use super::{Cx, Entry, Kind, ObjKey, catalog};
 use crate::pg::connect::PgError;
 
 /// Collects extensions.
@@ -28,12 +28,11 @@ pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
         );
         entry.drop_stmt = Some(format!("DROP EXTENSION {quoted};\n"));
         entry.deps.push(ObjKey::new(catalog::NAMESPACE, schema_oid));
-        if let Some(text) = comment {
-            entry.comments.push(Comment {
-                tag: format!("EXTENSION {name}"),
-                defn: comment_sql(&format!("EXTENSION {quoted}"), &text),
-            });
-        }
+        entry.comment(
+            comment,
+            format!("EXTENSION {name}"),
+            &format!("EXTENSION {quoted}"),
+        );
         entries.push(entry);
     }
     Ok(entries)

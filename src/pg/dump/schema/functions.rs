@@ -6,10 +6,7 @@
 //! and state type, initial condition, final function (and its extra/modify options), combine,
 //! serial/deserial functions, the moving-aggregate variants, sort operator and parallel safety.
 
-use super::{
-    Comment, Cx, Entry, Kind, ObjKey, USER_SCHEMA, catalog, comment_sql, not_extension_member,
-    not_internal,
-};
+use super::{Cx, Entry, Kind, ObjKey, USER_SCHEMA, catalog, not_extension_member, not_internal};
 use crate::pg::connect::PgError;
 use crate::pg::quote::literal;
 
@@ -68,12 +65,11 @@ pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
         );
         entry.namespace = Some(namespace);
         entry.drop_stmt = Some(format!("DROP {desc} {signature};\n"));
-        if let Some(text) = comment {
-            entry.comments.push(Comment {
-                tag: format!("{desc} {name}({arguments})"),
-                defn: comment_sql(&format!("{desc} {signature}"), &text),
-            });
-        }
+        entry.comment(
+            comment,
+            format!("{desc} {name}({arguments})"),
+            &format!("{desc} {signature}"),
+        );
         entries.push(entry);
     }
     Ok(entries)

@@ -3,9 +3,7 @@
 //! partition's index (including constraint-backed ones) to its parent index. Invalid indexes
 //! (a failed CREATE INDEX CONCURRENTLY) are skipped with a warning, as pg_dump does.
 
-use super::{
-    Comment, Cx, Entry, Kind, ObjKey, USER_SCHEMA, catalog, comment_sql, not_extension_member,
-};
+use super::{Cx, Entry, Kind, ObjKey, USER_SCHEMA, catalog, not_extension_member};
 use crate::pg::connect::PgError;
 
 /// Collects indexes and index attachments.
@@ -82,12 +80,11 @@ pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
             });
             entry.tablespace = Some(tablespace);
             entry.deps.push(table_key);
-            if let Some(text) = comment {
-                entry.comments.push(Comment {
-                    tag: format!("INDEX {name}"),
-                    defn: comment_sql(&format!("INDEX {qualified}"), &text),
-                });
-            }
+            entry.comment(
+                comment,
+                format!("INDEX {name}"),
+                &format!("INDEX {qualified}"),
+            );
             entries.push(entry);
         }
         if let (Some(parent), Some(parent_name), Some(parent_table)) =

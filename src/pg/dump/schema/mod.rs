@@ -206,6 +206,62 @@ impl Entry {
     }
 }
 
+impl Entry {
+    /// Attaches `COMMENT ON <target> IS '<text>'` (tagged `tag`) when there is a comment.
+    pub fn comment(&mut self, text: Option<String>, tag: String, target: &str) {
+        if let Some(text) = text {
+            self.comments.push(Comment {
+                defn: comment_sql(target, &text),
+                tag,
+            });
+        }
+    }
+}
+
+/// The columns every object that belongs to a table starts with (see [`OnTable`]): the
+/// object's OID, the table's schema, name, qualified name and OID, and the object's name as is
+/// and quoted. `x` is the object's alias, `c` the table's, `n` the schema's.
+pub fn on_table_columns(name_column: &str) -> String {
+    format!(
+        "x.oid, n.nspname, c.relname, pg_catalog.format('%I.%I', n.nspname, c.relname), c.oid, \
+         x.{name_column}, pg_catalog.quote_ident(x.{name_column})"
+    )
+}
+
+/// The leading columns described by [`on_table_columns`].
+#[derive(Debug, Clone)]
+pub struct OnTable {
+    /// The object's OID.
+    pub oid: u32,
+    /// The table's schema.
+    pub namespace: String,
+    /// The table's name.
+    pub table: String,
+    /// The table, schema-qualified and quoted.
+    pub qualified: String,
+    /// The table's key.
+    pub table_key: ObjKey,
+    /// The object's name.
+    pub name: String,
+    /// The object's name, quoted.
+    pub quoted: String,
+}
+
+impl OnTable {
+    /// Reads the first seven columns of `row`.
+    pub fn from_row(row: &tokio_postgres::Row) -> OnTable {
+        OnTable {
+            oid: row.get(0),
+            namespace: row.get(1),
+            table: row.get(2),
+            qualified: row.get(3),
+            table_key: ObjKey::new(catalog::CLASS, row.get(4)),
+            name: row.get(5),
+            quoted: row.get(6),
+        }
+    }
+}
+
 /// What collectors share: the leader's connection inside the snapshot.
 pub struct Cx<'a> {
     /// Leader connection.

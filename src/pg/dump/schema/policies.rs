@@ -3,7 +3,7 @@
 //! keep the names, so restoring needs those roles to exist.
 
 use super::{
-    Comment, Cx, Entry, Kind, ObjKey, USER_SCHEMA, catalog, comment_sql, not_extension_member,
+    Cx, Entry, Kind, ObjKey, OnTable, USER_SCHEMA, catalog, not_extension_member, on_table_columns,
 };
 use crate::pg::connect::PgError;
 
@@ -40,52 +40,56 @@ pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
     }
 
     let policies = format!(
-        "SELECT p.oid, n.nspname, c.relname, pg_catalog.format('%I.%I', n.nspname, c.relname), \
-                p.polname, pg_catalog.quote_ident(p.polname), p.polcmd::text, p.polpermissive, \
-                CASE WHEN p.polroles = '{{0}}' THEN NULL ELSE \
+        "SELECT {}, x.polcmd::text, x.polpermissive, \
+                CASE WHEN x.polroles = '{{0}}' THEN NULL ELSE \
                   (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(r.rolname), ', ' ORDER BY r.rolname) \
-                     FROM pg_catalog.pg_roles r WHERE r.oid = ANY (p.polroles)) END, \
-                pg_catalog.pg_get_expr(p.polqual, p.polrelid), \
-                pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid), c.oid, \
-                pg_catalog.obj_description(p.oid, 'pg_policy') \
-         FROM pg_catalog.pg_policy p \
-         JOIN pg_catalog.pg_class c ON c.oid = p.polrelid \
+                     FROM pg_catalog.pg_roles r WHERE r.oid = ANY (x.polroles)) END, \
+                pg_catalog.pg_get_expr(x.polqual, x.polrelid), \
+                pg_catalog.pg_get_expr(x.polwithcheck, x.polrelid), \
+                pg_catalog.obj_description(x.oid, 'pg_policy') \
+         FROM pg_catalog.pg_policy x \
+         JOIN pg_catalog.pg_class c ON c.oid = x.polrelid \
          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-         WHERE {USER_SCHEMA} AND {member} ORDER BY n.nspname, c.relname, p.polname"
+         WHERE {USER_SCHEMA} AND {member} ORDER BY n.nspname, c.relname, x.polname",
+        on_table_columns("polname")
     );
     for row in cx.query("policies", &policies, &[]).await? {
-        let table: String = row.get(2);
-        let qualified: String = row.get(3);
-        let name: String = row.get(4);
-        let quoted: String = row.get(5);
-        let command = match row.get::<_, String>(6).as_str() {
+        let OnTable {
+            oid,
+            namespace,
+            table,
+            qualified,
+            table_key,
+            name,
+            quoted,
+        } = OnTable::from_row(&row);
+        let command = match row.get::<_, String>(7).as_str() {
             "r" => " FOR SELECT",
             "a" => " FOR INSERT",
             "w" => " FOR UPDATE",
             "d" => " FOR DELETE",
             _ => "",
         };
-        let restrictive = if row.get::<_, bool>(7) {
+        let restrictive = if row.get::<_, bool>(8) {
             ""
         } else {
             " AS RESTRICTIVE"
         };
         let roles = row
-            .get::<_, Option<String>>(8)
+            .get::<_, Option<String>>(9)
             .map(|r| format!(" TO {r}"))
             .unwrap_or_default();
         let using = row
-            .get::<_, Option<String>>(9)
+            .get::<_, Option<String>>(10)
             .map(|e| format!(" USING ({e})"))
             .unwrap_or_default();
         let check = row
-            .get::<_, Option<String>>(10)
+            .get::<_, Option<String>>(11)
             .map(|e| format!(" WITH CHECK ({e})"))
             .unwrap_or_default();
-        let table_key = ObjKey::new(catalog::CLASS, row.get(11));
         let comment: Option<String> = row.get(12);
         let mut entry = Entry::new(
-            ObjKey::new(catalog::POLICY, row.get(0)),
+            ObjKey::new(catalog::POLICY, oid),
             Kind::Policy,
             "POLICY",
             format!("{table} {name}"),
@@ -93,15 +97,14 @@ pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
                 "CREATE POLICY {quoted} ON {qualified}{restrictive}{command}{roles}{using}{check};\n"
             ),
         );
-        entry.namespace = Some(row.get(1));
+        entry.namespace = Some(namespace);
         entry.drop_stmt = Some(format!("DROP POLICY {quoted} ON {qualified};\n"));
         entry.deps.push(table_key);
-        if let Some(text) = comment {
-            entry.comments.push(Comment {
-                tag: format!("POLICY {name} ON {table}"),
-                defn: comment_sql(&format!("POLICY {quoted} ON {qualified}"), &text),
-            });
-        }
+        entry.comment(
+            comment,
+            format!("POLICY {name} ON {table}"),
+            &format!("POLICY {quoted} ON {qualified}"),
+        );
         entries.push(entry);
     }
     Ok(entries)

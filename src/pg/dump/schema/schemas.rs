@@ -1,9 +1,7 @@
 //! Schemas: `CREATE SCHEMA`. The `public` schema exists in every new database, so like
 //! pg_dump (15+) we never create it; only a changed comment on it is carried over.
 
-use super::{
-    Comment, Cx, Entry, Kind, ObjKey, USER_SCHEMA, catalog, comment_sql, not_extension_member,
-};
+use super::{Cx, Entry, Kind, ObjKey, USER_SCHEMA, catalog, not_extension_member};
 use crate::pg::connect::PgError;
 
 /// Collects user schemas.
@@ -34,12 +32,11 @@ pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
             e.drop_stmt = Some(format!("DROP SCHEMA {quoted};\n"));
             e
         };
-        if let Some(text) = comment.filter(|t| !(is_public && t == "standard public schema")) {
-            entry.comments.push(Comment {
-                tag: format!("SCHEMA {name}"),
-                defn: comment_sql(&format!("SCHEMA {quoted}"), &text),
-            });
-        }
+        entry.comment(
+            comment.filter(|t| !(is_public && t == "standard public schema")),
+            format!("SCHEMA {name}"),
+            &format!("SCHEMA {quoted}"),
+        );
         entries.push(entry);
     }
     Ok(entries)

@@ -2,9 +2,7 @@
 //! sequences (`ALTER TABLE ... ADD GENERATED ... AS IDENTITY`), and each sequence's current
 //! value (`SEQUENCE SET`), read inside the dump's snapshot so it matches the table data.
 
-use super::{
-    Comment, Cx, Entry, Kind, ObjKey, USER_SCHEMA, catalog, comment_sql, not_extension_member,
-};
+use super::{Cx, Entry, Kind, ObjKey, USER_SCHEMA, catalog, not_extension_member};
 use crate::pg::connect::PgError;
 use crate::pg::quote::literal;
 
@@ -97,12 +95,11 @@ pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
         if let Some(owner) = owner_key {
             entry.deps.push(owner);
         }
-        if let Some(text) = comment {
-            entry.comments.push(Comment {
-                tag: format!("SEQUENCE {name}"),
-                defn: comment_sql(&format!("SEQUENCE {qualified}"), &text),
-            });
-        }
+        entry.comment(
+            comment,
+            format!("SEQUENCE {name}"),
+            &format!("SEQUENCE {qualified}"),
+        );
         entries.push(entry);
 
         if let (Some("a"), Some(table), Some(column), Some(owner)) =

@@ -1,9 +1,7 @@
 //! Extended statistics (`CREATE STATISTICS`), deparsed by `pg_get_statisticsobjdef`, with a
 //! non-default statistics target carried over.
 
-use super::{
-    Comment, Cx, Entry, Kind, ObjKey, USER_SCHEMA, catalog, comment_sql, not_extension_member,
-};
+use super::{Cx, Entry, Kind, ObjKey, USER_SCHEMA, catalog, not_extension_member};
 use crate::pg::connect::PgError;
 
 /// Collects extended statistics objects.
@@ -37,12 +35,11 @@ pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
         entry.namespace = Some(row.get(1));
         entry.drop_stmt = Some(format!("DROP STATISTICS {qualified};\n"));
         entry.deps.push(ObjKey::new(catalog::CLASS, row.get(6)));
-        if let Some(text) = row.get::<_, Option<String>>(7) {
-            entry.comments.push(Comment {
-                tag: format!("STATISTICS {name}"),
-                defn: comment_sql(&format!("STATISTICS {qualified}"), &text),
-            });
-        }
+        entry.comment(
+            row.get::<_, Option<String>>(7),
+            format!("STATISTICS {name}"),
+            &format!("STATISTICS {qualified}"),
+        );
         entries.push(entry);
     }
     Ok(entries)

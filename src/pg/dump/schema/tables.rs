@@ -10,9 +10,7 @@
 
 use std::collections::HashMap;
 
-use super::{
-    Comment, Cx, Entry, Kind, ObjKey, USER_SCHEMA, catalog, comment_sql, not_extension_member,
-};
+use super::{Cx, Entry, Kind, ObjKey, USER_SCHEMA, catalog, not_extension_member};
 use crate::pg::connect::PgError;
 use crate::pg::quote::literal;
 
@@ -228,19 +226,17 @@ pub async fn collect(cx: &Cx<'_>) -> Result<Tables, PgError> {
         entry.tablespace = Some(tablespace);
         entry.tableam = (!partitioned).then(|| access_method.clone());
         entry.claims = claims;
-        if let Some(text) = comment {
-            entry.comments.push(Comment {
-                tag: format!("TABLE {name}"),
-                defn: comment_sql(&format!("TABLE {qualified}"), &text),
-            });
-        }
+        entry.comment(
+            comment,
+            format!("TABLE {name}"),
+            &format!("TABLE {qualified}"),
+        );
         for col in &cols {
-            if let Some(text) = &col.comment {
-                entry.comments.push(Comment {
-                    tag: format!("COLUMN {name}.{}", col.name),
-                    defn: comment_sql(&format!("COLUMN {qualified}.{}", col.quoted), text),
-                });
-            }
+            entry.comment(
+                col.comment.clone(),
+                format!("COLUMN {name}.{}", col.name),
+                &format!("COLUMN {qualified}.{}", col.quoted),
+            );
         }
         out.entries.push(entry);
 

@@ -4,7 +4,7 @@
 //! A disabled trigger, or one set to fire always or on replicas only, gets its ALTER TABLE.
 
 use super::{
-    Comment, Cx, Entry, Kind, ObjKey, USER_SCHEMA, catalog, comment_sql, not_extension_member,
+    Cx, Entry, Kind, ObjKey, OnTable, USER_SCHEMA, catalog, not_extension_member, on_table_columns,
 };
 use crate::pg::connect::PgError;
 
@@ -16,34 +16,39 @@ pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
         "false"
     };
     let sql = format!(
-        "SELECT x.oid, n.nspname, c.relname, pg_catalog.format('%I.%I', n.nspname, c.relname), \
-                x.tgname, pg_catalog.quote_ident(x.tgname), pg_catalog.pg_get_triggerdef(x.oid, false), \
-                x.tgenabled::text, c.oid, x.tgfoid, x.tgconstraint, {inherited}, \
-                pg_catalog.obj_description(x.oid, 'pg_trigger') \
+        "SELECT {}, pg_catalog.pg_get_triggerdef(x.oid, false), x.tgenabled::text, x.tgfoid, \
+                x.tgconstraint, {inherited}, pg_catalog.obj_description(x.oid, 'pg_trigger') \
          FROM pg_catalog.pg_trigger x \
          JOIN pg_catalog.pg_class c ON c.oid = x.tgrelid \
          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
          WHERE NOT x.tgisinternal AND {USER_SCHEMA} AND {} \
          ORDER BY n.nspname, c.relname, x.tgname",
+        on_table_columns("tgname"),
         not_extension_member(catalog::CLASS, "c.oid")
     );
     let mut entries = Vec::new();
     for row in cx.query("triggers", &sql, &[]).await? {
-        let oid: u32 = row.get(0);
-        let namespace: String = row.get(1);
-        let table: String = row.get(2);
-        let qualified: String = row.get(3);
-        let name: String = row.get(4);
-        let quoted: String = row.get(5);
-        let definition: String = row.get(6);
-        let enabled: String = row.get(7);
-        let table_key = ObjKey::new(catalog::CLASS, row.get(8));
+        let OnTable {
+            oid,
+            namespace,
+            table,
+            qualified,
+            table_key,
+            name,
+            quoted,
+        } = OnTable::from_row(&row);
+        let definition: String = row.get(7);
+        let enabled: String = row.get(8);
         let function = ObjKey::new(catalog::PROC, row.get(9));
         let constraint: u32 = row.get(10);
         let inherited: bool = row.get(11);
-        let comment: Option<String> = row.get(12);
-        let key = ObjKey::new(catalog::TRIGGER, oid);
-        let mut entry = Entry::new(key, Kind::Trigger, "TRIGGER", format!("{table} {name}"), "");
+        let mut entry = Entry::new(
+            ObjKey::new(catalog::TRIGGER, oid),
+            Kind::Trigger,
+            "TRIGGER",
+            format!("{table} {name}"),
+            "",
+        );
         entry.namespace = Some(namespace);
         if constraint != 0 {
             entry
@@ -67,12 +72,11 @@ pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
         entry.defn = defn;
         entry.drop_stmt = Some(format!("DROP TRIGGER {quoted} ON {qualified};\n"));
         entry.deps = vec![table_key, function];
-        if let Some(text) = comment {
-            entry.comments.push(Comment {
-                tag: format!("TRIGGER {name} ON {table}"),
-                defn: comment_sql(&format!("TRIGGER {quoted} ON {qualified}"), &text),
-            });
-        }
+        entry.comment(
+            row.get(12),
+            format!("TRIGGER {name} ON {table}"),
+            &format!("TRIGGER {quoted} ON {qualified}"),
+        );
         entries.push(entry);
     }
     Ok(entries)

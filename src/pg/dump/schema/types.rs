@@ -4,9 +4,7 @@
 //! PostgreSQL 17 the NOT NULL one). Base types
 //! with C I/O functions and shell types are not handled here; the census reports them.
 
-use super::{
-    Comment, Cx, Entry, Kind, ObjKey, USER_SCHEMA, catalog, comment_sql, not_extension_member,
-};
+use super::{Cx, Entry, Kind, ObjKey, USER_SCHEMA, catalog, not_extension_member};
 use crate::pg::connect::PgError;
 use crate::pg::quote::literal;
 
@@ -83,12 +81,11 @@ pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
         entry.namespace = Some(row.get(1));
         entry.drop_stmt = Some(format!("DROP {desc} {qualified};\n"));
         entry.claims = claims;
-        if let Some(text) = comment {
-            entry.comments.push(Comment {
-                tag: format!("{desc} {name}"),
-                defn: comment_sql(&format!("{desc} {qualified}"), &text),
-            });
-        }
+        entry.comment(
+            comment,
+            format!("{desc} {name}"),
+            &format!("{desc} {qualified}"),
+        );
         entries.push(entry);
     }
     Ok(entries)

@@ -4,9 +4,7 @@
 //! (MATERIALIZED VIEW DATA), after the tables they read have their data and indexes.
 
 use super::tables::with_options;
-use super::{
-    Comment, Cx, Entry, Kind, ObjKey, USER_SCHEMA, catalog, comment_sql, not_extension_member,
-};
+use super::{Cx, Entry, Kind, ObjKey, USER_SCHEMA, catalog, not_extension_member};
 use crate::pg::connect::PgError;
 
 /// Collects views and materialized views.
@@ -107,21 +105,21 @@ pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
                     .map(|o| ObjKey::new(catalog::TYPE, o)),
             )
             .collect();
-        if let Some(text) = comment {
-            entry.comments.push(Comment {
-                tag: format!("{desc} {name}"),
-                defn: comment_sql(&format!("{desc} {qualified}"), &text),
-            });
-        }
+        entry.comment(
+            comment,
+            format!("{desc} {name}"),
+            &format!("{desc} {qualified}"),
+        );
         for packed in column_comments.unwrap_or_default() {
             let mut parts = packed.splitn(3, '\u{1f}');
             if let (Some(quoted), Some(column), Some(text)) =
                 (parts.next(), parts.next(), parts.next())
             {
-                entry.comments.push(Comment {
-                    tag: format!("COLUMN {name}.{column}"),
-                    defn: comment_sql(&format!("COLUMN {qualified}.{quoted}"), text),
-                });
+                entry.comment(
+                    Some(text.to_string()),
+                    format!("COLUMN {name}.{column}"),
+                    &format!("COLUMN {qualified}.{quoted}"),
+                );
             }
         }
         entries.push(entry);
