@@ -384,3 +384,61 @@ fn a_damaged_custom_format_block_is_refused_before_anything_changes() {
     assert!(run.stderr.contains("stgy.dump"), "{}", run.stderr);
     assert_eq!(checksums(pg, &db), before);
 }
+
+/// A generation whose restore fails late (in post-data: a policy names a role that no longer
+/// exists), after every check has passed.
+fn late_failure_generation(pg: &PgServer, sandbox: &Sandbox, prefix: &str) -> String {
+    let db = load_fixture(pg, prefix);
+    let role = format!("{db}_reader");
+    pg.psql(
+        &db,
+        &format!(
+            "CREATE ROLE {role}; CREATE POLICY readers ON app.sessions TO {role} USING (true);"
+        ),
+    );
+    backup_from(pg, sandbox, &db, "g1", &[]);
+    pg.psql(
+        &db,
+        &format!("DROP POLICY readers ON app.sessions; DROP ROLE {role};"),
+    );
+    pg.psql(
+        &db,
+        "INSERT INTO app.tickets (title) VALUES ('only in the live database')",
+    );
+    db
+}
+
+#[test]
+fn single_transaction_leaves_the_target_exactly_as_it_was_when_a_late_step_fails() {
+    let pg = &servers().pg;
+    let sandbox = Sandbox::new();
+    let db = late_failure_generation(pg, &sandbox, "atomic");
+    let before = (schema_of(pg, &db), checksums(pg, &db));
+    let run = restore(pg, &sandbox, &db, &["--single-transaction", "g1"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("POLICY"),
+        "the failing entry is named: {}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("does not exist"), "{}", run.stderr);
+    assert_eq!(
+        (schema_of(pg, &db), checksums(pg, &db)),
+        before,
+        "nothing changed"
+    );
+}
+
+#[test]
+fn without_single_transaction_a_late_failure_is_reported_naming_the_entry() {
+    let pg = &servers().pg;
+    let sandbox = Sandbox::new();
+    let db = late_failure_generation(pg, &sandbox, "partial");
+    let run = restore(pg, &sandbox, &db, &["g1"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("restore POLICY sessions readers"),
+        "{}",
+        run.stderr
+    );
+}
