@@ -118,9 +118,14 @@ pub struct BackupArgs {
     /// Which parts to include.
     #[command(flatten)]
     pub parts: PartsArgs,
-    /// Parallel database connections and compression threads [default: number of cores].
+    /// Parallel database connections and compression threads [default: number of cores];
+    /// object downloads run 4×N at once.
     #[arg(long, short = 'j', value_name = "N", value_parser = parse_jobs)]
     pub jobs: Option<usize>,
+    /// Accept a bucket that held objects in the previous generation and now lists empty or
+    /// missing (by default that fails the backup: wrong endpoint or credentials?).
+    #[arg(long)]
+    pub allow_empty_bucket: bool,
     /// Lock waiting.
     #[command(flatten)]
     pub lock: LockArg,

@@ -63,6 +63,13 @@ impl DedupIndex {
         index
     }
 
+    /// Remembers that `path` holds content of this size and hash (a file written in this run).
+    pub fn remember(&mut self, size: u64, hash: &blake3::Hash, path: PathBuf) {
+        self.by_content
+            .entry((size, *hash.as_bytes()))
+            .or_insert(path);
+    }
+
     /// Number of distinct contents known.
     pub fn len(&self) -> usize {
         self.by_content.len()

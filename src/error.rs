@@ -76,6 +76,10 @@ pub enum Error {
     #[error(transparent)]
     Restore(#[from] crate::pg::restore::RestoreError),
 
+    /// Mirroring the buckets failed.
+    #[error(transparent)]
+    Mirror(#[from] crate::objects::mirror::MirrorError),
+
     /// PostgreSQL refused or failed.
     #[error(transparent)]
     Pg(#[from] crate::pg::connect::PgError),
@@ -167,6 +171,7 @@ impl Error {
             | Error::Manifest(_)
             | Error::Dump(_)
             | Error::Restore(_)
+            | Error::Mirror(_)
             | Error::Pg(_)
             | Error::Stale(_)
             | Error::Io { .. } => ExitStatus::Failure,

@@ -36,6 +36,7 @@ pub mod generation;
 pub mod lock;
 pub mod logging;
 pub mod manifest;
+pub mod objects;
 pub mod pg;
 pub mod prune;
 pub mod signals;

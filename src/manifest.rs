@@ -7,7 +7,11 @@
 //!    and `source` (`database`: name, server, server version, archive directory).
 //! 2. `file`, one per regular file in the generation other than the manifest itself: `path`
 //!    (relative, `/`-separated), `size` in bytes, `blake3` (hex).
-//! 3. `end` (last line): `finished_at`, `files` and `bytes` (counts of the `file` records) and
+//! 3. `object` (version 2), one per backed-up S3 object: `bucket`, `key`, `path`, `size`,
+//!    `etag`, `last_modified`, `blake3`, and when set `content_type`, `cache_control`,
+//!    `content_encoding`, `content_disposition`, `metadata`; `bucket`, one per bucket: `name`,
+//!    `objects`, `policy` (JSON text, or null when the server has none or no policy support).
+//! 4. `end` (last line): `finished_at`, `files` and `bytes` (counts of the `file` records) and
 //!    `digest`, the BLAKE3 of every byte before this line.
 //!
 //! The trailer makes truncation and editing detectable, so `verify` needs nothing but the
@@ -30,8 +34,9 @@ pub const MANIFEST_FILE: &str = "manifest.jsonl";
 pub const MANIFEST_TMP_FILE: &str = ".manifest.jsonl.tmp";
 /// Value of the header's `format` field.
 pub const FORMAT: &str = "fullsite-manifest";
-/// The manifest version this build writes and the newest it reads.
-pub const VERSION: u32 = 1;
+/// The manifest version this build writes and the newest it reads (2 added object and bucket
+/// records; version 1 manifests are read as they are).
+pub const VERSION: u32 = 2;
 
 /// One line of the manifest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -41,6 +46,10 @@ pub enum Record {
     Header(Header),
     /// A file of the generation.
     File(FileEntry),
+    /// An object of a bucket (its file has its own `file` record).
+    Object(ObjectEntry),
+    /// A bucket and its policy.
+    Bucket(BucketEntry),
     /// Last line.
     End(Trailer),
 }
@@ -73,6 +82,18 @@ pub struct Source {
     /// The database, when the generation holds one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub database: Option<DatabaseSource>,
+    /// The S3 endpoint, when the generation holds objects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<StorageSource>,
+}
+
+/// The mirrored S3 endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StorageSource {
+    /// Endpoint URL (never with credentials).
+    pub endpoint: String,
+    /// Buckets mirrored.
+    pub buckets: Vec<String>,
 }
 
 /// The dumped database.
@@ -106,6 +127,51 @@ pub struct FileEntry {
     pub size: u64,
     /// BLAKE3 of the content, lowercase hex.
     pub blake3: String,
+}
+
+/// An S3 object as it was backed up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectEntry {
+    /// Bucket name.
+    pub bucket: String,
+    /// Object key, exactly.
+    pub key: String,
+    /// Its file, relative to the generation (`objects/<bucket>/...`).
+    pub path: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// ETag as the server reported it (quotes included).
+    pub etag: String,
+    /// Last-Modified, RFC 3339.
+    pub last_modified: String,
+    /// BLAKE3 of the content, lowercase hex.
+    pub blake3: String,
+    /// Content-Type.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    /// Cache-Control.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_control: Option<String>,
+    /// Content-Encoding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_encoding: Option<String>,
+    /// Content-Disposition.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_disposition: Option<String>,
+    /// User metadata (`x-amz-meta-*`), sorted.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub metadata: std::collections::BTreeMap<String, String>,
+}
+
+/// A backed-up bucket.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BucketEntry {
+    /// Bucket name.
+    pub name: String,
+    /// Objects backed up.
+    pub objects: u64,
+    /// Its policy JSON, or `None` when the server has none or does not implement policies.
+    pub policy: Option<String>,
 }
 
 /// Totals and integrity digest: written last.
@@ -180,6 +246,11 @@ impl ManifestWriter {
         self.files += 1;
         self.bytes += entry.size;
         self.write(&Record::File(entry))
+    }
+
+    /// Records one object or bucket (not counted as files).
+    pub fn add_record(&mut self, record: &Record) -> Result<(), ManifestError> {
+        self.write(record)
     }
 
     /// Writes the trailer, fsyncs, and renames the manifest to [`MANIFEST_FILE`].
@@ -269,6 +340,18 @@ pub fn read_all(
     dir: &Path,
     mut visit: impl FnMut(FileEntry),
 ) -> Result<(Header, Trailer), ManifestError> {
+    read_records(dir, |record| {
+        if let Record::File(entry) = record {
+            visit(entry);
+        }
+    })
+}
+
+/// Like [`read_all`], passing every `file`, `object` and `bucket` record to `visit`.
+pub fn read_records(
+    dir: &Path,
+    mut visit: impl FnMut(Record),
+) -> Result<(Header, Trailer), ManifestError> {
     let path = dir.join(MANIFEST_FILE);
     let damaged = |reason: String| ManifestError::Damaged {
         path: path.clone(),
@@ -310,7 +393,11 @@ pub fn read_all(
                 digest.update(&line);
                 files += 1;
                 bytes += entry.size;
-                visit(entry);
+                visit(Record::File(entry));
+            }
+            Record::Object(_) | Record::Bucket(_) => {
+                digest.update(&line);
+                visit(record);
             }
             Record::Header(_) => return Err(damaged(format!("line {number}: a second header"))),
             Record::End(trailer) => {
@@ -414,7 +501,7 @@ mod tests {
         check(&good.replace("db/x y", "db/x z"), "digest");
         check(&format!("{good}\n"), "follows the trailer");
         check(
-            &good.replace("\"version\":1", "\"version\":99"),
+            &good.replace("\"version\":2", "\"version\":99"),
             "upgrade fullsite",
         );
     }

@@ -81,6 +81,10 @@ fn secrets_never_appear_in_output_or_logs() {
         ("STGY_STORAGE_S3_SECRET_ACCESS_KEY", "s3-Secret-0815"),
         ("STGY_MINIO_ROOT_PASSWORD", "minio-Secret-42"),
         ("RUST_LOG", "trace"),
+        // nothing listens there: connections fail at once
+        ("STGY_DATABASE_HOST", "127.0.0.1"),
+        ("STGY_DATABASE_PORT", "9"),
+        ("STGY_STORAGE_S3_ENDPOINT", "http://127.0.0.1:9"),
     ];
     let runs = [
         vec!["-vv", "backup"],

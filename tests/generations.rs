@@ -301,7 +301,7 @@ fn verify_passes_a_fresh_generation_and_exits_3_on_each_kind_of_damage() {
 }
 
 #[test]
-fn the_object_part_says_plainly_that_it_is_not_available_yet() {
+fn object_restore_says_plainly_that_it_is_not_available_yet() {
     let sandbox = Sandbox::new();
     empty_backup(&sandbox, "g");
     let run = sandbox.run(&["restore", "g"]);
@@ -311,18 +311,32 @@ fn the_object_part_says_plainly_that_it_is_not_available_yet() {
         "{}",
         run.stderr
     );
-    let run = sandbox.run(&["backup"]);
-    assert_eq!(run.code, 2);
-    assert!(
-        run.stderr.contains("object backup is not available"),
-        "{}",
-        run.stderr
-    );
     let names: Vec<_> = std::fs::read_dir(sandbox.root())
         .unwrap()
         .map(|e| e.unwrap().file_name())
         .collect();
     assert_eq!(names.len(), 2, "only the lock file and 'g': {names:?}");
+}
+
+#[test]
+fn unreachable_servers_fail_the_backup_naming_them_and_leave_nothing() {
+    let sandbox = Sandbox::new();
+    let unreachable = [
+        ("STGY_DATABASE_HOST", "127.0.0.1"),
+        ("STGY_DATABASE_PORT", "9"),
+        ("STGY_STORAGE_S3_ENDPOINT", "http://127.0.0.1:9"),
+    ];
+    let run = sandbox.run_with(&["backup", "--no-objects"], &unreachable);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("127.0.0.1:9/stgy"), "{}", run.stderr);
+    let run = sandbox.run_with(&["backup", "--no-db"], &unreachable);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("http://127.0.0.1:9"), "{}", run.stderr);
+    let names: Vec<_> = std::fs::read_dir(sandbox.root())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names.len(), 1, "only the lock file: {names:?}");
 }
 
 #[test]

@@ -1,6 +1,5 @@
-//! `fullsite backup`: settings → lock → partial generation → database dump → manifest →
-//! publish. The object mirror arrives in a later version; until then a backup that asks for it
-//! fails before touching anything.
+//! `fullsite backup`: settings → lock → partial generation → database dump (one snapshot) →
+//! object mirror → manifest → publish.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -15,7 +14,11 @@ use crate::failpoint;
 use crate::fsutil::create_private_dir_all;
 use crate::generation::{Catalog, GenerationName, MARKER_FILE, PartialGeneration, remove_stale};
 use crate::lock::{RootLock, host_name};
-use crate::manifest::{self, DatabaseSource, FileEntry, Header, ManifestWriter, Parts, Source};
+use crate::manifest::{
+    self, DatabaseSource, FileEntry, Header, ManifestWriter, Parts, Record, Source, StorageSource,
+};
+use crate::objects::client::S3;
+use crate::objects::mirror::{MirrorOptions, mirror};
 use crate::pg::connect::Target;
 use crate::pg::dump::{DumpOptions, dump_database};
 
@@ -33,18 +36,16 @@ pub async fn run(args: BackupArgs, vars: &Vars) -> Result<()> {
         objects: args.parts.objects(),
     };
     let db = parts.db.then(|| DbSettings::from_vars(vars)).transpose()?;
-    if parts.objects {
-        S3Settings::from_vars(vars)?;
-        return Err(Error::NotAvailable {
-            what: "object backup".into(),
-            hint: "; run with --no-objects to back up the database alone".into(),
-        });
-    }
+    let s3_settings = parts
+        .objects
+        .then(|| S3Settings::from_vars(vars))
+        .transpose()?;
     let jobs = args.jobs.unwrap_or_else(super::default_jobs);
     let target = db
         .as_ref()
         .map(|db| Target::resolve(db, &db.name))
         .transpose()?;
+    let s3 = s3_settings.as_ref().map(S3::new).transpose()?;
 
     create_private_dir_all(&root)?;
     let _lock = RootLock::acquire(
@@ -117,6 +118,43 @@ pub async fn run(args: BackupArgs, vars: &Vars) -> Result<()> {
         });
     }
 
+    let mut records = Vec::new();
+    if let (Some(s3), Some(settings)) = (&s3, &s3_settings) {
+        let started = Instant::now();
+        let options = MirrorOptions {
+            buckets: settings.buckets.clone(),
+            concurrency: jobs * 4,
+            allow_empty_bucket: args.allow_empty_bucket,
+        };
+        let mirrored = mirror(s3, partial.dir(), &catalog, &options).await?;
+        let m = &mirrored.summary;
+        tracing::info!(
+            "objects mirrored: {} buckets, {} objects ({}): {} downloaded ({}), {} unchanged and linked, \
+             {} deduplicated by content, in {:.1}s",
+            m.buckets,
+            m.objects,
+            crate::display::bytes(m.bytes),
+            m.downloaded,
+            crate::display::bytes(m.downloaded_bytes),
+            m.unchanged,
+            m.deduplicated,
+            started.elapsed().as_secs_f64()
+        );
+        source.storage = Some(StorageSource {
+            endpoint: s3.endpoint.clone(),
+            buckets: mirrored
+                .records
+                .iter()
+                .filter_map(|r| match r {
+                    Record::Bucket(b) => Some(b.name.clone()),
+                    _ => None,
+                })
+                .collect(),
+        });
+        files.extend(mirrored.files);
+        records = mirrored.records;
+    }
+
     let mut manifest = ManifestWriter::create(
         partial.dir(),
         Header {
@@ -132,6 +170,9 @@ pub async fn run(args: BackupArgs, vars: &Vars) -> Result<()> {
     )?;
     for file in files {
         manifest.add_file(file)?;
+    }
+    for record in &records {
+        manifest.add_record(record)?;
     }
     failpoint::pause("backup:before-manifest").await;
     manifest.finish(Local::now().fixed_offset())?;

@@ -12,6 +12,7 @@ pub mod cli;
 pub mod db;
 pub mod garage;
 pub mod postgres;
+pub mod s3;
 
 use std::net::TcpListener;
 use std::path::PathBuf;

@@ -1,0 +1,519 @@
+//! Mirroring buckets into a generation: `objects/<bucket>/<path>`, one regular file per object.
+//!
+//! For every bucket (the configured list, or every bucket the endpoint lists):
+//! 1. list all objects (paginated); a bucket that held objects in the previous generation and
+//!    now lists empty or missing fails the backup unless `allow_empty_bucket` (a misconfigured
+//!    endpoint must not quietly produce an empty backup);
+//! 2. map keys to paths ([`KeyPaths`]);
+//! 3. with bounded concurrency, per object: when key, size, ETag and Last-Modified equal the
+//!    previous generation's record, hard-link its file (unchanged: not downloaded); otherwise
+//!    GET it, streaming to a temporary file while hashing with BLAKE3, hard-link to identical
+//!    content already in any complete generation or earlier in this run ([`DedupIndex`]),
+//!    set the file's mtime to Last-Modified, and rename it into place;
+//! 4. record the bucket's policy (`None` when the server has none or does not implement them).
+//!
+//! A hard link that hits the link-count limit or another filesystem falls back to a copy.
+//! Temporary files live in the generation's `.tmp/`, never among object paths (keys may start
+//! with a dot), and it is removed at the end.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::SystemTime;
+
+use aws_sdk_s3::primitives::{DateTime, DateTimeFormat};
+use futures_util::StreamExt;
+use tokio::io::AsyncWriteExt;
+
+use super::client::{S3, describe};
+use super::key_path::KeyPaths;
+use crate::dedup::{DedupIndex, Outcome};
+use crate::fsutil::{mkdir_private_all, open_new_private};
+use crate::generation::{Catalog, GenerationKind};
+use crate::manifest::{self, BucketEntry, FileEntry, ObjectEntry, Record};
+
+/// Mirror settings.
+#[derive(Debug, Clone)]
+pub struct MirrorOptions {
+    /// Buckets to mirror; `None`: every bucket the endpoint lists.
+    pub buckets: Option<Vec<String>>,
+    /// Concurrent downloads.
+    pub concurrency: usize,
+    /// Accept a bucket that held objects before and is now empty or missing.
+    pub allow_empty_bucket: bool,
+}
+
+/// What the mirror did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MirrorSummary {
+    /// Buckets mirrored.
+    pub buckets: u64,
+    /// Objects in them.
+    pub objects: u64,
+    /// Objects fetched with GET.
+    pub downloaded: u64,
+    /// Bytes fetched.
+    pub downloaded_bytes: u64,
+    /// Unchanged objects hard-linked from the previous generation (not downloaded).
+    pub unchanged: u64,
+    /// Downloaded objects whose content already existed, now hard-linked to it.
+    pub deduplicated: u64,
+    /// Bytes of all objects.
+    pub bytes: u64,
+}
+
+/// The mirror's output: manifest records and counters.
+#[derive(Debug, Default)]
+pub struct Mirrored {
+    /// One `file` record per object file.
+    pub files: Vec<FileEntry>,
+    /// `object` and `bucket` records.
+    pub records: Vec<Record>,
+    /// Counters.
+    pub summary: MirrorSummary,
+}
+
+/// Why the mirror failed.
+#[derive(Debug, thiserror::Error)]
+pub enum MirrorError {
+    /// The S3 server refused or failed.
+    #[error("cannot {action} at {endpoint}: {message}")]
+    S3 {
+        /// What was being done, naming the bucket and key.
+        action: String,
+        /// The endpoint.
+        endpoint: String,
+        /// The SDK's description.
+        message: String,
+    },
+    /// A bucket that held objects is now empty or missing.
+    #[error(
+        "bucket '{bucket}' lists {now} at {endpoint} but held {before} object(s) in generation '{generation}'; \
+         refusing an empty backup of it (wrong endpoint or credentials?); pass --allow-empty-bucket if it is really empty"
+    )]
+    EmptyBucket {
+        /// The bucket.
+        bucket: String,
+        /// "no objects" or "as missing".
+        now: &'static str,
+        /// The endpoint.
+        endpoint: String,
+        /// Objects in the previous generation.
+        before: u64,
+        /// That generation.
+        generation: String,
+    },
+    /// Writing the generation failed.
+    #[error("cannot {action} '{path}': {source}")]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The path.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+struct Listed {
+    key: String,
+    size: u64,
+    etag: String,
+    last_modified: String,
+}
+
+/// The previous complete generation's objects, for the unchanged fast path and the guard.
+struct Previous {
+    name: String,
+    dir: PathBuf,
+    objects: HashMap<(String, String), ObjectEntry>,
+    counts: HashMap<String, u64>,
+}
+
+/// Mirrors the buckets into `generation` (the partial directory being built).
+pub async fn mirror(
+    s3: &S3,
+    generation: &Path,
+    catalog: &Catalog,
+    options: &MirrorOptions,
+) -> Result<Mirrored, MirrorError> {
+    let buckets = match &options.buckets {
+        Some(list) => list.clone(),
+        None => list_buckets(s3).await?,
+    };
+    let previous = load_previous(catalog);
+    let dedup = Mutex::new(DedupIndex::load(catalog, "objects/"));
+    let tmp = generation.join(".tmp");
+    mkdir_private_all(&tmp).map_err(|source| MirrorError::Io {
+        action: "create directory",
+        path: tmp.clone(),
+        source,
+    })?;
+    let mut out = Mirrored::default();
+    for bucket in &buckets {
+        let listed =
+            list_objects(s3, bucket, previous.as_ref(), options.allow_empty_bucket).await?;
+        let paths = KeyPaths::new(listed.iter().map(|o| o.key.as_str()));
+        let run = BucketRun {
+            s3,
+            bucket,
+            generation,
+            tmp: &tmp,
+            previous: previous.as_ref(),
+            dedup: &dedup,
+            counter: AtomicU64::new(0),
+        };
+        let results: Vec<Result<(ObjectEntry, How), MirrorError>> =
+            futures_util::stream::iter(listed.iter())
+                .map(|object| {
+                    let path = format!("objects/{bucket}/{}", paths.path_for(&object.key));
+                    run.fetch(object, path)
+                })
+                .buffer_unordered(options.concurrency.max(1))
+                .collect()
+                .await;
+        let mut entries = Vec::with_capacity(results.len());
+        for result in results {
+            let (entry, how) = result?;
+            match how {
+                How::Unchanged => out.summary.unchanged += 1,
+                How::Downloaded { deduplicated } => {
+                    out.summary.downloaded += 1;
+                    out.summary.downloaded_bytes += entry.size;
+                    if deduplicated {
+                        out.summary.deduplicated += 1;
+                    }
+                }
+            }
+            out.summary.bytes += entry.size;
+            entries.push(entry);
+        }
+        entries.sort_by(|a, b| a.key.cmp(&b.key));
+        out.summary.buckets += 1;
+        out.summary.objects += entries.len() as u64;
+        let policy = bucket_policy(s3, bucket).await?;
+        tracing::info!("bucket '{bucket}': {} objects", entries.len());
+        out.records.push(Record::Bucket(BucketEntry {
+            name: bucket.clone(),
+            objects: entries.len() as u64,
+            policy,
+        }));
+        for entry in entries {
+            out.files.push(FileEntry {
+                path: entry.path.clone(),
+                size: entry.size,
+                blake3: entry.blake3.clone(),
+            });
+            out.records.push(Record::Object(entry));
+        }
+    }
+    std::fs::remove_dir_all(&tmp).map_err(|source| MirrorError::Io {
+        action: "remove",
+        path: tmp.clone(),
+        source,
+    })?;
+    Ok(out)
+}
+
+enum How {
+    Unchanged,
+    Downloaded { deduplicated: bool },
+}
+
+async fn list_buckets(s3: &S3) -> Result<Vec<String>, MirrorError> {
+    let output = s3
+        .client
+        .list_buckets()
+        .send()
+        .await
+        .map_err(|e| s3_error(s3, "list buckets".into(), &e))?;
+    let mut names: Vec<String> = output
+        .buckets()
+        .iter()
+        .filter_map(|b| b.name().map(String::from))
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
+async fn list_objects(
+    s3: &S3,
+    bucket: &str,
+    previous: Option<&Previous>,
+    allow_empty: bool,
+) -> Result<Vec<Listed>, MirrorError> {
+    let before = previous
+        .and_then(|p| p.counts.get(bucket).copied())
+        .unwrap_or(0);
+    let guard = |now: &'static str| -> Result<(), MirrorError> {
+        match previous {
+            Some(p) if before > 0 && !allow_empty => Err(MirrorError::EmptyBucket {
+                bucket: bucket.to_string(),
+                now,
+                endpoint: s3.endpoint.clone(),
+                before,
+                generation: p.name.clone(),
+            }),
+            _ => Ok(()),
+        }
+    };
+    let mut pages = s3
+        .client
+        .list_objects_v2()
+        .bucket(bucket)
+        .into_paginator()
+        .send();
+    let mut listed = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = match page {
+            Ok(page) => page,
+            Err(e) => {
+                if e.as_service_error().is_some_and(|s| s.is_no_such_bucket()) {
+                    guard("as missing")?;
+                }
+                return Err(s3_error(s3, format!("list bucket '{bucket}'"), &e));
+            }
+        };
+        for object in page.contents() {
+            let Some(key) = object.key() else { continue };
+            listed.push(Listed {
+                key: key.to_string(),
+                size: object.size().unwrap_or(0).max(0) as u64,
+                etag: object.e_tag().unwrap_or_default().to_string(),
+                last_modified: object.last_modified().map(format_time).unwrap_or_default(),
+            });
+        }
+    }
+    if listed.is_empty() {
+        guard("no objects")?;
+    }
+    Ok(listed)
+}
+
+/// What fetching the objects of one bucket shares.
+struct BucketRun<'a> {
+    s3: &'a S3,
+    bucket: &'a str,
+    generation: &'a Path,
+    tmp: &'a Path,
+    previous: Option<&'a Previous>,
+    dedup: &'a Mutex<DedupIndex>,
+    counter: AtomicU64,
+}
+
+impl BucketRun<'_> {
+    /// Puts one object at `path` in the generation: linked when unchanged, else downloaded.
+    async fn fetch(
+        &self,
+        object: &Listed,
+        path: String,
+    ) -> Result<(ObjectEntry, How), MirrorError> {
+        let (s3, bucket, generation, tmp, previous, dedup, counter) = (
+            self.s3,
+            self.bucket,
+            self.generation,
+            self.tmp,
+            self.previous,
+            self.dedup,
+            &self.counter,
+        );
+        let dest = generation.join(&path);
+        if let Some(parent) = dest.parent() {
+            mkdir_private_all(parent).map_err(|source| MirrorError::Io {
+                action: "create directory",
+                path: parent.to_path_buf(),
+                source,
+            })?;
+        }
+        if let Some(previous) = previous
+            && let Some(old) = previous
+                .objects
+                .get(&(bucket.to_string(), object.key.clone()))
+            && old.size == object.size
+            && old.etag == object.etag
+            && old.last_modified == object.last_modified
+        {
+            let source = previous.dir.join(&old.path);
+            if std::fs::metadata(&source).is_ok_and(|m| m.len() == old.size) {
+                link_or_copy(&source, &dest)?;
+                return Ok((
+                    ObjectEntry {
+                        path,
+                        ..old.clone()
+                    },
+                    How::Unchanged,
+                ));
+            }
+        }
+
+        let action = || {
+            format!(
+                "get '{}' from bucket '{bucket}'",
+                crate::display::printable(&object.key)
+            )
+        };
+        let output = s3
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(&object.key)
+            .send()
+            .await
+            .map_err(|e| s3_error(s3, action(), &e))?;
+        let temporary = tmp.join(counter.fetch_add(1, Ordering::Relaxed).to_string());
+        let io = |action: &'static str, source| MirrorError::Io {
+            action,
+            path: temporary.clone(),
+            source,
+        };
+        let mut file =
+            tokio::fs::File::from_std(open_new_private(&temporary).map_err(|e| io("create", e))?);
+        let mut hasher = blake3::Hasher::new();
+        let mut size = 0u64;
+        let mut body = output.body;
+        while let Some(chunk) = body
+            .try_next()
+            .await
+            .map_err(|e| s3_error(s3, action(), &e))?
+        {
+            hasher.update(&chunk);
+            size += chunk.len() as u64;
+            file.write_all(&chunk).await.map_err(|e| io("write", e))?;
+        }
+        file.flush().await.map_err(|e| io("write", e))?;
+        let std_file = file.into_std().await;
+        if let Some(time) = output
+            .last_modified
+            .and_then(|t| SystemTime::try_from(t).ok())
+        {
+            std_file
+                .set_modified(time)
+                .map_err(|e| io("set the modification time of", e))?;
+        }
+        let hash = hasher.finalize();
+        let outcome = dedup.lock().map_or(Outcome::New, |index| {
+            index.link_identical(&temporary, size, &hash)
+        });
+        std::fs::rename(&temporary, &dest).map_err(|source| MirrorError::Io {
+            action: "rename into place",
+            path: dest.clone(),
+            source,
+        })?;
+        if outcome == Outcome::New
+            && let Ok(mut index) = dedup.lock()
+        {
+            index.remember(size, &hash, dest.clone());
+        }
+        let metadata: BTreeMap<String, String> =
+            output.metadata.unwrap_or_default().into_iter().collect();
+        let entry = ObjectEntry {
+            bucket: bucket.to_string(),
+            key: object.key.clone(),
+            path,
+            size,
+            // The listing's values: the next run compares them with its listing (GET reports
+            // Last-Modified with less precision).
+            etag: object.etag.clone(),
+            last_modified: object.last_modified.clone(),
+            blake3: hash.to_hex().to_string(),
+            content_type: output.content_type,
+            cache_control: output.cache_control,
+            content_encoding: output.content_encoding,
+            content_disposition: output.content_disposition,
+            metadata,
+        };
+        Ok((
+            entry,
+            How::Downloaded {
+                deduplicated: outcome == Outcome::Linked,
+            },
+        ))
+    }
+}
+
+async fn bucket_policy(s3: &S3, bucket: &str) -> Result<Option<String>, MirrorError> {
+    match s3.client.get_bucket_policy().bucket(bucket).send().await {
+        Ok(output) => Ok(output.policy),
+        Err(e) => {
+            let code = e
+                .as_service_error()
+                .and_then(|s| aws_sdk_s3::error::ProvideErrorMetadata::code(s).map(String::from));
+            match code.as_deref() {
+                Some("NoSuchBucketPolicy" | "NotImplemented") => Ok(None),
+                _ => Err(s3_error(
+                    s3,
+                    format!("read the policy of bucket '{bucket}'"),
+                    &e,
+                )),
+            }
+        }
+    }
+}
+
+/// Hard-links `source` to `dest`; copies instead when the link-count limit is reached or the
+/// two are on different filesystems.
+fn link_or_copy(source: &Path, dest: &Path) -> Result<(), MirrorError> {
+    match std::fs::hard_link(source, dest) {
+        Ok(()) => Ok(()),
+        Err(e) if matches!(e.raw_os_error(), Some(31 | 18)) => {
+            tracing::debug!("copying '{}' instead of linking: {e}", source.display());
+            std::fs::copy(source, dest)
+                .map(|_| ())
+                .map_err(|source| MirrorError::Io {
+                    action: "copy to",
+                    path: dest.to_path_buf(),
+                    source,
+                })
+        }
+        Err(source) => Err(MirrorError::Io {
+            action: "hard-link",
+            path: dest.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+fn load_previous(catalog: &Catalog) -> Option<Previous> {
+    let generation = catalog.complete().rev().find(|g| match &g.kind {
+        GenerationKind::Fullsite(header) => header.parts.objects,
+        _ => false,
+    })?;
+    let mut previous = Previous {
+        name: generation.name.clone(),
+        dir: generation.path.clone(),
+        objects: HashMap::new(),
+        counts: HashMap::new(),
+    };
+    let read = manifest::read_records(&generation.path, |record| match record {
+        Record::Object(entry) => {
+            previous
+                .objects
+                .insert((entry.bucket.clone(), entry.key.clone()), entry);
+        }
+        Record::Bucket(bucket) => {
+            previous.counts.insert(bucket.name, bucket.objects);
+        }
+        _ => {}
+    });
+    match read {
+        Ok(_) => Some(previous),
+        Err(e) => {
+            tracing::warn!("not using '{}' for unchanged objects: {e}", generation.name);
+            None
+        }
+    }
+}
+
+fn format_time(time: &DateTime) -> String {
+    time.fmt(DateTimeFormat::DateTime).unwrap_or_default()
+}
+
+fn s3_error<E: std::error::Error + 'static>(s3: &S3, action: String, error: &E) -> MirrorError {
+    MirrorError::S3 {
+        action,
+        endpoint: s3.endpoint.clone(),
+        message: describe(error),
+    }
+}

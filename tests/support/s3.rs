@@ -1,0 +1,114 @@
+//! Talking to the harness's Garage from tests with the same SDK fullsite uses: upload objects
+//! with metadata, read them back, delete them.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use aws_sdk_s3::Client;
+use aws_sdk_s3::config::{
+    BehaviorVersion, Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
+};
+use aws_sdk_s3::primitives::ByteStream;
+
+use super::servers;
+
+/// A runtime for the blocking helpers below (tests themselves are synchronous).
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| tokio::runtime::Runtime::new().expect("start a tokio runtime"))
+}
+
+/// A client for the harness's Garage.
+pub fn client() -> Client {
+    let s3 = &servers().s3;
+    let config = aws_sdk_s3::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(s3.region().to_string()))
+        .endpoint_url(s3.endpoint())
+        .force_path_style(true)
+        .credentials_provider(Credentials::new(
+            s3.access_key_id(),
+            s3.secret_access_key(),
+            None,
+            None,
+            "test",
+        ))
+        .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+        .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
+        .build();
+    Client::from_conf(config)
+}
+
+/// An object to upload.
+#[derive(Debug, Clone, Default)]
+pub struct Object {
+    /// Key.
+    pub key: String,
+    /// Content.
+    pub body: Vec<u8>,
+    /// Content-Type.
+    pub content_type: Option<String>,
+    /// Cache-Control.
+    pub cache_control: Option<String>,
+    /// Content-Encoding.
+    pub content_encoding: Option<String>,
+    /// Content-Disposition.
+    pub content_disposition: Option<String>,
+    /// User metadata.
+    pub metadata: HashMap<String, String>,
+}
+
+impl Object {
+    /// A plain object.
+    pub fn new(key: &str, body: Vec<u8>) -> Object {
+        Object {
+            key: key.to_string(),
+            body,
+            ..Object::default()
+        }
+    }
+}
+
+/// Uploads `objects` into `bucket`.
+pub fn put(bucket: &str, objects: &[Object]) {
+    let client = client();
+    runtime().block_on(async {
+        for object in objects {
+            client
+                .put_object()
+                .bucket(bucket)
+                .key(&object.key)
+                .body(ByteStream::from(object.body.clone()))
+                .set_content_type(object.content_type.clone())
+                .set_cache_control(object.cache_control.clone())
+                .set_content_encoding(object.content_encoding.clone())
+                .set_content_disposition(object.content_disposition.clone())
+                .set_metadata(Some(object.metadata.clone()).filter(|m| !m.is_empty()))
+                .send()
+                .await
+                .unwrap_or_else(|e| {
+                    panic!(
+                        "put {:?}: {}",
+                        object.key,
+                        aws_sdk_s3::error::DisplayErrorContext(&e)
+                    )
+                });
+        }
+    });
+}
+
+/// Deletes `keys` from `bucket`.
+pub fn delete(bucket: &str, keys: &[&str]) {
+    let client = client();
+    runtime().block_on(async {
+        for key in keys {
+            client
+                .delete_object()
+                .bucket(bucket)
+                .key(*key)
+                .send()
+                .await
+                .expect("delete an object");
+        }
+    });
+}
