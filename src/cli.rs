@@ -147,6 +147,10 @@ pub struct RestoreArgs {
     /// Restore the database in one transaction: all or nothing (serial, so slower).
     #[arg(long)]
     pub single_transaction: bool,
+    /// Leave objects the generation does not hold (by default they are deleted, after every
+    /// upload succeeded).
+    #[arg(long)]
+    pub keep_extra: bool,
     /// Parallel connections for table data and indexes [default: number of cores].
     #[arg(long, short = 'j', value_name = "N", value_parser = parse_jobs)]
     pub jobs: Option<usize>,

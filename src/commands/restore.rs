@@ -1,7 +1,6 @@
 //! `fullsite restore NAME`: settings → generation → verify everything (manifest hashes, archive
-//! TOC, every data stream, target reachable, privileges) → only then replace the database.
-//! The object part arrives in a later version; until then a restore that asks for it fails
-//! before touching anything.
+//! TOC, every data stream, servers reachable, privileges) → only then replace the database, then
+//! put the objects back. A selected part the generation does not hold is skipped with a notice.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -11,6 +10,8 @@ use crate::config::{self, DbSettings, S3Settings, Vars};
 use crate::error::{Error, Result};
 use crate::generation::{Catalog, Generation, GenerationKind, GenerationName};
 use crate::lock::RootLock;
+use crate::objects::client::S3;
+use crate::objects::restore::{ObjectRestoreOptions, restore_objects};
 use crate::pg::connect::Target;
 use crate::pg::restore::{RestoreOptions, check_archive, restore_database};
 use crate::verify::verify_generation;
@@ -24,19 +25,8 @@ pub async fn run(args: RestoreArgs, vars: &Vars) -> Result<()> {
             "nothing to restore: --no-db and --no-objects leave no part selected".into(),
         ));
     }
-    if objects {
-        S3Settings::from_vars(vars)?;
-        return Err(Error::NotAvailable {
-            what: "object restore".into(),
-            hint: "; run with --no-objects to restore the database alone".into(),
-        });
-    }
     let settings = DbSettings::from_vars(vars)?;
-    let database = args
-        .into_db
-        .clone()
-        .unwrap_or_else(|| settings.name.clone());
-    let target = Target::resolve(&settings, &database)?;
+    let s3_settings = objects.then(|| S3Settings::from_vars(vars)).transpose()?;
     let catalog = Catalog::scan(&root)?;
     let generation = catalog
         .get(name.as_str())
@@ -46,7 +36,25 @@ pub async fn run(args: RestoreArgs, vars: &Vars) -> Result<()> {
             root: root.clone(),
         })?
         .clone();
-    let archive = archive_path(&generation, &settings)?;
+    let db = db && present(&generation, "database", generation.has_db());
+    let objects = objects && present(&generation, "objects", generation.has_objects());
+    if !db && !objects {
+        return Err(Error::Usage(format!(
+            "generation '{name}' holds none of the parts selected to restore"
+        )));
+    }
+    let database = args
+        .into_db
+        .clone()
+        .unwrap_or_else(|| settings.name.clone());
+    let target = Target::resolve(&settings, &database)?;
+    let archive = db
+        .then(|| archive_path(&generation, &settings))
+        .transpose()?;
+    let s3 = match (&s3_settings, objects) {
+        (Some(settings), true) => Some(S3::new(settings)?),
+        _ => None,
+    };
 
     let _lock = RootLock::acquire(
         &root,
@@ -79,19 +87,71 @@ pub async fn run(args: RestoreArgs, vars: &Vars) -> Result<()> {
     } else {
         args.jobs.unwrap_or_else(crate::commands::default_jobs)
     };
-    let checked = check_archive(&archive, jobs.max(crate::commands::default_jobs())).await?;
-    if args.into_db.is_some() {
-        create_database_if_missing(&settings, &database).await?;
+    let checked = match &archive {
+        Some(archive) => {
+            Some(check_archive(archive, jobs.max(crate::commands::default_jobs())).await?)
+        }
+        None => None,
+    };
+    if let Some(s3) = &s3 {
+        s3.client.list_buckets().send().await.map_err(|e| {
+            crate::objects::mirror::MirrorError::S3 {
+                action: "list buckets".into(),
+                endpoint: s3.endpoint.clone(),
+                message: crate::objects::client::describe(&e),
+            }
+        })?;
     }
-    let summary = restore_database(
-        checked,
-        &target,
-        RestoreOptions {
+    if let Some(checked) = checked {
+        if args.into_db.is_some() {
+            create_database_if_missing(&settings, &database).await?;
+        }
+        let options = RestoreOptions {
             jobs,
             single_transaction: args.single_transaction,
-        },
-    )
-    .await?;
+        };
+        restore_db(checked, &target, options, &name, started).await?;
+    }
+    if let (Some(s3), Some(s3_settings)) = (&s3, &s3_settings) {
+        let started = Instant::now();
+        let options = ObjectRestoreOptions {
+            concurrency: jobs * 4,
+            keep_extra: args.keep_extra,
+            anon_download_buckets: s3_settings.anon_download_buckets.clone(),
+        };
+        let done = restore_objects(s3, &generation, &options).await?;
+        tracing::info!(
+            "objects restored from '{name}': {} buckets, {} uploaded ({}), {} already present, {} extra deleted, in {:.1}s",
+            done.buckets,
+            done.uploaded,
+            crate::display::bytes(done.bytes),
+            done.skipped,
+            done.deleted,
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
+}
+
+/// Whether the generation holds `part`; says so when it does not.
+fn present(generation: &Generation, part: &str, held: bool) -> bool {
+    if !held {
+        tracing::info!(
+            "generation '{}' holds no {part}; skipping that part",
+            generation.name
+        );
+    }
+    held
+}
+
+async fn restore_db(
+    checked: crate::pg::restore::Checked,
+    target: &Target,
+    options: RestoreOptions,
+    name: &GenerationName,
+    started: Instant,
+) -> Result<()> {
+    let summary = restore_database(checked, target, options).await?;
     tracing::info!(
         "restore done: '{name}' into {target}: {} tables, {} entries, {} of data in {:.1}s (checks {:.1}s)",
         summary.tables,

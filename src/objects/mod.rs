@@ -4,3 +4,4 @@
 pub mod client;
 pub mod key_path;
 pub mod mirror;
+pub mod restore;

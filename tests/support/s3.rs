@@ -112,3 +112,72 @@ pub fn delete(bucket: &str, keys: &[&str]) {
         }
     });
 }
+
+/// Reads an object back: its bytes and the metadata fields fullsite restores.
+pub fn get(bucket: &str, key: &str) -> Object {
+    let client = client();
+    runtime().block_on(async {
+        let output = client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "get {key:?}: {}",
+                    aws_sdk_s3::error::DisplayErrorContext(&e)
+                )
+            });
+        Object {
+            key: key.to_string(),
+            content_type: output.content_type.clone(),
+            cache_control: output.cache_control.clone(),
+            content_encoding: output.content_encoding.clone(),
+            content_disposition: output.content_disposition.clone(),
+            metadata: output.metadata.clone().unwrap_or_default(),
+            body: output
+                .body
+                .collect()
+                .await
+                .expect("read the body")
+                .into_bytes()
+                .to_vec(),
+        }
+    })
+}
+
+/// Every key in `bucket`, sorted.
+pub fn keys(bucket: &str) -> Vec<String> {
+    let client = client();
+    runtime().block_on(async {
+        let mut keys = Vec::new();
+        let mut pages = client
+            .list_objects_v2()
+            .bucket(bucket)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            for object in page.expect("list the bucket").contents() {
+                keys.push(object.key().unwrap_or_default().to_string());
+            }
+        }
+        keys.sort();
+        keys
+    })
+}
+
+/// Empties and deletes `bucket`.
+pub fn remove_bucket(bucket: &str) {
+    let all = keys(bucket);
+    delete(bucket, &all.iter().map(String::as_str).collect::<Vec<_>>());
+    let client = client();
+    runtime().block_on(async {
+        client
+            .delete_bucket()
+            .bucket(bucket)
+            .send()
+            .await
+            .expect("delete the bucket");
+    });
+}
