@@ -8,7 +8,7 @@
 //! Unset, a pause point costs one environment lookup.
 //!
 //! Points: `backup:after-lock`, `dump:after-snapshot`, `backup:before-manifest`,
-//! `backup:before-publish`, `prune:after-lock`.
+//! `backup:before-publish`, `prune:after-lock`, `restore:before-uploads`.
 
 use std::time::Duration;
 

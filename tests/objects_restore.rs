@@ -126,3 +126,66 @@ fn legacy_generations_restore_their_files_as_objects() {
     assert_eq!(png.body, b"png bytes");
     assert_eq!(png.content_type.as_deref(), Some("image/png"));
 }
+
+#[test]
+fn restore_never_deletes_before_every_upload_succeeded_even_when_the_server_dies() {
+    // A Garage of its own, so it can be killed and brought back.
+    let dir = tempfile::tempdir().unwrap();
+    let mut garage = support::garage::GarageServer::start(&dir.path().join("garage"));
+    let bucket = garage.create_bucket("dies");
+    let env = [
+        ("STGY_STORAGE_S3_ENDPOINT", garage.endpoint()),
+        ("STGY_STORAGE_S3_REGION", garage.region().to_string()),
+        (
+            "STGY_STORAGE_S3_ACCESS_KEY_ID",
+            garage.access_key_id().to_string(),
+        ),
+        (
+            "STGY_STORAGE_S3_SECRET_ACCESS_KEY",
+            garage.secret_access_key().to_string(),
+        ),
+        ("STGY_STORAGE_S3_BUCKETS", bucket.clone()),
+    ];
+    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let objects: Vec<Object> = (0..20)
+        .map(|i| Object::new(&format!("o{i}"), vec![i as u8; 50_000]))
+        .collect();
+    support::s3::put_to(&garage, &bucket, &objects);
+    let sandbox = Sandbox::new();
+    let run = sandbox.run_with(&["backup", "--no-db", "--name", "g1"], &pairs);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+
+    // the bucket lost everything but an object the generation does not hold
+    let keys: Vec<String> = objects.iter().map(|o| o.key.clone()).collect();
+    support::s3::delete_from(
+        &garage,
+        &bucket,
+        &keys.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    support::s3::put_to(
+        &garage,
+        &bucket,
+        &[Object::new("extra", b"must survive".to_vec())],
+    );
+
+    let mut paused_env = pairs.clone();
+    paused_env.push(("FULLSITE_TEST_PAUSE_SECS", "2"));
+    let restore = sandbox.spawn_paused_with(
+        &["restore", "--no-db", "g1"],
+        &paused_env,
+        "restore:before-uploads",
+    );
+    garage.stop();
+    let (code, log) = restore.wait();
+    assert_eq!(code, Some(1), "{log}");
+    assert!(
+        log.contains(&garage.endpoint()),
+        "the error names the endpoint: {log}"
+    );
+    garage.restart();
+    assert_eq!(
+        support::s3::keys_in(&garage, &bucket),
+        ["extra"],
+        "nothing was deleted"
+    );
+}

@@ -83,6 +83,7 @@ pub async fn restore_objects(
     for bucket in &plans {
         ensure_bucket(s3, &bucket.name).await?;
         let present = list_present(s3, &bucket.name).await?;
+        crate::failpoint::pause("restore:before-uploads").await;
         // Each result: the bytes uploaded, or None when the object was already there.
         let results: Vec<Result<Option<u64>, MirrorError>> =
             futures_util::stream::iter(bucket.objects.iter())

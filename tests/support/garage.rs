@@ -186,6 +186,32 @@ impl GarageServer {
         command
     }
 
+    /// Starts the server again on the same configuration and data (after [`Self::stop`]).
+    pub fn restart(&mut self) {
+        self.stop();
+        let log = std::fs::OpenOptions::new()
+            .append(true)
+            .open(self.config.with_file_name("garage.log"))
+            .expect("open garage.log");
+        let child = Command::new(&self.binary)
+            .arg("-c")
+            .arg(&self.config)
+            .arg("server")
+            .env("RUST_LOG", "garage=warn")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("clone log handle"))
+            .stderr(log)
+            .spawn()
+            .expect("restart garage");
+        self.child = Some(child);
+        assert!(
+            wait_until(Duration::from_secs(30), || self
+                .try_garage(&["bucket", "list"])
+                .is_some()),
+            "garage did not come back"
+        );
+    }
+
     /// The server process id, while it runs.
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)

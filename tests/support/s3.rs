@@ -20,7 +20,11 @@ fn runtime() -> &'static tokio::runtime::Runtime {
 
 /// A client for the harness's Garage.
 pub fn client() -> Client {
-    let s3 = &servers().s3;
+    client_for(&servers().s3)
+}
+
+/// A client for `s3`.
+pub fn client_for(s3: &super::garage::GarageServer) -> Client {
     let config = aws_sdk_s3::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(s3.region().to_string()))
@@ -71,7 +75,15 @@ impl Object {
 
 /// Uploads `objects` into `bucket`.
 pub fn put(bucket: &str, objects: &[Object]) {
-    let client = client();
+    put_with(&client(), bucket, objects);
+}
+
+/// Uploads `objects` into `bucket` of another Garage.
+pub fn put_to(s3: &super::garage::GarageServer, bucket: &str, objects: &[Object]) {
+    put_with(&client_for(s3), bucket, objects);
+}
+
+fn put_with(client: &Client, bucket: &str, objects: &[Object]) {
     runtime().block_on(async {
         for object in objects {
             client
@@ -99,7 +111,15 @@ pub fn put(bucket: &str, objects: &[Object]) {
 
 /// Deletes `keys` from `bucket`.
 pub fn delete(bucket: &str, keys: &[&str]) {
-    let client = client();
+    delete_with(&client(), bucket, keys);
+}
+
+/// Deletes `keys` from `bucket` of another Garage.
+pub fn delete_from(s3: &super::garage::GarageServer, bucket: &str, keys: &[&str]) {
+    delete_with(&client_for(s3), bucket, keys);
+}
+
+fn delete_with(client: &Client, bucket: &str, keys: &[&str]) {
     runtime().block_on(async {
         for key in keys {
             client
@@ -149,7 +169,15 @@ pub fn get(bucket: &str, key: &str) -> Object {
 
 /// Every key in `bucket`, sorted.
 pub fn keys(bucket: &str) -> Vec<String> {
-    let client = client();
+    keys_with(&client(), bucket)
+}
+
+/// Every key in `bucket` of another Garage, sorted.
+pub fn keys_in(s3: &super::garage::GarageServer, bucket: &str) -> Vec<String> {
+    keys_with(&client_for(s3), bucket)
+}
+
+fn keys_with(client: &Client, bucket: &str) -> Vec<String> {
     runtime().block_on(async {
         let mut keys = Vec::new();
         let mut pages = client
