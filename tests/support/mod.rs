@@ -11,6 +11,7 @@
 pub mod cli;
 pub mod db;
 pub mod garage;
+pub mod moto;
 pub mod postgres;
 pub mod s3;
 
