@@ -32,6 +32,8 @@ fn corpus() -> Vec<Object> {
         Object::new("trailing/", b"folder marker".to_vec()),
         Object::new("nfd-cafe\u{301}", b"nfd".to_vec()),
         Object::new("100% sure", b"percent".to_vec()),
+        // a segment too long for a file name: stored under a hashed name, key kept in the manifest
+        Object::new(&format!("long/{}", "x".repeat(300)), b"long key".to_vec()),
         Object::new(
             "large.bin",
             (0..70 * 1024 * 1024u32)
