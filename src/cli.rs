@@ -118,10 +118,12 @@ pub struct BackupArgs {
     /// Which parts to include.
     #[command(flatten)]
     pub parts: PartsArgs,
-    /// Parallel database connections and compression threads [default: number of cores];
-    /// object downloads run 4×N at once.
+    /// Parallel database connections and compression threads [default: number of cores].
     #[arg(long, short = 'j', value_name = "N", value_parser = parse_jobs)]
     pub jobs: Option<usize>,
+    /// Object downloads at once (they wait on the network, not the CPU).
+    #[arg(long, value_name = "N", default_value = "32", value_parser = parse_transfers)]
+    pub transfers: usize,
     /// Accept a bucket that held objects in the previous generation and now lists empty or
     /// missing (by default that fails the backup: wrong endpoint or credentials?).
     #[arg(long)]
@@ -154,6 +156,9 @@ pub struct RestoreArgs {
     /// Parallel connections for table data and indexes [default: number of cores].
     #[arg(long, short = 'j', value_name = "N", value_parser = parse_jobs)]
     pub jobs: Option<usize>,
+    /// Object uploads at once.
+    #[arg(long, value_name = "N", default_value = "32", value_parser = parse_transfers)]
+    pub transfers: usize,
     /// Lock waiting.
     #[command(flatten)]
     pub lock: LockArg,
@@ -219,6 +224,15 @@ fn parse_jobs(text: &str) -> Result<usize, String> {
     match text.parse::<usize>() {
         Ok(n) if (1..=64).contains(&n) => Ok(n),
         _ => Err(format!("'{text}' is not a number of jobs from 1 to 64")),
+    }
+}
+
+fn parse_transfers(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if (1..=256).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "'{text}' is not a number of transfers from 1 to 256"
+        )),
     }
 }
 

@@ -123,7 +123,7 @@ pub async fn run(args: BackupArgs, vars: &Vars) -> Result<()> {
         let started = Instant::now();
         let options = MirrorOptions {
             buckets: settings.buckets.clone(),
-            concurrency: jobs * 4,
+            concurrency: args.transfers,
             allow_empty_bucket: args.allow_empty_bucket,
         };
         let mirrored = mirror(s3, partial.dir(), &catalog, &options).await?;

@@ -115,7 +115,7 @@ pub async fn run(args: RestoreArgs, vars: &Vars) -> Result<()> {
     if let (Some(s3), Some(s3_settings)) = (&s3, &s3_settings) {
         let started = Instant::now();
         let options = ObjectRestoreOptions {
-            concurrency: jobs * 4,
+            concurrency: args.transfers,
             keep_extra: args.keep_extra,
             anon_download_buckets: s3_settings.anon_download_buckets.clone(),
         };

@@ -117,11 +117,17 @@ pub enum MirrorError {
     },
 }
 
-struct Listed {
-    key: String,
-    size: u64,
-    etag: String,
-    last_modified: String,
+/// One object as a bucket listing reports it.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    /// Key.
+    pub key: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// ETag (quotes included).
+    pub etag: String,
+    /// Last-Modified, RFC 3339.
+    pub last_modified: String,
 }
 
 /// The previous complete generation's objects, for the unchanged fast path and the guard.
@@ -247,18 +253,33 @@ async fn list_objects(
     let before = previous
         .and_then(|p| p.counts.get(bucket).copied())
         .unwrap_or(0);
-    let guard = |now: &'static str| -> Result<(), MirrorError> {
-        match previous {
-            Some(p) if before > 0 && !allow_empty => Err(MirrorError::EmptyBucket {
-                bucket: bucket.to_string(),
-                now,
-                endpoint: s3.endpoint.clone(),
-                before,
-                generation: p.name.clone(),
-            }),
-            _ => Ok(()),
-        }
+    let listed = list_bucket(s3, bucket).await?;
+    let now = match &listed {
+        None => Some("as missing"),
+        Some(objects) if objects.is_empty() => Some("no objects"),
+        Some(_) => None,
     };
+    if let (Some(now), Some(previous)) = (now, previous)
+        && before > 0
+        && !allow_empty
+    {
+        return Err(MirrorError::EmptyBucket {
+            bucket: bucket.to_string(),
+            now,
+            endpoint: s3.endpoint.clone(),
+            before,
+            generation: previous.name.clone(),
+        });
+    }
+    listed.ok_or_else(|| MirrorError::S3 {
+        action: format!("list bucket '{bucket}'"),
+        endpoint: s3.endpoint.clone(),
+        message: "the bucket does not exist".into(),
+    })
+}
+
+/// Every object of `bucket` (paginated), or `None` when the bucket does not exist.
+pub async fn list_bucket(s3: &S3, bucket: &str) -> Result<Option<Vec<Listed>>, MirrorError> {
     let mut pages = s3
         .client
         .list_objects_v2()
@@ -269,12 +290,10 @@ async fn list_objects(
     while let Some(page) = pages.next().await {
         let page = match page {
             Ok(page) => page,
-            Err(e) => {
-                if e.as_service_error().is_some_and(|s| s.is_no_such_bucket()) {
-                    guard("as missing")?;
-                }
-                return Err(s3_error(s3, format!("list bucket '{bucket}'"), &e));
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_bucket()) => {
+                return Ok(None);
             }
+            Err(e) => return Err(s3_error(s3, format!("list bucket '{bucket}'"), &e)),
         };
         for object in page.contents() {
             let Some(key) = object.key() else { continue };
@@ -286,10 +305,7 @@ async fn list_objects(
             });
         }
     }
-    if listed.is_empty() {
-        guard("no objects")?;
-    }
-    Ok(listed)
+    Ok(Some(listed))
 }
 
 /// What fetching the objects of one bucket shares.

@@ -248,26 +248,13 @@ async fn list_present(
     s3: &S3,
     bucket: &str,
 ) -> Result<HashMap<String, (u64, String)>, MirrorError> {
-    let mut present = HashMap::new();
-    let mut pages = s3
-        .client
-        .list_objects_v2()
-        .bucket(bucket)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| error(s3, format!("list bucket '{bucket}'"), &e))?;
-        for object in page.contents() {
-            if let Some(key) = object.key() {
-                let size = object.size().unwrap_or(0).max(0) as u64;
-                present.insert(
-                    key.to_string(),
-                    (size, object.e_tag().unwrap_or_default().to_string()),
-                );
-            }
-        }
-    }
-    Ok(present)
+    let listed = super::mirror::list_bucket(s3, bucket)
+        .await?
+        .unwrap_or_default();
+    Ok(listed
+        .into_iter()
+        .map(|o| (o.key, (o.size, o.etag)))
+        .collect())
 }
 
 async fn upload(s3: &S3, generation: &Path, object: &ObjectEntry) -> Result<(), MirrorError> {

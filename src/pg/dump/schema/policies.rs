@@ -1,6 +1,12 @@
-//! Row-level security: ENABLE / FORCE ROW LEVEL SECURITY per table (ROW SECURITY) and each
-//! policy (POLICY), built from `pg_policy` as pg_dump does. Policies name roles; like pg_dump we
-//! keep the names, so restoring needs those roles to exist.
+//! Row-level security: per table, ENABLE and FORCE ROW LEVEL SECURITY (ROW SECURITY), and each
+//! policy (POLICY), built from `pg_policy` as pg_dump builds them.
+//!
+//! pg_dump puts FORCE in the table's CREATE; here it goes with ENABLE (the tables collector does
+//! not write it), which is equivalent: neither applies to a restore that runs with
+//! `row_security = off` as a superuser or the owner. A table can be FORCEd without being
+//! ENABLEd; its ROW SECURITY entry then holds only the FORCE.
+//!
+//! Policies name roles; like pg_dump we keep the names, so restoring needs those roles to exist.
 
 use super::{
     Cx, Entry, Kind, ObjKey, OnTable, USER_SCHEMA, catalog, not_extension_member, on_table_columns,
@@ -12,19 +18,25 @@ pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
     let member = not_extension_member(catalog::CLASS, "c.oid");
     let tables = format!(
         "SELECT c.oid, n.nspname, c.relname, pg_catalog.format('%I.%I', n.nspname, c.relname), \
-                c.relforcerowsecurity \
+                c.relrowsecurity, c.relforcerowsecurity \
          FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-         WHERE c.relrowsecurity AND c.relkind IN ('r', 'p') AND {USER_SCHEMA} AND {member} \
+         WHERE (c.relrowsecurity OR c.relforcerowsecurity) AND c.relkind IN ('r', 'p') \
+           AND {USER_SCHEMA} AND {member} \
          ORDER BY n.nspname, c.relname"
     );
     let mut entries = Vec::new();
     for row in cx.query("row-level security", &tables, &[]).await? {
         let key = ObjKey::new(catalog::CLASS, row.get(0));
         let qualified: String = row.get(3);
-        let mut defn = format!("ALTER TABLE {qualified} ENABLE ROW LEVEL SECURITY;\n");
+        let mut defn = String::new();
         if row.get::<_, bool>(4) {
             defn.push_str(&format!(
-                "ALTER TABLE {qualified} FORCE ROW LEVEL SECURITY;\n"
+                "ALTER TABLE {qualified} ENABLE ROW LEVEL SECURITY;\n"
+            ));
+        }
+        if row.get::<_, bool>(5) {
+            defn.push_str(&format!(
+                "ALTER TABLE ONLY {qualified} FORCE ROW LEVEL SECURITY;\n"
             ));
         }
         let mut entry = Entry::new(
@@ -35,6 +47,7 @@ pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
             defn,
         );
         entry.namespace = Some(row.get(1));
+        // Same key as the table: resolves to the TABLE entry, which comes first.
         entry.deps.push(key);
         entries.push(entry);
     }
@@ -42,8 +55,8 @@ pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
     let policies = format!(
         "SELECT {}, x.polcmd::text, x.polpermissive, \
                 CASE WHEN x.polroles = '{{0}}' THEN NULL ELSE \
-                  (SELECT pg_catalog.string_agg(pg_catalog.quote_ident(r.rolname), ', ' ORDER BY r.rolname) \
-                     FROM pg_catalog.pg_roles r WHERE r.oid = ANY (x.polroles)) END, \
+                  pg_catalog.array_to_string(ARRAY(SELECT pg_catalog.quote_ident(r.rolname) \
+                    FROM pg_catalog.pg_roles r WHERE r.oid = ANY (x.polroles)), ', ') END, \
                 pg_catalog.pg_get_expr(x.polqual, x.polrelid), \
                 pg_catalog.pg_get_expr(x.polwithcheck, x.polrelid), \
                 pg_catalog.obj_description(x.oid, 'pg_policy') \
@@ -63,13 +76,7 @@ pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
             name,
             quoted,
         } = OnTable::from_row(&row);
-        let command = match row.get::<_, String>(7).as_str() {
-            "r" => " FOR SELECT",
-            "a" => " FOR INSERT",
-            "w" => " FOR UPDATE",
-            "d" => " FOR DELETE",
-            _ => "",
-        };
+        let command = command_clause(&row.get::<_, String>(7));
         let restrictive = if row.get::<_, bool>(8) {
             ""
         } else {
@@ -108,4 +115,29 @@ pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
         entries.push(entry);
     }
     Ok(entries)
+}
+
+/// The `FOR` clause for a `polcmd` value (`*`, all commands, needs none).
+fn command_clause(polcmd: &str) -> &'static str {
+    match polcmd {
+        "r" => " FOR SELECT",
+        "a" => " FOR INSERT",
+        "w" => " FOR UPDATE",
+        "d" => " FOR DELETE",
+        _ => "",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::command_clause;
+
+    #[test]
+    fn policy_commands_map_to_for_clauses() {
+        assert_eq!(command_clause("*"), "");
+        assert_eq!(command_clause("r"), " FOR SELECT");
+        assert_eq!(command_clause("a"), " FOR INSERT");
+        assert_eq!(command_clause("w"), " FOR UPDATE");
+        assert_eq!(command_clause("d"), " FOR DELETE");
+    }
 }

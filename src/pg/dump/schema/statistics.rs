@@ -1,15 +1,21 @@
 //! Extended statistics (`CREATE STATISTICS`), deparsed by `pg_get_statisticsobjdef`, with a
-//! non-default statistics target carried over.
+//! statistics target set by `ALTER STATISTICS ... SET STATISTICS` carried over.
+//!
+//! `stxstattarget` exists from PostgreSQL 13; until 16 the default is -1, from 17 it is NULL.
 
 use super::{Cx, Entry, Kind, ObjKey, USER_SCHEMA, catalog, not_extension_member};
 use crate::pg::connect::PgError;
 
 /// Collects extended statistics objects.
 pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
+    let target = if cx.version >= 130000 {
+        "CASE WHEN s.stxstattarget >= 0 THEN s.stxstattarget::int END"
+    } else {
+        "NULL::int"
+    };
     let sql = format!(
         "SELECT s.oid, n.nspname, s.stxname, pg_catalog.format('%I.%I', n.nspname, s.stxname), \
-                pg_catalog.pg_get_statisticsobjdef(s.oid), \
-                CASE WHEN s.stxstattarget >= 0 THEN s.stxstattarget::int END, s.stxrelid, \
+                pg_catalog.pg_get_statisticsobjdef(s.oid), {target}, s.stxrelid, \
                 pg_catalog.obj_description(s.oid, 'pg_statistic_ext') \
          FROM pg_catalog.pg_statistic_ext s JOIN pg_catalog.pg_namespace n ON n.oid = s.stxnamespace \
          WHERE {USER_SCHEMA} AND {} ORDER BY n.nspname, s.stxname",
