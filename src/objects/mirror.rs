@@ -533,3 +533,32 @@ fn s3_error<E: std::error::Error + 'static>(s3: &S3, action: String, error: &E) 
         message: describe(error),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::MetadataExt;
+
+    #[test]
+    fn a_file_at_the_hard_link_limit_is_copied_instead() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = dir.path().join("source");
+        std::fs::write(&source, b"shared content").unwrap();
+        // Fill the file's link count (65,000 on ext4, this project's machines).
+        for n in 0.. {
+            match std::fs::hard_link(&source, dir.path().join(format!("l{n}"))) {
+                Ok(()) if n < 100_000 => {}
+                Ok(()) => return, // no practical link limit on this filesystem: nothing to fall back from
+                Err(e) if e.raw_os_error() == Some(31) => break,
+                Err(e) => panic!("{e}"),
+            }
+        }
+        let dest = dir.path().join("dest");
+        link_or_copy(&source, &dest).unwrap();
+        assert_ne!(
+            std::fs::metadata(&dest).unwrap().ino(),
+            std::fs::metadata(&source).unwrap().ino()
+        );
+        assert_eq!(std::fs::read(&dest).unwrap(), b"shared content");
+    }
+}

@@ -74,17 +74,7 @@ impl GarageServer {
             ),
         )
         .expect("write garage.toml");
-        let log = std::fs::File::create(dir.join("garage.log")).expect("create garage.log");
-        let child = Command::new(&binary)
-            .arg("-c")
-            .arg(&config)
-            .arg("server")
-            .env("RUST_LOG", "garage=warn")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("clone log handle"))
-            .stderr(log)
-            .spawn()
-            .expect("start garage");
+        let child = spawn_server(&binary, &config);
         let server = GarageServer {
             binary,
             config,
@@ -189,21 +179,7 @@ impl GarageServer {
     /// Starts the server again on the same configuration and data (after [`Self::stop`]).
     pub fn restart(&mut self) {
         self.stop();
-        let log = std::fs::OpenOptions::new()
-            .append(true)
-            .open(self.config.with_file_name("garage.log"))
-            .expect("open garage.log");
-        let child = Command::new(&self.binary)
-            .arg("-c")
-            .arg(&self.config)
-            .arg("server")
-            .env("RUST_LOG", "garage=warn")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("clone log handle"))
-            .stderr(log)
-            .spawn()
-            .expect("restart garage");
-        self.child = Some(child);
+        self.child = Some(spawn_server(&self.binary, &self.config));
         assert!(
             wait_until(Duration::from_secs(30), || self
                 .try_garage(&["bucket", "list"])
@@ -224,6 +200,25 @@ impl GarageServer {
             let _ = child.wait();
         }
     }
+}
+
+/// Starts `garage server`, appending its output to `garage.log` beside the config.
+fn spawn_server(binary: &Path, config: &Path) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(config.with_file_name("garage.log"))
+        .expect("open garage.log");
+    Command::new(binary)
+        .arg("-c")
+        .arg(config)
+        .arg("server")
+        .env("RUST_LOG", "garage=warn")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().expect("clone log handle"))
+        .stderr(log)
+        .spawn()
+        .expect("start garage")
 }
 
 impl Drop for GarageServer {
