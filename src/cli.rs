@@ -52,7 +52,7 @@ pub enum Command {
     /// List complete generations (data on stdout).
     #[command(after_help = EXIT_CODES)]
     List(ListArgs),
-    /// Check a generation's files against its manifest.
+    /// Check a generation (or --all) against its manifest and decode its database archive.
     #[command(after_help = EXIT_CODES)]
     Verify(VerifyArgs),
     /// Report the newest complete generation and its age; fail when it is too old.
@@ -199,9 +199,12 @@ pub struct VerifyArgs {
     /// Where the generations live.
     #[command(flatten)]
     pub root: RootArg,
+    /// Verify every generation in the root.
+    #[arg(long, conflicts_with = "name")]
+    pub all: bool,
     /// Generation to verify.
-    #[arg(value_name = "NAME")]
-    pub name: String,
+    #[arg(value_name = "NAME", required_unless_present = "all")]
+    pub name: Option<String>,
 }
 
 /// `fullsite status`.

@@ -1,7 +1,7 @@
 //! Checking a generation against its manifest, with nothing but the generation directory.
 //!
 //! Every file the manifest lists must exist as a regular file with the recorded size and
-//! BLAKE3; every regular file present must be listed (the manifest itself aside); anything that
+//! BLAKE3; the database archive must decode ([`verify_archive`]); every regular file present must be listed (the manifest itself aside); anything that
 //! is neither a regular file nor a directory (a symlink, a socket) is reported. The manifest's
 //! own trailer digest is checked first. Files are hashed streaming, one at a time.
 
@@ -27,6 +27,8 @@ pub enum Problem {
     },
     /// A file the manifest does not list.
     Extra(String),
+    /// The database archive does not decode (TOC or a data stream).
+    Archive(String),
     /// An entry that is not a regular file or directory.
     Unexpected {
         /// The entry.
@@ -41,6 +43,7 @@ impl fmt::Display for Problem {
         let p = |s: &str| crate::display::printable(s).into_owned();
         match self {
             Problem::Manifest(reason) => write!(f, "manifest    {reason}"),
+            Problem::Archive(reason) => write!(f, "archive     {reason}"),
             Problem::Missing(path) => write!(f, "missing     {}", p(path)),
             Problem::Changed { path, detail } => write!(f, "changed     {} ({detail})", p(path)),
             Problem::Extra(path) => write!(f, "extra       {}", p(path)),
@@ -74,6 +77,24 @@ pub fn verify_generation(dir: &Path) -> Report {
     }
     find_unlisted(dir, &listed, &mut report);
     report
+}
+
+/// Decodes a database archive (directory or custom format) without a database: the whole TOC
+/// is parsed and planned and every data stream read to its end.
+pub fn verify_archive(path: &Path, report: &mut Report) {
+    let checked = crate::pg::restore::source::Archive::open(path)
+        .map_err(|e| e.to_string())
+        .and_then(|archive| {
+            let plan =
+                crate::pg::restore::plan::plan(&archive.entries).map_err(|e| e.to_string())?;
+            let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+            archive
+                .check(&plan.data, threads)
+                .map_err(|e| e.to_string())
+        });
+    if let Err(reason) = checked {
+        report.problems.push(Problem::Archive(reason));
+    }
 }
 
 fn check_file(dir: &Path, entry: &FileEntry, report: &mut Report) {

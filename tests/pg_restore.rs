@@ -442,3 +442,40 @@ fn without_single_transaction_a_late_failure_is_reported_naming_the_entry() {
         run.stderr
     );
 }
+
+#[test]
+fn verify_decodes_archives_says_what_legacy_checks_cover_and_all_checks_every_generation() {
+    let pg = &servers().pg;
+    let sandbox = Sandbox::new();
+    let db = load_fixture(pg, "verify");
+    backup_from(pg, &sandbox, &db, "new", &[]);
+    legacy_generation(pg, &sandbox, &db, "full-site-2026-01-01", &[], false);
+    let bad = legacy_generation(pg, &sandbox, &db, "full-site-2026-01-02", &[], false);
+    let run = sandbox.run(&["verify", "full-site-2026-01-01"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("without a manifest: only its database archive is decoded"),
+        "{}",
+        run.stderr
+    );
+    let mut bytes = std::fs::read(&bad).unwrap();
+    let at = bytes.len() - bytes.len() / 3;
+    bytes[at] ^= 0x55;
+    std::fs::write(&bad, bytes).unwrap();
+    let run = sandbox.run(&["verify", "--all"]);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "{}", run.stdout);
+    assert!(
+        lines[0].starts_with("full-site-2026-01-02  archive"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stderr.contains("verified 'new'"), "{}", run.stderr);
+    assert_eq!(
+        sandbox.run(&["verify"]).code,
+        2,
+        "NAME or --all is required"
+    );
+}
