@@ -173,10 +173,19 @@ pub struct PruneArgs {
     /// Where the generations live.
     #[command(flatten)]
     pub root: RootArg,
-    /// Keep the newest N complete generations; the newest one is kept even when N is 0.
-    #[arg(long, value_name = "N", default_value = "7", allow_hyphen_values = true,
-          value_parser = parse_count)]
-    pub retain_generations: u32,
+    /// Keep the newest N complete generations; the newest one is kept even when N is 0
+    /// [default: 7, or 0 when a --keep-* rule is given].
+    #[arg(long, value_name = "N", allow_hyphen_values = true, value_parser = parse_count)]
+    pub retain_generations: Option<u32>,
+    /// Also keep the newest generation of each of the D most recent days that have one.
+    #[arg(long, value_name = "D", default_value = "0", allow_hyphen_values = true, value_parser = parse_count)]
+    pub keep_daily: u32,
+    /// Also keep the newest generation of each of the W most recent ISO weeks that have one.
+    #[arg(long, value_name = "W", default_value = "0", allow_hyphen_values = true, value_parser = parse_count)]
+    pub keep_weekly: u32,
+    /// Also keep the newest generation of each of the M most recent months that have one.
+    #[arg(long, value_name = "M", default_value = "0", allow_hyphen_values = true, value_parser = parse_count)]
+    pub keep_monthly: u32,
     /// Print the plan on stdout and change nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -283,7 +292,7 @@ mod tests {
         let Command::Prune(args) = cli.command else {
             panic!("not prune")
         };
-        assert_eq!(args.retain_generations, 3);
+        assert_eq!(args.retain_generations, Some(3));
 
         let cli = parse(&["restore", "--no-objects", "full-site-2026-01-12"]).unwrap();
         let Command::Restore(args) = cli.command else {
@@ -298,7 +307,7 @@ mod tests {
         let Command::Prune(args) = parse(&["prune"]).unwrap().command else {
             panic!("not prune")
         };
-        assert_eq!(args.retain_generations, 7);
+        assert_eq!(args.retain_generations, None, "resolved to 7 by prune");
         let Command::Backup(args) = parse(&["backup"]).unwrap().command else {
             panic!("not backup")
         };

@@ -12,10 +12,16 @@ use crate::prune::{self, PrunePlan, RetentionPolicy};
 
 pub async fn run(args: PruneArgs, vars: &Vars) -> Result<()> {
     let root = config::backup_root(args.root.root.as_deref(), vars);
+    let calendar = args.keep_daily + args.keep_weekly + args.keep_monthly > 0;
     let policy = RetentionPolicy {
-        retain_generations: args.retain_generations,
+        retain_generations: args
+            .retain_generations
+            .unwrap_or(if calendar { 0 } else { 7 }),
+        daily: args.keep_daily,
+        weekly: args.keep_weekly,
+        monthly: args.keep_monthly,
     };
-    if policy.retain_generations == 0 {
+    if policy.retain_generations == 0 && !calendar {
         tracing::warn!("--retain-generations 0: the newest complete generation is kept anyway");
     }
     if !root.is_dir() {
