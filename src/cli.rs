@@ -173,6 +173,9 @@ pub struct PruneArgs {
     /// Where the generations live.
     #[command(flatten)]
     pub root: RootArg,
+    /// Print one JSON document on stdout instead of text (shape documented in README).
+    #[arg(long)]
+    pub json: bool,
     /// Keep the newest N complete generations; the newest one is kept even when N is 0
     /// [default: 7, or 0 when a --keep-* rule is given].
     #[arg(long, value_name = "N", allow_hyphen_values = true, value_parser = parse_count)]
@@ -200,6 +203,9 @@ pub struct ListArgs {
     /// Where the generations live.
     #[command(flatten)]
     pub root: RootArg,
+    /// Print one JSON document on stdout instead of text (shape documented in README).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `fullsite verify`.
@@ -208,6 +214,9 @@ pub struct VerifyArgs {
     /// Where the generations live.
     #[command(flatten)]
     pub root: RootArg,
+    /// Print one JSON document on stdout instead of text (shape documented in README).
+    #[arg(long)]
+    pub json: bool,
     /// Verify every generation in the root.
     #[arg(long, conflicts_with = "name")]
     pub all: bool,
@@ -222,6 +231,9 @@ pub struct StatusArgs {
     /// Where the generations live.
     #[command(flatten)]
     pub root: RootArg,
+    /// Print one JSON document on stdout instead of text (shape documented in README).
+    #[arg(long)]
+    pub json: bool,
     /// Exit 1 when the newest complete generation is older than HOURS (or there is none).
     #[arg(long, value_name = "HOURS", allow_hyphen_values = true, value_parser = parse_hours)]
     pub max_age: Option<f64>,

@@ -38,6 +38,22 @@ pub enum Problem {
     },
 }
 
+impl Problem {
+    /// `(kind, path, detail)` for machine-readable output.
+    pub fn parts(&self) -> (&'static str, Option<&str>, Option<String>) {
+        match self {
+            Problem::Manifest(reason) => ("manifest", None, Some(reason.clone())),
+            Problem::Archive(reason) => ("archive", None, Some(reason.clone())),
+            Problem::Missing(path) => ("missing", Some(path), None),
+            Problem::Changed { path, detail } => ("changed", Some(path), Some(detail.clone())),
+            Problem::Extra(path) => ("extra", Some(path), None),
+            Problem::Unexpected { path, kind } => {
+                ("unexpected", Some(path), Some((*kind).to_string()))
+            }
+        }
+    }
+}
+
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let p = |s: &str| crate::display::printable(s).into_owned();

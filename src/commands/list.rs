@@ -21,11 +21,33 @@ pub fn run(args: ListArgs, vars: &Vars) -> Result<()> {
         }
     }
     let complete: Vec<&Generation> = catalog.complete().collect();
-    if complete.is_empty() {
+    if complete.is_empty() && !args.json {
         tracing::info!("no generations in '{}'", root.display());
         return Ok(());
     }
     let usage = measure(&complete)?;
+    if args.json {
+        let generations: Vec<serde_json::Value> = complete
+            .iter()
+            .zip(&usage)
+            .map(|(g, u)| {
+                serde_json::json!({
+                    "name": g.name,
+                    "time": g.time.to_rfc3339(),
+                    "status": g.status(),
+                    "parts": {"db": g.has_db(), "objects": g.has_objects()},
+                    "files": u.files,
+                    "bytes": u.bytes,
+                    "added_bytes": u.new_bytes,
+                })
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::json!({"root": root, "generations": generations})
+        );
+        return Ok(());
+    }
     let mut rows = Vec::new();
     if std::io::stdout().is_terminal() {
         rows.push(["NAME", "DATE", "STATUS", "PARTS", "FILES", "SIZE", "ADDED"].map(String::from));

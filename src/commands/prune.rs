@@ -33,7 +33,11 @@ pub async fn run(args: PruneArgs, vars: &Vars) -> Result<()> {
     }
     if args.dry_run {
         let plan = prune::plan(&Catalog::scan(&root)?, policy);
-        print_plan(&plan);
+        if args.json {
+            print_json(&plan, true, &[]);
+        } else {
+            print_plan(&plan);
+        }
         return Ok(());
     }
     let _lock =
@@ -46,6 +50,9 @@ pub async fn run(args: PruneArgs, vars: &Vars) -> Result<()> {
         tracing::warn!("leaving '{}': {}", untouched.name, untouched.reason);
     }
     let removed = prune::apply(&plan)?;
+    if args.json {
+        print_json(&plan, false, &removed);
+    }
     tracing::info!(
         "prune done: removed {}, kept {} in '{}'",
         removed.len(),
@@ -53,6 +60,25 @@ pub async fn run(args: PruneArgs, vars: &Vars) -> Result<()> {
         root.display()
     );
     Ok(())
+}
+
+/// `{"dry_run", "keep": [{name, reason}], "remove": [...], "untouched": [...], "removed": [names]}`.
+fn print_json(plan: &PrunePlan, dry_run: bool, removed: &[String]) {
+    let decisions = |list: &[crate::prune::Decision]| -> Vec<serde_json::Value> {
+        list.iter()
+            .map(|d| serde_json::json!({"name": d.name, "reason": d.reason}))
+            .collect()
+    };
+    println!(
+        "{}",
+        serde_json::json!({
+            "dry_run": dry_run,
+            "keep": decisions(&plan.keep),
+            "remove": decisions(&plan.remove),
+            "untouched": decisions(&plan.untouched),
+            "removed": removed,
+        })
+    );
 }
 
 fn print_plan(plan: &PrunePlan) {

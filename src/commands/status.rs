@@ -12,19 +12,62 @@ use crate::generation::Catalog;
 pub fn run(args: StatusArgs, vars: &Vars) -> Result<()> {
     let root = config::backup_root(args.root.root.as_deref(), vars);
     let catalog = Catalog::scan(&root)?;
+    let newest = catalog.newest_complete();
+    let hours = newest.map(|g| (Local::now() - g.time).num_seconds() as f64 / 3600.0);
+    let fresh = match (args.max_age, hours) {
+        (Some(max), Some(hours)) => Some(hours <= max),
+        (Some(_), None) => Some(false),
+        (None, _) => None,
+    };
+    if args.json {
+        let newest_json = newest.zip(hours).map(|(g, h)| {
+            serde_json::json!({
+                "name": g.name,
+                "time": g.time.to_rfc3339(),
+                "status": g.status(),
+                "age_hours": (h * 100.0).round() / 100.0,
+                "parts": {"db": g.has_db(), "objects": g.has_objects()},
+            })
+        });
+        println!(
+            "{}",
+            serde_json::json!({
+                "root": root,
+                "generations": catalog.complete().count(),
+                "newest": newest_json,
+                "max_age_hours": args.max_age,
+                "fresh": fresh,
+            })
+        );
+    } else {
+        print_text(&root, &catalog, newest, hours);
+    }
+    match (newest, args.max_age, hours) {
+        (None, Some(_), _) => Err(Error::Stale(format!(
+            "no complete generation in '{}'",
+            root.display()
+        ))),
+        (Some(newest), Some(max), Some(hours)) if hours > max => Err(Error::Stale(format!(
+            "newest complete generation '{}' is {} old, older than --max-age {max}h",
+            printable(&newest.name),
+            age(hours)
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn print_text(
+    root: &std::path::Path,
+    catalog: &Catalog,
+    newest: Option<&crate::generation::Generation>,
+    hours: Option<f64>,
+) {
     println!("root: {}", root.display());
     println!("generations: {}", catalog.complete().count());
-    let Some(newest) = catalog.newest_complete() else {
+    let (Some(newest), Some(hours)) = (newest, hours) else {
         println!("newest: none");
-        return match args.max_age {
-            Some(_) => Err(Error::Stale(format!(
-                "no complete generation in '{}'",
-                root.display()
-            ))),
-            None => Ok(()),
-        };
+        return;
     };
-    let hours = (Local::now() - newest.time).num_seconds() as f64 / 3600.0;
     println!("newest: {}", printable(&newest.name));
     println!("status: {}", newest.status());
     println!("time: {}", newest.time.format("%Y-%m-%d %H:%M:%S %:z"));
@@ -34,12 +77,4 @@ pub fn run(args: StatusArgs, vars: &Vars) -> Result<()> {
         "objects: {}",
         if newest.has_objects() { "yes" } else { "no" }
     );
-    match args.max_age {
-        Some(max) if hours > max => Err(Error::Stale(format!(
-            "newest complete generation '{}' is {} old, older than --max-age {max}h",
-            printable(&newest.name),
-            age(hours)
-        ))),
-        _ => Ok(()),
-    }
 }

@@ -30,9 +30,26 @@ pub fn run(args: VerifyArgs, vars: &Vars) -> Result<()> {
     };
     let mut damaged = Vec::new();
     let mut problems = 0;
+    let mut json = Vec::new();
     for generation in &targets {
         let report = verify_one(generation);
-        for problem in &report.problems {
+        if args.json {
+            let listed: Vec<serde_json::Value> = report
+                .problems
+                .iter()
+                .map(|p| {
+                    let (kind, path, detail) = p.parts();
+                    serde_json::json!({"kind": kind, "path": path, "detail": detail})
+                })
+                .collect();
+            json.push(serde_json::json!({
+                "name": generation.name,
+                "files": report.files,
+                "bytes": report.bytes,
+                "problems": listed,
+            }));
+        }
+        for problem in report.problems.iter().filter(|_| !args.json) {
             if args.all {
                 println!("{}  {problem}", crate::display::printable(&generation.name));
             } else {
@@ -50,6 +67,9 @@ pub fn run(args: VerifyArgs, vars: &Vars) -> Result<()> {
             problems += report.problems.len();
             damaged.push(generation.name.clone());
         }
+    }
+    if args.json {
+        println!("{}", serde_json::json!({"root": root, "generations": json}));
     }
     match damaged.len() {
         0 => Ok(()),
