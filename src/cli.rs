@@ -128,6 +128,13 @@ pub struct BackupArgs {
     /// missing (by default that fails the backup: wrong endpoint or credentials?).
     #[arg(long)]
     pub allow_empty_bucket: bool,
+    /// Print the backup summary as one JSON document on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Write Prometheus metrics to PATH (atomically) for node_exporter's textfile collector,
+    /// after success and after failure.
+    #[arg(long, value_name = "PATH")]
+    pub metrics_file: Option<std::path::PathBuf>,
     /// Lock waiting.
     #[command(flatten)]
     pub lock: LockArg,

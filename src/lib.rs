@@ -40,6 +40,7 @@ pub mod objects;
 pub mod pg;
 pub mod prune;
 pub mod signals;
+pub mod summary;
 pub mod verify;
 
 pub use error::{Error, ExitStatus, Result};

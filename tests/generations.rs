@@ -362,3 +362,49 @@ fn restore_names_what_is_missing() {
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("nothing to restore"), "{}", run.stderr);
 }
+
+#[test]
+fn backup_prints_a_summary_json_and_keeps_metrics_after_success_and_failure() {
+    let sandbox = Sandbox::new();
+    let metrics = sandbox.cwd().join("fullsite.prom");
+    let metrics_arg = metrics.to_str().unwrap();
+    let args = [
+        "backup",
+        "--no-db",
+        "--no-objects",
+        "--name",
+        "g",
+        "--json",
+        "--metrics-file",
+        metrics_arg,
+    ];
+    let run = sandbox.run(&args);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stderr.contains("backup summary: g\n"), "{}", run.stderr);
+    let summary: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(summary["generation"], "g");
+    assert!(summary["database"].is_null() && summary["objects"].is_null());
+    assert!(summary["finished_unix"].is_i64() && summary["seconds"].is_f64());
+    let text = std::fs::read_to_string(&metrics).unwrap();
+    assert!(text.contains("fullsite_backup_success 1\n"), "{text}");
+    let stamp = format!(
+        "fullsite_backup_last_success_timestamp_seconds {}\n",
+        summary["finished_unix"]
+    );
+    assert!(text.contains(&stamp), "{text}");
+    assert_eq!(
+        std::fs::metadata(&metrics).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+
+    // the same name again fails; the metrics say so and keep the last success time
+    let run = sandbox.run(&args);
+    assert_eq!(run.code, 2);
+    let text = std::fs::read_to_string(&metrics).unwrap();
+    assert!(text.contains("fullsite_backup_success 0\n"), "{text}");
+    assert!(text.contains(&stamp), "{text}");
+    assert!(
+        text.contains("fullsite_backup_last_failure_timestamp_seconds "),
+        "{text}"
+    );
+}

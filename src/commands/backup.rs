@@ -21,11 +21,35 @@ use crate::objects::client::S3;
 use crate::objects::mirror::{MirrorOptions, mirror};
 use crate::pg::connect::Target;
 use crate::pg::dump::{DumpOptions, dump_database};
+use crate::summary::{BackupSummary, DatabaseSummary, ObjectsSummary};
 
 /// gzip level of table data: zlib's default, as pg_dump uses.
 const GZIP_LEVEL: u32 = 6;
 
 pub async fn run(args: BackupArgs, vars: &Vars) -> Result<()> {
+    let result = back_up(&args, vars).await;
+    if let Some(path) = &args.metrics_file {
+        let text = match &result {
+            Ok(summary) => summary.prometheus(),
+            Err(_) => {
+                let previous = std::fs::read_to_string(path).ok();
+                crate::summary::prometheus_failure(previous.as_deref(), Local::now().timestamp())
+            }
+        };
+        if let Err(e) = crate::summary::write_metrics(path, &text) {
+            tracing::warn!("{e}");
+        }
+    }
+    let summary = result?;
+    eprint!("{}", summary.text());
+    if args.json {
+        println!("{}", serde_json::to_string(&summary).unwrap_or_default());
+    }
+    Ok(())
+}
+
+async fn back_up(args: &BackupArgs, vars: &Vars) -> Result<BackupSummary> {
+    let run_started = Instant::now();
     let root = config::backup_root(args.root.root.as_deref(), vars);
     let name = match &args.name {
         Some(name) => GenerationName::parse(name)?,
@@ -69,25 +93,28 @@ pub async fn run(args: BackupArgs, vars: &Vars) -> Result<()> {
     let mut files: Vec<FileEntry> =
         vec![file_entry(partial.dir(), &partial.dir().join(MARKER_FILE))?];
     let mut source = Source::default();
+    let mut summary = BackupSummary::default();
 
     if let (Some(db), Some(target)) = (&db, &target) {
         let started = Instant::now();
         let archive = format!("db/{}.dump", db.name);
-        let summary = dump_database(
-            target,
-            &partial.dir().join(&archive),
-            DumpOptions {
-                jobs,
-                level: GZIP_LEVEL,
-            },
-        )
-        .await?;
+        let options = DumpOptions {
+            jobs,
+            level: GZIP_LEVEL,
+        };
+        let dumped = dump_database(target, &partial.dir().join(&archive), options).await?;
         let dedup = DedupIndex::load(&catalog, "db/");
-        let (mut linked, mut linked_bytes) = (0usize, 0u64);
-        for file in &summary.files {
+        let mut part = DatabaseSummary {
+            tables: dumped.tables,
+            entries: dumped.entries,
+            raw_bytes: dumped.raw_bytes,
+            ..Default::default()
+        };
+        for file in &dumped.files {
+            part.stored_bytes += file.size;
             if dedup.link_identical(&file.path, file.size, &file.blake3) == Outcome::Linked {
-                linked += 1;
-                linked_bytes += file.size;
+                part.linked_files += 1;
+                part.linked_bytes += file.size;
             }
             files.push(FileEntry {
                 path: relative(partial.dir(), &file.path)?,
@@ -95,25 +122,27 @@ pub async fn run(args: BackupArgs, vars: &Vars) -> Result<()> {
                 blake3: file.blake3.to_hex().to_string(),
             });
         }
-        let stored: u64 = summary.files.iter().map(|f| f.size).sum();
+        part.seconds = started.elapsed().as_secs_f64();
         tracing::info!(
             "database dumped: {} tables, {} entries, {} of data stored as {} in {:.1}s",
-            summary.tables,
-            summary.entries,
-            crate::display::bytes(summary.raw_bytes),
-            crate::display::bytes(stored),
-            started.elapsed().as_secs_f64()
+            part.tables,
+            part.entries,
+            crate::display::bytes(part.raw_bytes),
+            crate::display::bytes(part.stored_bytes),
+            part.seconds
         );
-        if linked > 0 {
+        if part.linked_files > 0 {
             tracing::info!(
-                "{linked} unchanged archive file(s) ({}) hard-linked to earlier generations",
-                crate::display::bytes(linked_bytes)
+                "{} unchanged archive file(s) ({}) hard-linked to earlier generations",
+                part.linked_files,
+                crate::display::bytes(part.linked_bytes)
             );
         }
+        summary.database = Some(part);
         source.database = Some(DatabaseSource {
             name: db.name.clone(),
             server: format!("{}:{}", db.host, db.port),
-            server_version: summary.server_version,
+            server_version: dumped.server_version,
             archive,
         });
     }
@@ -128,6 +157,16 @@ pub async fn run(args: BackupArgs, vars: &Vars) -> Result<()> {
         };
         let mirrored = mirror(s3, partial.dir(), &catalog, &options).await?;
         let m = &mirrored.summary;
+        summary.objects = Some(ObjectsSummary {
+            buckets: m.buckets,
+            objects: m.objects,
+            bytes: m.bytes,
+            downloaded: m.downloaded,
+            downloaded_bytes: m.downloaded_bytes,
+            unchanged: m.unchanged,
+            deduplicated: m.deduplicated,
+            seconds: started.elapsed().as_secs_f64(),
+        });
         tracing::info!(
             "objects mirrored: {} buckets, {} objects ({}): {} downloaded ({}), {} unchanged and linked, \
              {} deduplicated by content, in {:.1}s",
@@ -179,7 +218,13 @@ pub async fn run(args: BackupArgs, vars: &Vars) -> Result<()> {
     failpoint::pause("backup:before-publish").await;
     let path = partial.publish()?;
     tracing::info!("backup done: '{}'", path.display());
-    Ok(())
+    let finished = Local::now();
+    summary.generation = name.to_string();
+    summary.path = path.display().to_string();
+    summary.finished_at = finished.to_rfc3339();
+    summary.finished_unix = finished.timestamp();
+    summary.seconds = run_started.elapsed().as_secs_f64();
+    Ok(summary)
 }
 
 /// The manifest record of a file that was written without hashing on the way.

@@ -1,0 +1,310 @@
+//! What a backup did, in three renderings from one value: a readable block for stderr, JSON
+//! for `backup --json`, and Prometheus text for `--metrics-file` (node_exporter's textfile
+//! collector).
+//!
+//! The metrics file is written atomically. After a failed backup it is rewritten with
+//! `fullsite_backup_success 0`, keeping the last success timestamp from the previous file, so an
+//! alert on "last success older than a day" keeps working whatever the failure was.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::display::bytes;
+
+/// The database part of a backup.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct DatabaseSummary {
+    /// Tables whose data was copied.
+    pub tables: usize,
+    /// Archive TOC entries.
+    pub entries: usize,
+    /// Uncompressed COPY bytes.
+    pub raw_bytes: u64,
+    /// Bytes of the archive's files.
+    pub stored_bytes: u64,
+    /// Archive files hard-linked to earlier generations.
+    pub linked_files: usize,
+    /// Their bytes (not stored again).
+    pub linked_bytes: u64,
+    /// Wall time of the part.
+    pub seconds: f64,
+}
+
+/// The object part of a backup.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct ObjectsSummary {
+    /// Buckets mirrored.
+    pub buckets: u64,
+    /// Objects in them.
+    pub objects: u64,
+    /// Their bytes.
+    pub bytes: u64,
+    /// Objects downloaded.
+    pub downloaded: u64,
+    /// Bytes downloaded.
+    pub downloaded_bytes: u64,
+    /// Unchanged objects linked from the previous generation.
+    pub unchanged: u64,
+    /// Downloaded objects linked to identical content.
+    pub deduplicated: u64,
+    /// Wall time of the part.
+    pub seconds: f64,
+}
+
+/// A finished backup.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct BackupSummary {
+    /// Generation name.
+    pub generation: String,
+    /// Its path.
+    pub path: String,
+    /// End time, RFC 3339.
+    pub finished_at: String,
+    /// Unix time of the end.
+    pub finished_unix: i64,
+    /// Wall time of the whole backup.
+    pub seconds: f64,
+    /// The database part, if backed up.
+    pub database: Option<DatabaseSummary>,
+    /// The object part, if backed up.
+    pub objects: Option<ObjectsSummary>,
+}
+
+impl BackupSummary {
+    /// The readable block printed on stderr at the end of a backup.
+    pub fn text(&self) -> String {
+        let mut out = format!("backup summary: {}\n", self.generation);
+        if let Some(d) = &self.database {
+            out.push_str(&format!(
+                "  database  {} tables, {} of data stored as {}; {} unchanged file(s) ({}) linked; {:.1}s\n",
+                d.tables,
+                bytes(d.raw_bytes),
+                bytes(d.stored_bytes),
+                d.linked_files,
+                bytes(d.linked_bytes),
+                d.seconds
+            ));
+        }
+        if let Some(o) = &self.objects {
+            out.push_str(&format!(
+                "  objects   {} bucket(s), {} objects ({}): {} downloaded ({}), {} unchanged and linked, {} deduplicated; {:.1}s\n",
+                o.buckets,
+                o.objects,
+                bytes(o.bytes),
+                o.downloaded,
+                bytes(o.downloaded_bytes),
+                o.unchanged,
+                o.deduplicated,
+                o.seconds
+            ));
+        }
+        out.push_str(&format!(
+            "  total     {:.1}s, finished {}\n",
+            self.seconds, self.finished_at
+        ));
+        out
+    }
+
+    /// Prometheus text exposition of a successful backup.
+    pub fn prometheus(&self) -> String {
+        let mut m = Metrics::default();
+        m.gauge(
+            "fullsite_backup_success",
+            "1 if the last backup succeeded",
+            1.0,
+        );
+        m.gauge(
+            "fullsite_backup_last_success_timestamp_seconds",
+            "Unix time the last successful backup finished",
+            self.finished_unix as f64,
+        );
+        m.gauge(
+            "fullsite_backup_duration_seconds",
+            "Wall time of the last successful backup",
+            self.seconds,
+        );
+        if let Some(d) = &self.database {
+            m.gauge(
+                "fullsite_backup_database_seconds",
+                "Wall time of the database part",
+                d.seconds,
+            );
+            m.gauge(
+                "fullsite_backup_database_tables",
+                "Tables dumped",
+                d.tables as f64,
+            );
+            m.gauge(
+                "fullsite_backup_database_raw_bytes",
+                "Uncompressed table data",
+                d.raw_bytes as f64,
+            );
+            m.gauge(
+                "fullsite_backup_database_new_bytes",
+                "Archive bytes stored anew",
+                (d.stored_bytes - d.linked_bytes.min(d.stored_bytes)) as f64,
+            );
+            m.gauge(
+                "fullsite_backup_database_linked_bytes",
+                "Archive bytes hard-linked to earlier generations",
+                d.linked_bytes as f64,
+            );
+        }
+        if let Some(o) = &self.objects {
+            m.gauge(
+                "fullsite_backup_objects_seconds",
+                "Wall time of the object part",
+                o.seconds,
+            );
+            m.gauge(
+                "fullsite_backup_objects_total",
+                "Objects in the mirrored buckets",
+                o.objects as f64,
+            );
+            m.gauge(
+                "fullsite_backup_objects_downloaded",
+                "Objects downloaded",
+                o.downloaded as f64,
+            );
+            m.gauge(
+                "fullsite_backup_objects_linked",
+                "Objects hard-linked (unchanged or identical content)",
+                (o.unchanged + o.deduplicated) as f64,
+            );
+            m.gauge(
+                "fullsite_backup_objects_new_bytes",
+                "Bytes downloaded",
+                o.downloaded_bytes as f64,
+            );
+            m.gauge(
+                "fullsite_backup_objects_linked_bytes",
+                "Bytes of objects not downloaded",
+                (o.bytes - o.downloaded_bytes.min(o.bytes)) as f64,
+            );
+        }
+        m.text
+    }
+}
+
+#[derive(Default)]
+struct Metrics {
+    text: String,
+}
+
+impl Metrics {
+    fn gauge(&mut self, name: &str, help: &str, value: f64) {
+        self.text.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n"
+        ));
+    }
+}
+
+/// Prometheus text after a failed backup: success 0, the previous last-success time kept.
+pub fn prometheus_failure(previous: Option<&str>, now_unix: i64) -> String {
+    let last_success = previous
+        .and_then(|text| {
+            text.lines()
+                .find_map(|l| l.strip_prefix("fullsite_backup_last_success_timestamp_seconds "))
+                .and_then(|v| v.trim().parse::<f64>().ok())
+        })
+        .unwrap_or(0.0);
+    let mut m = Metrics::default();
+    m.gauge(
+        "fullsite_backup_success",
+        "1 if the last backup succeeded",
+        0.0,
+    );
+    m.gauge(
+        "fullsite_backup_last_success_timestamp_seconds",
+        "Unix time the last successful backup finished",
+        last_success,
+    );
+    m.gauge(
+        "fullsite_backup_last_failure_timestamp_seconds",
+        "Unix time the last backup failed",
+        now_unix as f64,
+    );
+    m.text
+}
+
+/// Writes `text` to `path` atomically.
+pub fn write_metrics(path: &Path, text: &str) -> crate::Result<()> {
+    crate::fsutil::write_file_atomic(path, text.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary() -> BackupSummary {
+        BackupSummary {
+            generation: "full-site-2026-11-24".into(),
+            path: "/var/backups/stgy/full-site-2026-11-24".into(),
+            finished_at: "2026-11-24T02:31:00+00:00".into(),
+            finished_unix: 1_795_487_460,
+            seconds: 12.5,
+            database: Some(DatabaseSummary {
+                tables: 14,
+                entries: 120,
+                raw_bytes: 1000,
+                stored_bytes: 400,
+                linked_files: 2,
+                linked_bytes: 100,
+                seconds: 9.8,
+            }),
+            objects: Some(ObjectsSummary {
+                buckets: 2,
+                objects: 10,
+                bytes: 5000,
+                downloaded: 1,
+                downloaded_bytes: 500,
+                unchanged: 9,
+                deduplicated: 0,
+                seconds: 1.6,
+            }),
+        }
+    }
+
+    #[test]
+    fn prometheus_text_parses_as_name_value_lines() {
+        let text = summary().prometheus();
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            let (name, value) = line.split_once(' ').unwrap();
+            assert!(
+                name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                "{name}"
+            );
+            value.parse::<f64>().unwrap();
+        }
+        assert!(text.contains("fullsite_backup_last_success_timestamp_seconds 1795487460\n"));
+        assert!(text.contains("fullsite_backup_database_new_bytes 300\n"));
+        assert!(text.contains("fullsite_backup_objects_linked_bytes 4500\n"));
+    }
+
+    #[test]
+    fn a_failure_keeps_the_last_success_time() {
+        let text = prometheus_failure(Some(&summary().prometheus()), 1_795_500_000);
+        assert!(text.contains("fullsite_backup_success 0\n"));
+        assert!(text.contains("fullsite_backup_last_success_timestamp_seconds 1795487460\n"));
+        assert!(text.contains("fullsite_backup_last_failure_timestamp_seconds 1795500000\n"));
+        assert!(
+            prometheus_failure(None, 1)
+                .contains("fullsite_backup_last_success_timestamp_seconds 0\n")
+        );
+    }
+
+    #[test]
+    fn the_text_block_names_both_parts() {
+        let text = summary().text();
+        assert!(
+            text.starts_with("backup summary: full-site-2026-11-24\n"),
+            "{text}"
+        );
+        assert!(text.contains("  database  14 tables"), "{text}");
+        assert!(
+            text.contains("1 downloaded (500 B), 9 unchanged and linked"),
+            "{text}"
+        );
+    }
+}
