@@ -227,6 +227,14 @@ pub struct VerifyArgs {
     /// Verify every generation in the root.
     #[arg(long, conflicts_with = "name")]
     pub all: bool,
+    /// Hash only about PCT percent of the files (a cheaper nightly check); presence, the
+    /// manifest and unlisted files are always checked; the database archive is decoded only
+    /// at 100.
+    #[arg(long, value_name = "PCT", value_parser = parse_percent)]
+    pub sample: Option<f64>,
+    /// Seed of the --sample selection [default: changes every run].
+    #[arg(long, value_name = "N", requires = "sample")]
+    pub seed: Option<u64>,
     /// Generation to verify.
     #[arg(value_name = "NAME", required_unless_present = "all")]
     pub name: Option<String>,
@@ -264,6 +272,13 @@ fn parse_transfers(text: &str) -> Result<usize, String> {
         _ => Err(format!(
             "'{text}' is not a number of transfers from 1 to 256"
         )),
+    }
+}
+
+fn parse_percent(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(p) if (0.0..=100.0).contains(&p) => Ok(p),
+        _ => Err(format!("'{text}' is not a percentage from 0 to 100")),
     }
 }
 

@@ -79,8 +79,77 @@ pub struct Report {
     pub problems: Vec<Problem>,
 }
 
+/// The outcome of the last verification of a generation, kept in the root's
+/// [`RESULTS_FILE`] so `status` can report it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LastVerify {
+    /// When it finished, RFC 3339.
+    pub at: String,
+    /// Problems found.
+    pub problems: usize,
+    /// Files hashed.
+    pub files: u64,
+    /// Share of files hashed (100 for a full check).
+    pub percent: f64,
+}
+
+/// File in the backup root holding the last verification of each generation.
+pub const RESULTS_FILE: &str = ".verify-results.json";
+
+/// Records `result` for `name`; best effort (an offsite copy may be read-only), and entries of
+/// generations that no longer exist are dropped.
+pub fn record(root: &Path, name: &str, result: LastVerify, existing: &[String]) {
+    let path = root.join(RESULTS_FILE);
+    let mut all: std::collections::BTreeMap<String, LastVerify> = std::fs::read(&path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    all.retain(|k, _| existing.contains(k));
+    all.insert(name.to_string(), result);
+    let text = serde_json::to_vec_pretty(&all).unwrap_or_default();
+    if let Err(e) = crate::fsutil::write_file_atomic(&path, &text) {
+        tracing::debug!("not recording the verify result: {e}");
+    }
+}
+
+/// The last recorded verification of `name`.
+pub fn last(root: &Path, name: &str) -> Option<LastVerify> {
+    let bytes = std::fs::read(root.join(RESULTS_FILE)).ok()?;
+    let mut all: std::collections::BTreeMap<String, LastVerify> =
+        serde_json::from_slice(&bytes).ok()?;
+    all.remove(name)
+}
+
 /// Verifies the fullsite generation in `dir`.
 pub fn verify_generation(dir: &Path) -> Report {
+    verify_generation_sampled(dir, None)
+}
+
+/// A cheaper check: only a share of the files is hashed (presence, the manifest's digest and
+/// unlisted files are always checked).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sample {
+    /// Percentage of files hashed, 0–100.
+    pub percent: f64,
+    /// Seed of the selection; the same seed selects the same files.
+    pub seed: u64,
+}
+
+impl Sample {
+    /// Whether the file at `path` is in the sample: a seeded hash of its path, so selections
+    /// are reproducible and independent of file order.
+    pub fn selects(&self, path: &str) -> bool {
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(&self.seed.to_le_bytes());
+        hasher.update(path.as_bytes());
+        let bytes = hasher.finalize();
+        let value = u64::from_le_bytes(bytes.as_bytes()[..8].try_into().unwrap_or_default());
+        (value as f64 / u64::MAX as f64) * 100.0 < self.percent
+    }
+}
+
+/// [`verify_generation`], hashing only the files `sample` selects (all when `None`).
+pub fn verify_generation_sampled(dir: &Path, sample: Option<Sample>) -> Report {
     let mut report = Report::default();
     let mut listed: HashSet<String> = HashSet::new();
     let mut entries: Vec<FileEntry> = Vec::new();
@@ -88,7 +157,11 @@ pub fn verify_generation(dir: &Path) -> Report {
         report.problems.push(Problem::Manifest(e.to_string()));
     }
     for entry in entries {
-        check_file(dir, &entry, &mut report);
+        if sample.is_none_or(|s| s.selects(&entry.path)) {
+            check_file(dir, &entry, &mut report);
+        } else if std::fs::symlink_metadata(dir.join(&entry.path)).is_err() {
+            report.problems.push(Problem::Missing(entry.path.clone()));
+        }
         listed.insert(entry.path);
     }
     find_unlisted(dir, &listed, &mut report);
@@ -183,5 +256,37 @@ fn find_unlisted(dir: &Path, listed: &HashSet<String>, report: &mut Report) {
                 kind,
             });
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sample_selects_about_its_share_reproducibly() {
+        let sample = Sample {
+            percent: 25.0,
+            seed: 7,
+        };
+        let paths: Vec<String> = (0..10_000).map(|i| format!("objects/b/{i}.jpg")).collect();
+        let chosen = paths.iter().filter(|p| sample.selects(p)).count();
+        assert!((2_200..2_800).contains(&chosen), "{chosen}");
+        let again = paths.iter().filter(|p| sample.selects(p)).count();
+        assert_eq!(chosen, again);
+        assert!(paths.iter().all(|p| {
+            Sample {
+                percent: 100.0,
+                seed: 1,
+            }
+            .selects(p)
+        }));
+        assert!(!paths.iter().any(|p| {
+            Sample {
+                percent: 0.0,
+                seed: 1,
+            }
+            .selects(p)
+        }));
     }
 }

@@ -86,7 +86,27 @@ fn status_json() {
     assert_eq!(status["generations"], 3);
     assert_eq!(
         keys(&status["newest"]),
-        ["age_hours", "name", "parts", "status", "time"]
+        [
+            "age_hours",
+            "last_verify",
+            "name",
+            "parts",
+            "status",
+            "time"
+        ]
+    );
+    assert_eq!(
+        status["newest"]["last_verify"],
+        Value::Null,
+        "never verified"
+    );
+    assert_eq!(sandbox.run(&["verify", "g2"]).code, 0);
+    let status = json(&sandbox, &["status", "--json"], 0);
+    let last = &status["newest"]["last_verify"];
+    assert_eq!(keys(last), ["at", "files", "percent", "problems"]);
+    assert_eq!(
+        (last["problems"].as_u64(), last["percent"].as_f64()),
+        (Some(0), Some(100.0))
     );
     assert_eq!(status["newest"]["name"], "g2");
     let none = json(&Sandbox::new(), &["status", "--json", "--max-age", "1"], 1);

@@ -293,3 +293,49 @@ fn a_configured_bucket_that_does_not_exist_is_named() {
         .collect();
     assert_eq!(names, HashSet::from([".lock".to_string()]));
 }
+
+#[test]
+fn verify_sample_finds_a_damaged_file_about_as_often_as_its_share_and_status_reports_it() {
+    let bucket = servers().s3.create_bucket("sample");
+    let objects: Vec<Object> = (0..40)
+        .map(|i| Object::new(&format!("f{i}"), vec![i as u8; 1000]))
+        .collect();
+    put(&bucket, &objects);
+    let sandbox = Sandbox::new();
+    assert_eq!(backup(&sandbox, &bucket, "g1", &[]).code, 0);
+    assert_eq!(sandbox.run(&["verify", "g1"]).code, 0);
+    assert!(
+        sandbox
+            .run(&["status"])
+            .stdout
+            .contains("ok (100% of files hashed)")
+    );
+
+    let damaged = sandbox.root().join(format!("g1/objects/{bucket}/f7"));
+    std::fs::write(&damaged, vec![0xffu8; 1000]).unwrap();
+    let found = (0..60u64)
+        .filter(|seed| {
+            let run = sandbox.run(&[
+                "verify",
+                "g1",
+                "--sample",
+                "50",
+                "--seed",
+                &seed.to_string(),
+            ]);
+            assert!(run.code == 0 || run.code == 3, "{}", run.stderr);
+            run.code == 3
+        })
+        .count();
+    assert!(
+        (15..=45).contains(&found),
+        "a 50% sample found the damage in {found} of 60 runs"
+    );
+    assert_eq!(sandbox.run(&["verify", "g1"]).code, 3);
+    let status = sandbox.run(&["status"]);
+    assert!(
+        status.stdout.contains("DAMAGED (1 problems)"),
+        "{}",
+        status.stdout
+    );
+}

@@ -19,6 +19,7 @@ pub fn run(args: StatusArgs, vars: &Vars) -> Result<()> {
         (Some(_), None) => Some(false),
         (None, _) => None,
     };
+    let last_verify = newest.and_then(|g| crate::verify::last(&root, &g.name));
     if args.json {
         let newest_json = newest.zip(hours).map(|(g, h)| {
             serde_json::json!({
@@ -27,6 +28,7 @@ pub fn run(args: StatusArgs, vars: &Vars) -> Result<()> {
                 "status": g.status(),
                 "age_hours": (h * 100.0).round() / 100.0,
                 "parts": {"db": g.has_db(), "objects": g.has_objects()},
+                "last_verify": last_verify,
             })
         });
         println!(
@@ -41,6 +43,15 @@ pub fn run(args: StatusArgs, vars: &Vars) -> Result<()> {
         );
     } else {
         print_text(&root, &catalog, newest, hours);
+        if newest.is_some() {
+            match &last_verify {
+                Some(v) if v.problems == 0 => {
+                    println!("verified: {} ok ({:.0}% of files hashed)", v.at, v.percent)
+                }
+                Some(v) => println!("verified: {} DAMAGED ({} problems)", v.at, v.problems),
+                None => println!("verified: never"),
+            }
+        }
     }
     match (newest, args.max_age, hours) {
         (None, Some(_), _) => Err(Error::Stale(format!(

@@ -9,7 +9,11 @@ use crate::cli::VerifyArgs;
 use crate::config::{self, Vars};
 use crate::error::{Error, Result};
 use crate::generation::{Catalog, Generation, GenerationKind, GenerationName};
-use crate::verify::{Problem, Report, verify_archive, verify_generation};
+use chrono::Local;
+
+use crate::verify::{
+    LastVerify, Problem, Report, Sample, record, verify_archive, verify_generation_sampled,
+};
 
 pub fn run(args: VerifyArgs, vars: &Vars) -> Result<()> {
     let root = config::backup_root(args.root.root.as_deref(), vars);
@@ -31,8 +35,26 @@ pub fn run(args: VerifyArgs, vars: &Vars) -> Result<()> {
     let mut damaged = Vec::new();
     let mut problems = 0;
     let mut json = Vec::new();
+    let sample = args.sample.filter(|p| *p < 100.0).map(|percent| Sample {
+        percent,
+        seed: args
+            .seed
+            .unwrap_or_else(|| Local::now().timestamp_nanos_opt().unwrap_or_default() as u64),
+    });
+    let names: Vec<String> = catalog.generations.iter().map(|g| g.name.clone()).collect();
     for generation in &targets {
-        let report = verify_one(generation);
+        let report = verify_one(generation, sample);
+        record(
+            &root,
+            &generation.name,
+            LastVerify {
+                at: Local::now().to_rfc3339(),
+                problems: report.problems.len(),
+                files: report.files,
+                percent: sample.map_or(100.0, |s| s.percent),
+            },
+            &names,
+        );
         if args.json {
             let listed: Vec<serde_json::Value> = report
                 .problems
@@ -84,20 +106,22 @@ pub fn run(args: VerifyArgs, vars: &Vars) -> Result<()> {
     }
 }
 
-fn verify_one(generation: &Generation) -> Report {
+fn verify_one(generation: &Generation, sample: Option<Sample>) -> Report {
     match &generation.kind {
         GenerationKind::Damaged(reason) => Report {
             problems: vec![Problem::Manifest(reason.clone())],
             ..Default::default()
         },
         GenerationKind::Fullsite(header) => {
-            let mut report = verify_generation(&generation.path);
+            let mut report = verify_generation_sampled(&generation.path, sample);
             let archive = header
                 .source
                 .database
                 .as_ref()
                 .map(|d| generation.path.join(&d.archive));
-            if let Some(archive) = archive.filter(|_| report.problems.is_empty()) {
+            if let Some(archive) =
+                archive.filter(|_| report.problems.is_empty() && sample.is_none())
+            {
                 verify_archive(&archive, &mut report);
             }
             report
