@@ -38,6 +38,7 @@ pub mod logging;
 pub mod manifest;
 pub mod objects;
 pub mod pg;
+pub mod progress;
 pub mod prune;
 pub mod signals;
 pub mod summary;

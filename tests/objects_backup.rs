@@ -339,3 +339,49 @@ fn verify_sample_finds_a_damaged_file_about_as_often_as_its_share_and_status_rep
         status.stdout
     );
 }
+
+#[test]
+fn without_a_terminal_progress_is_periodic_log_lines() {
+    let bucket = servers().s3.create_bucket("progress");
+    let objects: Vec<Object> = (0..200)
+        .map(|i| Object::new(&format!("f{i}"), vec![i as u8; 20_000]))
+        .collect();
+    put(&bucket, &objects);
+    let sandbox = Sandbox::new();
+    let env = servers().fullsite_env("unused");
+    let mut pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    pairs.push(("STGY_STORAGE_S3_BUCKETS", &bucket));
+    pairs.push(("FULLSITE_PROGRESS_SECS", "0.02"));
+    let run = sandbox.run_with(
+        &["backup", "--no-db", "--name", "g1", "--transfers", "2"],
+        &pairs,
+    );
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let line = run
+        .stderr
+        .lines()
+        .find(|l| l.contains(&format!("bucket {bucket}: ")) && l.contains("/200 done"));
+    assert!(line.is_some(), "no progress line in:\n{}", run.stderr);
+    assert!(
+        !run.stderr.contains('\r'),
+        "no bar redraws when stderr is not a terminal"
+    );
+    let quiet = sandbox.run_with(
+        &[
+            "-q",
+            "backup",
+            "--no-db",
+            "--name",
+            "g2",
+            "--transfers",
+            "2",
+        ],
+        &pairs,
+    );
+    assert_eq!(quiet.code, 0, "{}", quiet.stderr);
+    assert!(
+        !quiet.stderr.contains("done,"),
+        "-q shows no progress: {}",
+        quiet.stderr
+    );
+}

@@ -41,7 +41,9 @@ pub async fn run(args: BackupArgs, vars: &Vars) -> Result<()> {
         }
     }
     let summary = result?;
-    eprint!("{}", summary.text());
+    if tracing::enabled!(tracing::Level::INFO) {
+        eprint!("{}", summary.text());
+    }
     if args.json {
         println!("{}", serde_json::to_string(&summary).unwrap_or_default());
     }

@@ -32,6 +32,7 @@ use crate::dedup::{DedupIndex, Outcome};
 use crate::fsutil::{mkdir_private_all, open_new_private};
 use crate::generation::{Catalog, GenerationKind};
 use crate::manifest::{self, BucketEntry, FileEntry, ObjectEntry, Record};
+use crate::progress::Meter;
 
 /// Mirror settings.
 #[derive(Debug, Clone)]
@@ -171,11 +172,18 @@ pub async fn mirror(
             dedup: &dedup,
             counter: AtomicU64::new(0),
         };
+        let meter = Meter::start(&format!("bucket {bucket}"), Some(listed.len() as u64));
         let results: Vec<Result<(ObjectEntry, How), MirrorError>> =
             futures_util::stream::iter(listed.iter())
                 .map(|object| {
                     let path = format!("objects/{bucket}/{}", paths.path_for(&object.key));
-                    run.fetch(object, path)
+                    async {
+                        let fetched = run.fetch(object, path).await;
+                        if let Ok((entry, _)) = &fetched {
+                            meter.add(1, entry.size);
+                        }
+                        fetched
+                    }
                 })
                 .buffer_unordered(options.concurrency.max(1))
                 .collect()

@@ -27,6 +27,7 @@ use super::client::{S3, describe};
 use super::mirror::MirrorError;
 use crate::generation::{Generation, GenerationKind};
 use crate::manifest::{self, ObjectEntry, Record};
+use crate::progress::Meter;
 
 /// Objects larger than this are uploaded in parts.
 pub const MULTIPART_THRESHOLD: u64 = 64 * 1024 * 1024;
@@ -84,6 +85,10 @@ pub async fn restore_objects(
         ensure_bucket(s3, &bucket.name).await?;
         let present = list_present(s3, &bucket.name).await?;
         crate::failpoint::pause("restore:before-uploads").await;
+        let meter = Meter::start(
+            &format!("bucket {}", bucket.name),
+            Some(bucket.objects.len() as u64),
+        );
         // Each result: the bytes uploaded, or None when the object was already there.
         let results: Vec<Result<Option<u64>, MirrorError>> =
             futures_util::stream::iter(bucket.objects.iter())
@@ -91,8 +96,10 @@ pub async fn restore_objects(
                     let unchanged = present.get(&object.key).is_some_and(|(size, etag)| {
                         *size == object.size && !object.etag.is_empty() && *etag == object.etag
                     });
+                    let meter = &meter;
                     async move {
                         if unchanged {
+                            meter.add(1, 0);
                             return Ok(None);
                         }
                         upload(s3, &generation.path, object)

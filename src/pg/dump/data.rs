@@ -15,6 +15,7 @@ use super::gzip::{CompressPool, GzipError, Written, write_gzip_file};
 use super::session;
 use super::toc::DataItem;
 use crate::pg::connect::Target;
+use crate::progress::Meter;
 
 /// A written data file.
 #[derive(Debug, Clone)]
@@ -48,15 +49,17 @@ pub async fn write_all(
             .then(a.dump_id.cmp(&b.dump_id))
     });
     let workers = jobs.clamp(1, items.len().max(1));
+    let meter = Arc::new(Meter::start("table data", Some(items.len() as u64)));
     let queue = Arc::new(Mutex::new(VecDeque::from(items)));
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..workers {
-        let (target, snapshot, dir, pool, queue) = (
+        let (target, snapshot, dir, pool, queue, meter) = (
             target.clone(),
             snapshot.to_string(),
             dir.to_path_buf(),
             pool.clone(),
             queue.clone(),
+            meter.clone(),
         );
         tasks.spawn(async move {
             let client = session::worker(&target, &snapshot).await?;
@@ -88,6 +91,7 @@ pub async fn write_all(
                     written.raw_bytes,
                     written.file_bytes
                 );
+                meter.add(1, written.raw_bytes);
                 done.push(DataFile {
                     path,
                     written,
