@@ -17,6 +17,8 @@ use crate::display::bytes;
 pub struct DatabaseSummary {
     /// Tables whose data was copied.
     pub tables: usize,
+    /// Rows copied.
+    pub rows: u64,
     /// Archive TOC entries.
     pub entries: usize,
     /// Uncompressed COPY bytes.
@@ -77,8 +79,9 @@ impl BackupSummary {
         let mut out = format!("backup summary: {}\n", self.generation);
         if let Some(d) = &self.database {
             out.push_str(&format!(
-                "  database  {} tables, {} of data stored as {}; {} unchanged file(s) ({}) linked; {:.1}s\n",
+                "  database  {} tables, {} rows, {} of data stored as {}; {} unchanged file(s) ({}) linked; {:.1}s\n",
                 d.tables,
+                d.rows,
                 bytes(d.raw_bytes),
                 bytes(d.stored_bytes),
                 d.linked_files,
@@ -246,6 +249,7 @@ mod tests {
             seconds: 12.5,
             database: Some(DatabaseSummary {
                 tables: 14,
+                rows: 5000,
                 entries: 120,
                 raw_bytes: 1000,
                 stored_bytes: 400,
@@ -301,7 +305,7 @@ mod tests {
             text.starts_with("backup summary: full-site-2026-11-24\n"),
             "{text}"
         );
-        assert!(text.contains("  database  14 tables"), "{text}");
+        assert!(text.contains("  database  14 tables, 5000 rows"), "{text}");
         assert!(
             text.contains("1 downloaded (500 B), 9 unchanged and linked"),
             "{text}"

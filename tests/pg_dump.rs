@@ -222,3 +222,23 @@ fn a_wrong_password_fails_promptly_naming_the_server_and_not_the_password() {
     assert!(!run.stderr.contains("Wrong-Secret-123"));
     assert!(!sandbox.root().join("g").exists());
 }
+
+#[test]
+fn the_backup_summary_counts_rows_exactly() {
+    let sandbox = Sandbox::new();
+    let pg = &servers().pg;
+    let source = pg.create_database("rows");
+    pg.psql(
+        &source,
+        "CREATE TABLE a AS SELECT g, 'line ' || g || E'\\nsecond line' AS note FROM generate_series(1, 1234) g; \
+         CREATE TABLE b (v text); INSERT INTO b VALUES (E'tab\\there'), (NULL), ('');",
+    );
+    let env = env_for(&source);
+    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let run = sandbox.run_with(&["backup", "--no-objects", "--name", "g", "--json"], &pairs);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let summary: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(summary["database"]["rows"], 1237);
+    assert_eq!(summary["database"]["tables"], 2);
+    assert!(run.stderr.contains("2 tables, 1237 rows"), "{}", run.stderr);
+}

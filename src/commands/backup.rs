@@ -108,6 +108,7 @@ async fn back_up(args: &BackupArgs, vars: &Vars) -> Result<BackupSummary> {
         let dedup = DedupIndex::load(&catalog, "db/");
         let mut part = DatabaseSummary {
             tables: dumped.tables,
+            rows: dumped.rows,
             entries: dumped.entries,
             raw_bytes: dumped.raw_bytes,
             ..Default::default()

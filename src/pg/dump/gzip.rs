@@ -46,6 +46,8 @@ impl CompressPool {
 pub struct Written {
     /// Uncompressed bytes.
     pub raw_bytes: u64,
+    /// Lines of input before the trailer: rows, for COPY text (embedded newlines are escaped).
+    pub rows: u64,
     /// Bytes in the file.
     pub file_bytes: u64,
     /// BLAKE3 of the file's bytes.
@@ -76,7 +78,7 @@ pub async fn write_gzip_file<E>(
     let mut hasher = blake3::Hasher::new();
     let mut pending: VecDeque<tokio::task::JoinHandle<std::io::Result<Vec<u8>>>> = VecDeque::new();
     let mut buffer = BytesMut::with_capacity(MEMBER_SIZE);
-    let (mut raw_bytes, mut file_bytes) = (0u64, 0u64);
+    let (mut raw_bytes, mut file_bytes, mut rows) = (0u64, 0u64, 0u64);
 
     let mut finished_input = false;
     while !finished_input {
@@ -84,6 +86,7 @@ pub async fn write_gzip_file<E>(
             Some(chunk) => {
                 let chunk = chunk.map_err(GzipError::Source)?;
                 raw_bytes += chunk.len() as u64;
+                rows += chunk.iter().filter(|b| **b == b'\n').count() as u64;
                 buffer.extend_from_slice(&chunk);
             }
             None => {
@@ -117,6 +120,7 @@ pub async fn write_gzip_file<E>(
     file.flush().await.map_err(GzipError::Io)?;
     Ok(Written {
         raw_bytes,
+        rows,
         file_bytes,
         blake3: hasher.finalize(),
     })

@@ -55,6 +55,8 @@ pub struct DumpSummary {
     pub entries: usize,
     /// Uncompressed COPY bytes.
     pub raw_bytes: u64,
+    /// Rows copied.
+    pub rows: u64,
     /// Every file written (toc.dat last).
     pub files: Vec<ArchiveFile>,
 }
@@ -204,6 +206,7 @@ pub async fn dump_database(
         tables: data.len(),
         entries: toc.entries.len(),
         raw_bytes: data.iter().map(|f| f.written.raw_bytes).sum(),
+        rows: data.iter().map(|f| f.written.rows).sum(),
         files,
     })
 }
