@@ -86,6 +86,15 @@ impl DedupIndex {
         let Some(existing) = self.by_content.get(&(size, *hash.as_bytes())) else {
             return Outcome::New;
         };
+        // Only a regular file is linked: a symlink planted in an old generation is never
+        // followed or carried into a new one.
+        if !std::fs::symlink_metadata(existing).is_ok_and(|m| m.is_file()) {
+            tracing::warn!(
+                "'{}' is not a regular file; keeping a fresh copy",
+                existing.display()
+            );
+            return Outcome::Copied;
+        }
         match hash_file(existing) {
             Ok((old_size, old_hash)) if old_size == size && old_hash == *hash => {}
             _ => {
@@ -150,5 +159,16 @@ mod tests {
         std::fs::write(&old, b"SAME BYTES").unwrap(); // the old copy was damaged
         assert_eq!(index.link_identical(&third, 10, &hash), Outcome::Copied);
         assert_eq!(std::fs::read(&third).unwrap(), b"same bytes");
+
+        // a symlink where the index expects a file is never linked
+        let outside = dir.path().join("outside");
+        std::fs::write(&outside, b"same bytes").unwrap();
+        let planted = dir.path().join("planted");
+        std::os::unix::fs::symlink(&outside, &planted).unwrap();
+        index.by_content.insert((10, *hash.as_bytes()), planted);
+        let fourth = dir.path().join("fourth");
+        std::fs::write(&fourth, b"same bytes").unwrap();
+        assert_eq!(index.link_identical(&fourth, 10, &hash), Outcome::Copied);
+        assert!(std::fs::symlink_metadata(&fourth).unwrap().is_file());
     }
 }

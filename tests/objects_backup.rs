@@ -385,3 +385,45 @@ fn without_a_terminal_progress_is_periodic_log_lines() {
         quiet.stderr
     );
 }
+
+#[test]
+fn a_symlink_planted_in_a_previous_generation_is_never_followed_or_carried_over() {
+    let bucket = servers().s3.create_bucket("planted");
+    put(
+        &bucket,
+        &[Object::new("avatar.png", b"real content".to_vec())],
+    );
+    let sandbox = Sandbox::new();
+    assert_eq!(backup(&sandbox, &bucket, "g1", &[]).code, 0);
+    // an attacker swaps g1's file for a symlink to a file outside the root, same size
+    let outside = sandbox.cwd().join("secret");
+    std::fs::write(&outside, b"SECRET 12345").unwrap();
+    let planted = sandbox
+        .root()
+        .join(format!("g1/objects/{bucket}/avatar.png"));
+    std::fs::remove_file(&planted).unwrap();
+    std::os::unix::fs::symlink(&outside, &planted).unwrap();
+    let run = backup(&sandbox, &bucket, "g2", &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        count(&run.stderr, "downloaded"),
+        1,
+        "not taken from the planted link"
+    );
+    let file = sandbox
+        .root()
+        .join(format!("g2/objects/{bucket}/avatar.png"));
+    assert!(std::fs::symlink_metadata(&file).unwrap().is_file());
+    assert_eq!(std::fs::read(&file).unwrap(), b"real content");
+    assert_eq!(
+        std::fs::read(&outside).unwrap(),
+        b"SECRET 12345",
+        "nothing outside the root changed"
+    );
+    assert_eq!(sandbox.run(&["verify", "g2"]).code, 0);
+    assert_eq!(
+        sandbox.run(&["verify", "g1"]).code,
+        3,
+        "the planted link is reported in g1"
+    );
+}

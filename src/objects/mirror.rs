@@ -360,7 +360,10 @@ impl BucketRun<'_> {
             && old.last_modified == object.last_modified
         {
             let source = previous.dir.join(&old.path);
-            if std::fs::metadata(&source).is_ok_and(|m| m.len() == old.size) {
+            // symlink_metadata: a symlink planted in an old generation is never linked or followed
+            let regular = std::fs::symlink_metadata(&source)
+                .is_ok_and(|m| m.is_file() && m.len() == old.size);
+            if regular {
                 link_or_copy(&source, &dest)?;
                 return Ok((
                     ObjectEntry {
