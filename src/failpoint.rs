@@ -7,8 +7,9 @@
 //! which still stop it cleanly) or to change the database while a dump's snapshot is open.
 //! Unset, a pause point costs one environment lookup.
 //!
-//! Points: `backup:after-lock`, `dump:after-snapshot`, `backup:before-manifest`,
-//! `backup:before-publish`, `prune:after-lock`, `restore:before-uploads`.
+//! Points: `backup:after-lock`, `dump:after-snapshot`, `mirror:mid-download`,
+//! `backup:before-manifest`, `backup:before-publish`, `prune:after-lock`,
+//! `restore:before-uploads`.
 
 use std::time::Duration;
 

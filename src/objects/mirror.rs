@@ -408,6 +408,7 @@ impl BucketRun<'_> {
             hasher.update(&chunk);
             size += chunk.len() as u64;
             file.write_all(&chunk).await.map_err(|e| io("write", e))?;
+            crate::failpoint::pause("mirror:mid-download").await;
         }
         file.flush().await.map_err(|e| io("write", e))?;
         let std_file = file.into_std().await;
