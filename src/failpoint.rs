@@ -9,7 +9,7 @@
 //!
 //! Points: `backup:after-lock`, `dump:after-snapshot`, `mirror:mid-download`,
 //! `backup:before-manifest`, `backup:before-publish`, `prune:after-lock`,
-//! `restore:before-uploads`.
+//! `restore:mid-copy`, `restore:before-uploads`, `restore:mid-upload`.
 
 use std::time::Duration;
 

@@ -95,3 +95,76 @@ fn sigterm_during_a_full_backup_stops_cleanly_with_143() {
         );
     }
 }
+
+/// Backs up the full site, then returns what a restore must bring back.
+fn backed_up() -> (Sandbox, Vec<(String, String)>, String, String) {
+    let (sandbox, env) = full_site();
+    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let run = sandbox.run_with(&["backup", "--name", "g"], &pairs);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let db = env
+        .iter()
+        .find(|(k, _)| k == "STGY_DATABASE_NAME")
+        .unwrap()
+        .1
+        .clone();
+    let bucket = env
+        .iter()
+        .find(|(k, _)| k == "STGY_STORAGE_S3_BUCKETS")
+        .unwrap()
+        .1
+        .clone();
+    (sandbox, env, db, bucket)
+}
+
+#[test]
+fn a_restore_killed_during_the_data_load_completes_when_run_again() {
+    let (sandbox, env, db, _) = backed_up();
+    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let pg = &servers().pg;
+    let expected = support::db::checksums(pg, &db);
+    pg.psql(&db, "DELETE FROM app.tags");
+    let paused = sandbox.spawn_paused_with(
+        &["restore", "--no-objects", "--jobs", "1", "g"],
+        &pairs,
+        "restore:mid-copy",
+    );
+    assert_eq!(paused.signal_and_wait("KILL"), None);
+    let run = sandbox.run_with(&["restore", "--no-objects", "g"], &pairs);
+    assert_eq!(
+        run.code, 0,
+        "the lock is free and the restore completes: {}",
+        run.stderr
+    );
+    assert_eq!(support::db::checksums(pg, &db), expected);
+}
+
+#[test]
+fn a_restore_killed_during_the_uploads_completes_when_run_again_and_never_deleted_first() {
+    let (sandbox, env, _, bucket) = backed_up();
+    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let all = support::s3::keys(&bucket);
+    support::s3::delete(&bucket, &all.iter().map(String::as_str).collect::<Vec<_>>());
+    put(
+        &bucket,
+        &[Object::new("extra", b"not in the generation".to_vec())],
+    );
+    let paused = sandbox.spawn_paused_with(
+        &["restore", "--no-db", "--transfers", "1", "g"],
+        &pairs,
+        "restore:mid-upload",
+    );
+    assert_eq!(paused.signal_and_wait("KILL"), None);
+    let keys = support::s3::keys(&bucket);
+    assert!(
+        keys.contains(&"extra".to_string()),
+        "nothing is deleted before every upload succeeded: {keys:?}"
+    );
+    let run = sandbox.run_with(&["restore", "--no-db", "g"], &pairs);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        support::s3::keys(&bucket),
+        all,
+        "the bucket holds exactly the generation's objects"
+    );
+}

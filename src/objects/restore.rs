@@ -102,9 +102,10 @@ pub async fn restore_objects(
                             meter.add(1, 0);
                             return Ok(None);
                         }
-                        upload(s3, &generation.path, object)
-                            .await
-                            .map(|()| Some(object.size))
+                        let uploaded = upload(s3, &generation.path, object).await;
+                        meter.add(1, object.size);
+                        crate::failpoint::pause("restore:mid-upload").await;
+                        uploaded.map(|()| Some(object.size))
                     }
                 })
                 .buffer_unordered(options.concurrency.max(1))

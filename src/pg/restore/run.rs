@@ -192,6 +192,7 @@ pub async fn copy_table(
         sink.send(chunk)
             .await
             .map_err(|e| failed(target, &entry, &e))?;
+        crate::failpoint::pause("restore:mid-copy").await;
     }
     sink.as_mut()
         .finish()
