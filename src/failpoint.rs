@@ -7,7 +7,8 @@
 //! which still stop it cleanly) or to change the database while a dump's snapshot is open.
 //! Unset, a pause point costs one environment lookup.
 //!
-//! Points: `backup:after-lock`, `dump:after-snapshot`, `mirror:mid-download`,
+//! Points: `backup:after-lock`, `dump:after-snapshot`, `backup:between-parts`,
+//! `mirror:mid-download`,
 //! `backup:before-manifest`, `backup:before-publish`, `prune:after-lock`,
 //! `restore:mid-copy`, `restore:before-uploads`, `restore:mid-upload`.
 

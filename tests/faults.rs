@@ -168,3 +168,218 @@ fn a_restore_killed_during_the_uploads_completes_when_run_again_and_never_delete
         "the bucket holds exactly the generation's objects"
     );
 }
+
+/// The environment of a backup against a Garage of the test's own.
+fn own_garage_env(garage: &support::garage::GarageServer, bucket: &str) -> Vec<(String, String)> {
+    [
+        ("STGY_STORAGE_S3_ENDPOINT", garage.endpoint()),
+        ("STGY_STORAGE_S3_REGION", garage.region().to_string()),
+        (
+            "STGY_STORAGE_S3_ACCESS_KEY_ID",
+            garage.access_key_id().to_string(),
+        ),
+        (
+            "STGY_STORAGE_S3_SECRET_ACCESS_KEY",
+            garage.secret_access_key().to_string(),
+        ),
+        ("STGY_STORAGE_S3_BUCKETS", bucket.to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect()
+}
+
+#[test]
+fn the_s3_server_stopping_mid_mirror_fails_the_backup_naming_it_and_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut garage = support::garage::GarageServer::start(&dir.path().join("garage"));
+    let bucket = garage.create_bucket("stops");
+    let objects: Vec<Object> = (0..10)
+        .map(|i| Object::new(&format!("o{i}"), vec![i as u8; 10_000]))
+        .collect();
+    support::s3::put_to(&garage, &bucket, &objects);
+    let sandbox = Sandbox::new();
+    let mut env = own_garage_env(&garage, &bucket);
+    env.push(("FULLSITE_TEST_PAUSE_SECS".into(), "2".into()));
+    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let started = std::time::Instant::now();
+    let paused = sandbox.spawn_paused_with(
+        &["backup", "--no-db", "--name", "g", "--transfers", "1"],
+        &pairs,
+        "mirror:mid-download",
+    );
+    garage.stop();
+    let (code, log) = paused.wait();
+    assert_eq!(code, Some(1), "{log}");
+    assert!(
+        log.contains(&garage.endpoint()),
+        "the error names the server: {log}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(90),
+        "bounded retries"
+    );
+    assert!(
+        entries(&sandbox).is_empty(),
+        "nothing half-made remains: {:?}",
+        entries(&sandbox)
+    );
+}
+
+#[test]
+fn postgresql_stopping_mid_dump_fails_the_backup_naming_it_and_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let pg_bin = servers().pg.bin_dir().to_path_buf();
+    let mut pg = support::postgres::PgServer::start(&pg_bin, &dir.path().join("pg"));
+    let db = load_fixture(&pg, "stops");
+    let sandbox = Sandbox::new();
+    let env = [
+        ("STGY_DATABASE_HOST", pg.host().to_string()),
+        ("STGY_DATABASE_PORT", pg.port().to_string()),
+        ("STGY_DATABASE_USER", pg.user().to_string()),
+        ("STGY_DATABASE_PASSWORD", pg.password().to_string()),
+        ("STGY_DATABASE_NAME", db),
+        ("FULLSITE_TEST_PAUSE_SECS", "2".to_string()),
+    ];
+    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let paused = sandbox.spawn_paused_with(
+        &["backup", "--no-objects", "--name", "g"],
+        &pairs,
+        "dump:after-snapshot",
+    );
+    pg.stop();
+    let (code, log) = paused.wait();
+    assert_eq!(code, Some(1), "{log}");
+    assert!(
+        log.contains(&format!("{}:{}", pg.host(), pg.port())),
+        "the error names the server: {log}"
+    );
+    assert!(
+        entries(&sandbox).is_empty(),
+        "nothing half-made remains: {:?}",
+        entries(&sandbox)
+    );
+}
+
+/// A small tmpfs mounted for one test, unmounted when dropped.
+struct SmallDisk(std::path::PathBuf);
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_disk_fails_the_backup_cleanly_and_keeps_earlier_generations() {
+    let dir = tempfile::tempdir().unwrap();
+    let mount = dir.path().join("disk");
+    std::fs::create_dir(&mount).unwrap();
+    let mounted = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=2m", "tmpfs"])
+        .arg(&mount)
+        .status()
+        .unwrap();
+    assert!(
+        mounted.success(),
+        "this test needs root to mount a 2 MB tmpfs"
+    );
+    let disk = SmallDisk(mount.clone());
+    let bucket = servers().s3.create_bucket("fulldisk");
+    put(&bucket, &[Object::new("small", vec![1u8; 1000])]);
+    let mut env = servers().fullsite_env("unused");
+    env.push(("STGY_STORAGE_S3_BUCKETS".into(), bucket.clone()));
+    env.push((
+        "STGY_BACKUP_ROOT".into(),
+        mount.join("root").display().to_string(),
+    ));
+    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let sandbox = Sandbox::new();
+    let first = sandbox.run_with(&["backup", "--no-db", "--name", "g1"], &pairs);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    put(
+        &bucket,
+        &(0..8)
+            .map(|i| Object::new(&format!("big{i}"), vec![i as u8; 400_000]))
+            .collect::<Vec<_>>(),
+    );
+    let full = sandbox.run_with(&["backup", "--no-db", "--name", "g2"], &pairs);
+    assert_eq!(full.code, 1, "{}", full.stderr);
+    assert!(
+        full.stderr.contains("No space left on device"),
+        "{}",
+        full.stderr
+    );
+    let left: Vec<String> = std::fs::read_dir(mount.join("root"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        !left.iter().any(|n| n.contains("g2")),
+        "no generation or partial dir of g2: {left:?}"
+    );
+    let verify = sandbox.run_with(&["verify", "g1"], &pairs);
+    assert_eq!(
+        verify.code, 0,
+        "the earlier generation is intact: {}",
+        verify.stderr
+    );
+    drop(disk);
+}
+
+#[test]
+fn a_restore_during_a_backup_exits_11_naming_the_backup() {
+    let (sandbox, env) = full_site();
+    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    assert_eq!(
+        sandbox
+            .run_with(&["backup", "--no-objects", "--name", "g"], &pairs)
+            .code,
+        0
+    );
+    let paused =
+        sandbox.spawn_paused_with(&["backup", "--name", "h"], &pairs, "backup:between-parts");
+    let run = sandbox.run_with(&["restore", "--no-objects", "g"], &pairs);
+    assert_eq!(run.code, 11, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains(&format!("'fullsite backup' (pid {}", paused.pid())),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn an_unknown_database_is_named_promptly_and_secrets_never_reach_argv() {
+    let sandbox = Sandbox::new();
+    let mut env = servers().fullsite_env("no_such_database_here");
+    env.push(("STGY_STORAGE_S3_BUCKETS".into(), "unused-bucket".into()));
+    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let started = std::time::Instant::now();
+    let run = sandbox.run_with(&["backup", "--no-objects", "--name", "g"], &pairs);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains("no_such_database_here") && run.stderr.contains("does not exist"),
+        "{}",
+        run.stderr
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+    let password = servers().pg.password();
+    assert!(!run.stderr.contains(password));
+
+    // a running backup's command line holds no secret (they come from the environment)
+    let db = servers().pg.create_database("argv");
+    let env = servers().fullsite_env(&db);
+    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let paused = sandbox.spawn_paused_with(
+        &["backup", "--no-objects", "--name", "argv"],
+        &pairs,
+        "backup:after-lock",
+    );
+    let cmdline = std::fs::read(format!("/proc/{}/cmdline", paused.pid())).unwrap();
+    let cmdline = String::from_utf8_lossy(&cmdline);
+    assert!(
+        !cmdline.contains(password) && !cmdline.contains(servers().s3.secret_access_key()),
+        "{cmdline}"
+    );
+}

@@ -150,6 +150,7 @@ async fn back_up(args: &BackupArgs, vars: &Vars) -> Result<BackupSummary> {
         });
     }
 
+    failpoint::pause("backup:between-parts").await;
     let mut records = Vec::new();
     if let (Some(s3), Some(settings)) = (&s3, &s3_settings) {
         let started = Instant::now();

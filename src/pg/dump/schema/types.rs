@@ -1,256 +1,418 @@
-//! User types: enums, composite types, range types and domains. Each claims the array type the
-//! server made for it; a composite type claims its `pg_class` entry, a range type its
-//! multirange (PostgreSQL 14+) and that one's array, a domain its constraints (CHECK, and on
-//! PostgreSQL 17 the NOT NULL one). Base types
-//! with C I/O functions and shell types are not handled here; the census reports them.
+//! User types: enums, stand-alone composite types, range types and domains, written the way
+//! pg_dump's `dumpEnumType`, `dumpCompositeType`, `dumpRangeType` and `dumpDomain` write them.
+//!
+//! Each type claims the array type the server made for it; a composite type claims its
+//! `pg_class` entry, a range type its multirange (PostgreSQL 14+) and that one's array, a domain
+//! its constraints (CHECK, and on PostgreSQL 17 the NOT NULL one). A domain CHECK constraint that
+//! is NOT VALID is its own post-data CHECK CONSTRAINT entry, as in pg_dump: added after the data,
+//! so rows that never satisfied it still load. Base types with C I/O functions and shell types
+//! are not handled here; the census reports them.
 
-use super::{Cx, Entry, Kind, ObjKey, USER_SCHEMA, catalog, not_extension_member};
+use std::collections::HashMap;
+
+use super::{
+    Comment, Cx, Entry, Kind, ObjKey, USER_SCHEMA, catalog, comment_sql, not_extension_member,
+};
 use crate::pg::connect::PgError;
 use crate::pg::quote::literal;
+
+/// SQL: the quoted, schema-qualified name of the collation whose OID is `oid_expr`.
+fn collation_name(oid_expr: &str) -> String {
+    format!(
+        "(SELECT pg_catalog.format('%I.%I', cn.nspname, co.collname) \
+           FROM pg_catalog.pg_collation co \
+           JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace \
+          WHERE co.oid = {oid_expr})"
+    )
+}
+
+/// One row of the type query.
+struct TypeRow {
+    oid: u32,
+    namespace: String,
+    name: String,
+    quoted: String,
+    qualified: String,
+    typtype: String,
+    array: u32,
+    relation: u32,
+    multirange: Vec<u32>,
+    comment: Option<String>,
+}
+
+/// A domain CHECK constraint (or, on PostgreSQL 17, its NOT NULL constraint).
+struct DomainConstraint {
+    oid: u32,
+    name: String,
+    quoted: String,
+    check: bool,
+    definition: String,
+    validated: bool,
+    comment: Option<String>,
+}
 
 /// Collects types and domains.
 pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
     let multirange = if cx.version >= 140000 {
         "COALESCE((SELECT ARRAY[r.rngmultitypid, mt.typarray] FROM pg_catalog.pg_range r \
-           JOIN pg_catalog.pg_type mt ON mt.oid = r.rngmultitypid WHERE r.rngtypid = t.oid), '{}')"
+           JOIN pg_catalog.pg_type mt ON mt.oid = r.rngmultitypid WHERE r.rngtypid = t.oid), \
+           '{}'::pg_catalog.oid[])"
     } else {
-        "'{}'::oid[]"
+        "'{}'::pg_catalog.oid[]"
     };
     let sql = format!(
-        "SELECT t.oid, n.nspname, t.typname, pg_catalog.format('%I.%I', n.nspname, t.typname), \
-                t.typtype::text, t.typarray, t.typrelid, {multirange}, \
-                pg_catalog.obj_description(t.oid, 'pg_type') \
+        "SELECT t.oid, n.nspname, t.typname, pg_catalog.quote_ident(t.typname), \
+                pg_catalog.format('%I.%I', n.nspname, t.typname), t.typtype::text, t.typarray, \
+                t.typrelid, {multirange}, pg_catalog.obj_description(t.oid, 'pg_type') \
          FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace \
          WHERE t.typtype IN ('e', 'c', 'r', 'd') \
-           AND (t.typrelid = 0 OR (SELECT c.relkind FROM pg_catalog.pg_class c WHERE c.oid = t.typrelid) = 'c') \
+           AND (t.typtype <> 'c' OR EXISTS (SELECT 1 FROM pg_catalog.pg_class c \
+                                             WHERE c.oid = t.typrelid AND c.relkind = 'c')) \
            AND {USER_SCHEMA} AND {} ORDER BY n.nspname, t.typname",
         not_extension_member(catalog::TYPE, "t.oid")
     );
+    let types: Vec<TypeRow> = cx
+        .query("types", &sql, &[])
+        .await?
+        .iter()
+        .map(|row| TypeRow {
+            oid: row.get(0),
+            namespace: row.get(1),
+            name: row.get(2),
+            quoted: row.get(3),
+            qualified: row.get(4),
+            typtype: row.get(5),
+            array: row.get(6),
+            relation: row.get(7),
+            multirange: row.get(8),
+            comment: row.get(9),
+        })
+        .collect();
+    let of_kind = |kind: &str| -> Vec<u32> {
+        types
+            .iter()
+            .filter(|t| t.typtype == kind)
+            .map(|t| t.oid)
+            .collect()
+    };
+    let mut enums = enum_definitions(cx, &of_kind("e")).await?;
+    let mut ranges = range_options(cx, &of_kind("r")).await?;
+    let relations: Vec<u32> = types
+        .iter()
+        .filter(|t| t.typtype == "c")
+        .map(|t| t.relation)
+        .collect();
+    let mut attributes = composite_attributes(cx, &relations).await?;
+    let domain_oids = of_kind("d");
+    let mut domains = domain_heads(cx, &domain_oids).await?;
+    let mut constraints = domain_constraints(cx, &domain_oids).await?;
+
     let mut entries = Vec::new();
-    for row in cx.query("types", &sql, &[]).await? {
-        let oid: u32 = row.get(0);
-        let name: String = row.get(2);
-        let qualified: String = row.get(3);
-        let typtype: String = row.get(4);
-        let array: u32 = row.get(5);
-        let relation: u32 = row.get(6);
-        let multirange: Vec<u32> = row.get(7);
-        let comment: Option<String> = row.get(8);
-        let (desc, defn, mut claims) = match typtype.as_str() {
-            "e" => (
-                "TYPE",
-                enum_definition(cx, oid, &qualified).await?,
-                Vec::new(),
-            ),
-            "c" => (
-                "TYPE",
-                composite_definition(cx, relation, &qualified).await?,
-                vec![ObjKey::new(catalog::CLASS, relation)],
-            ),
-            "r" => (
-                "TYPE",
-                range_definition(cx, oid, &qualified).await?,
-                Vec::new(),
-            ),
-            _ => {
-                let (defn, constraints) = domain_definition(cx, oid, &qualified).await?;
+    for t in types {
+        let qualified = &t.qualified;
+        let mut claims: Vec<ObjKey> = [t.array]
+            .into_iter()
+            .chain(t.multirange.iter().copied())
+            .filter(|o| *o != 0)
+            .map(|o| ObjKey::new(catalog::TYPE, o))
+            .collect();
+        let mut comments = Vec::new();
+        let mut separate = Vec::new();
+        let (desc, defn) = match t.typtype.as_str() {
+            "e" => {
+                let labels = enums.remove(&t.oid).unwrap_or_default();
+                let body: String = labels
+                    .iter()
+                    .enumerate()
+                    .map(|(i, label)| {
+                        format!("{}\n    {}", if i > 0 { "," } else { "" }, literal(label))
+                    })
+                    .collect();
                 (
-                    "DOMAIN",
-                    defn,
-                    constraints
-                        .into_iter()
-                        .map(|c| ObjKey::new(catalog::CONSTRAINT, c))
-                        .collect(),
+                    "TYPE",
+                    format!("CREATE TYPE {qualified} AS ENUM ({body}\n);\n"),
                 )
             }
+            "c" => {
+                claims.push(ObjKey::new(catalog::CLASS, t.relation));
+                let columns = attributes.remove(&t.relation).unwrap_or_default();
+                let body = columns
+                    .iter()
+                    .map(|a| {
+                        let collation = a
+                            .collation
+                            .as_ref()
+                            .map(|c| format!(" COLLATE {c}"))
+                            .unwrap_or_default();
+                        format!("\n\t{} {}{collation}", a.quoted, a.type_name)
+                    })
+                    .collect::<Vec<_>>()
+                    .join(",");
+                for a in columns {
+                    if let Some(text) = a.comment {
+                        comments.push(Comment {
+                            tag: format!("COLUMN {}.{}", t.quoted, a.quoted),
+                            defn: comment_sql(&format!("COLUMN {qualified}.{}", a.quoted), &text),
+                        });
+                    }
+                }
+                ("TYPE", format!("CREATE TYPE {qualified} AS ({body}\n);\n"))
+            }
+            "r" => {
+                let options = ranges.remove(&t.oid).unwrap_or_default();
+                (
+                    "TYPE",
+                    format!(
+                        "CREATE TYPE {qualified} AS RANGE (\n    {}\n);\n",
+                        options.join(",\n    ")
+                    ),
+                )
+            }
+            _ => {
+                let mut defn = format!(
+                    "CREATE DOMAIN {qualified} AS {}",
+                    domains.remove(&t.oid).unwrap_or_default()
+                );
+                for c in constraints.remove(&t.oid).unwrap_or_default() {
+                    let key = ObjKey::new(catalog::CONSTRAINT, c.oid);
+                    let comment = c.comment.map(|text| Comment {
+                        tag: format!("CONSTRAINT {} ON DOMAIN {}", c.quoted, t.quoted),
+                        defn: comment_sql(
+                            &format!("CONSTRAINT {} ON DOMAIN {qualified}", c.quoted),
+                            &text,
+                        ),
+                    });
+                    if !c.check {
+                        // PostgreSQL 17 records NOT NULL as a constraint too; typnotnull says it
+                        claims.push(key);
+                        comments.extend(comment);
+                    } else if c.validated {
+                        defn.push_str(&format!("\n\tCONSTRAINT {} {}", c.quoted, c.definition));
+                        claims.push(key);
+                        comments.extend(comment);
+                    } else {
+                        let mut entry = Entry::new(
+                            key,
+                            Kind::Constraint,
+                            "CHECK CONSTRAINT",
+                            format!("{} {}", t.name, c.name),
+                            format!(
+                                "ALTER DOMAIN {qualified}\n    ADD CONSTRAINT {} {};\n",
+                                c.quoted, c.definition
+                            ),
+                        );
+                        entry.namespace = Some(t.namespace.clone());
+                        entry.drop_stmt = Some(format!(
+                            "ALTER DOMAIN {qualified} DROP CONSTRAINT {};\n",
+                            c.quoted
+                        ));
+                        entry.comments.extend(comment);
+                        separate.push(entry);
+                    }
+                }
+                defn.push_str(";\n");
+                ("DOMAIN", defn)
+            }
         };
-        claims.extend(
-            [array]
-                .into_iter()
-                .chain(multirange)
-                .filter(|o| *o != 0)
-                .map(|o| ObjKey::new(catalog::TYPE, o)),
-        );
         let mut entry = Entry::new(
-            ObjKey::new(catalog::TYPE, oid),
+            ObjKey::new(catalog::TYPE, t.oid),
             Kind::Type,
             desc,
-            &name,
+            &t.name,
             defn,
         );
-        entry.namespace = Some(row.get(1));
+        entry.namespace = Some(t.namespace.clone());
         entry.drop_stmt = Some(format!("DROP {desc} {qualified};\n"));
         entry.claims = claims;
         entry.comment(
-            comment,
-            format!("{desc} {name}"),
+            t.comment,
+            format!("{desc} {}", t.quoted),
             &format!("{desc} {qualified}"),
         );
+        entry.comments.extend(comments);
         entries.push(entry);
+        entries.extend(separate);
     }
     Ok(entries)
 }
 
-async fn enum_definition(cx: &Cx<'_>, oid: u32, qualified: &str) -> Result<String, PgError> {
+/// Enum labels in sort order, by type OID.
+async fn enum_definitions(cx: &Cx<'_>, oids: &[u32]) -> Result<HashMap<u32, Vec<String>>, PgError> {
+    let mut labels: HashMap<u32, Vec<String>> = HashMap::new();
+    if oids.is_empty() {
+        return Ok(labels);
+    }
     let rows = cx
         .query(
             "enum labels",
-            "SELECT enumlabel FROM pg_catalog.pg_enum WHERE enumtypid = $1 ORDER BY enumsortorder",
-            &[&oid],
+            "SELECT enumtypid, enumlabel FROM pg_catalog.pg_enum \
+             WHERE enumtypid = ANY($1) ORDER BY enumtypid, enumsortorder",
+            &[&oids],
         )
         .await?;
-    let labels: Vec<String> = rows
-        .iter()
-        .map(|r| format!("    {}", literal(&r.get::<_, String>(0))))
-        .collect();
-    Ok(format!(
-        "CREATE TYPE {qualified} AS ENUM (\n{}\n);\n",
-        labels.join(",\n")
-    ))
+    for row in rows {
+        labels.entry(row.get(0)).or_default().push(row.get(1));
+    }
+    Ok(labels)
 }
 
-async fn composite_definition(
+/// One attribute of a composite type.
+struct Attribute {
+    quoted: String,
+    type_name: String,
+    collation: Option<String>,
+    comment: Option<String>,
+}
+
+/// Live attributes of stand-alone composite types in order, by `pg_class` OID.
+async fn composite_attributes(
     cx: &Cx<'_>,
-    relation: u32,
-    qualified: &str,
-) -> Result<String, PgError> {
-    let rows = cx
-        .query(
-            "composite type attributes",
-            "SELECT pg_catalog.quote_ident(a.attname), pg_catalog.format_type(a.atttypid, a.atttypmod), \
-                    CASE WHEN a.attcollation <> t.typcollation AND a.attcollation <> 0 THEN \
-                      (SELECT pg_catalog.format('%I.%I', cn.nspname, co.collname) FROM pg_catalog.pg_collation co \
-                         JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = a.attcollation) END \
-             FROM pg_catalog.pg_attribute a JOIN pg_catalog.pg_type t ON t.oid = a.atttypid \
-             WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
-            &[&relation],
-        )
-        .await?;
-    let attributes: Vec<String> = rows
-        .iter()
-        .map(|r| {
-            let collation = r
-                .get::<_, Option<String>>(2)
-                .map(|c| format!(" COLLATE {c}"))
-                .unwrap_or_default();
-            format!(
-                "    {} {}{collation}",
-                r.get::<_, String>(0),
-                r.get::<_, String>(1)
-            )
-        })
-        .collect();
-    Ok(format!(
-        "CREATE TYPE {qualified} AS (\n{}\n);\n",
-        attributes.join(",\n")
-    ))
+    relations: &[u32],
+) -> Result<HashMap<u32, Vec<Attribute>>, PgError> {
+    let mut attributes: HashMap<u32, Vec<Attribute>> = HashMap::new();
+    if relations.is_empty() {
+        return Ok(attributes);
+    }
+    // COLLATE only where it differs from the attribute type's own collation, as pg_dump does
+    let sql = format!(
+        "SELECT a.attrelid, pg_catalog.quote_ident(a.attname), \
+                pg_catalog.format_type(a.atttypid, a.atttypmod), \
+                CASE WHEN a.attcollation <> at.typcollation THEN {} END, \
+                pg_catalog.col_description(a.attrelid, a.attnum) \
+         FROM pg_catalog.pg_attribute a \
+         LEFT JOIN pg_catalog.pg_type at ON at.oid = a.atttypid \
+         WHERE a.attrelid = ANY($1) AND a.attnum > 0 AND NOT a.attisdropped \
+         ORDER BY a.attrelid, a.attnum",
+        collation_name("a.attcollation")
+    );
+    for row in cx
+        .query("composite type attributes", &sql, &[&relations])
+        .await?
+    {
+        attributes.entry(row.get(0)).or_default().push(Attribute {
+            quoted: row.get(1),
+            type_name: row.get(2),
+            collation: row.get(3),
+            comment: row.get(4),
+        });
+    }
+    Ok(attributes)
 }
 
-async fn range_definition(cx: &Cx<'_>, oid: u32, qualified: &str) -> Result<String, PgError> {
-    let multirange_name = if cx.version >= 140000 {
-        "(SELECT pg_catalog.format('%I.%I', mn.nspname, mt.typname) FROM pg_catalog.pg_type mt \
-           JOIN pg_catalog.pg_namespace mn ON mn.oid = mt.typnamespace WHERE mt.oid = r.rngmultitypid)"
+/// The options of `CREATE TYPE ... AS RANGE` (`subtype = integer`, ...), by range type OID. Only options differing from the defaults are listed, except the
+/// multirange name, which pg_dump always states.
+async fn range_options(cx: &Cx<'_>, oids: &[u32]) -> Result<HashMap<u32, Vec<String>>, PgError> {
+    let mut options: HashMap<u32, Vec<String>> = HashMap::new();
+    if oids.is_empty() {
+        return Ok(options);
+    }
+    let multirange = if cx.version >= 140000 {
+        "pg_catalog.format_type(r.rngmultitypid, NULL)"
     } else {
-        "NULL::text"
+        "NULL::pg_catalog.text"
     };
     let sql = format!(
-        "SELECT pg_catalog.format_type(r.rngsubtype, NULL), \
-                (SELECT pg_catalog.format('%I.%I', on_.nspname, oc.opcname) FROM pg_catalog.pg_opclass oc \
-                   JOIN pg_catalog.pg_namespace on_ ON on_.oid = oc.opcnamespace \
-                  WHERE oc.oid = r.rngsubopc AND NOT oc.opcdefault), \
-                CASE WHEN r.rngcollation <> 0 AND r.rngcollation <> st.typcollation THEN \
-                  (SELECT pg_catalog.format('%I.%I', cn.nspname, co.collname) FROM pg_catalog.pg_collation co \
-                     JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = r.rngcollation) END, \
-                NULLIF(r.rngcanonical, 0)::regproc::text, NULLIF(r.rngsubdiff, 0)::regproc::text, \
-                {multirange_name} \
-         FROM pg_catalog.pg_range r JOIN pg_catalog.pg_type st ON st.oid = r.rngsubtype \
-         WHERE r.rngtypid = $1"
+        "SELECT r.rngtypid, pg_catalog.format_type(r.rngsubtype, NULL), {multirange}, \
+                CASE WHEN NOT opc.opcdefault THEN \
+                  pg_catalog.format('%I.%I', opn.nspname, opc.opcname) END, \
+                CASE WHEN r.rngcollation <> st.typcollation THEN {} END, \
+                CASE WHEN r.rngcanonical::pg_catalog.oid <> 0 THEN r.rngcanonical::pg_catalog.text END, \
+                CASE WHEN r.rngsubdiff::pg_catalog.oid <> 0 THEN r.rngsubdiff::pg_catalog.text END \
+         FROM pg_catalog.pg_range r \
+         JOIN pg_catalog.pg_type st ON st.oid = r.rngsubtype \
+         JOIN pg_catalog.pg_opclass opc ON opc.oid = r.rngsubopc \
+         JOIN pg_catalog.pg_namespace opn ON opn.oid = opc.opcnamespace \
+         WHERE r.rngtypid = ANY($1)",
+        collation_name("r.rngcollation")
     );
-    let rows = cx.query("range type", &sql, &[&oid]).await?;
-    let Some(row) = rows.first() else {
-        return Ok(String::new());
-    };
-    let mut options = vec![format!("subtype = {}", row.get::<_, String>(0))];
-    if let Some(opclass) = row.get::<_, Option<String>>(1) {
-        options.push(format!("subtype_opclass = {opclass}"));
+    for row in cx.query("range types", &sql, &[&oids]).await? {
+        let mut lines = vec![format!("subtype = {}", row.get::<_, String>(1))];
+        let optional = [
+            (2, "multirange_type_name"),
+            (3, "subtype_opclass"),
+            (4, "collation"),
+            (5, "canonical"),
+            (6, "subtype_diff"),
+        ];
+        for (index, option) in optional {
+            if let Some(value) = row.get::<_, Option<String>>(index) {
+                lines.push(format!("{option} = {value}"));
+            }
+        }
+        options.insert(row.get(0), lines);
     }
-    if let Some(collation) = row.get::<_, Option<String>>(2) {
-        options.push(format!("collation = {collation}"));
-    }
-    if let Some(canonical) = row.get::<_, Option<String>>(3) {
-        options.push(format!("canonical = {canonical}"));
-    }
-    if let Some(diff) = row.get::<_, Option<String>>(4) {
-        options.push(format!("subtype_diff = {diff}"));
-    }
-    if let Some(multirange) = row.get::<_, Option<String>>(5) {
-        // stated even when it is the derived default: explicit is identical on restore
-        options.push(format!("multirange_type_name = {multirange}"));
-    }
-    Ok(format!(
-        "CREATE TYPE {qualified} AS RANGE (\n    {}\n);\n",
-        options.join(",\n    ")
-    ))
+    Ok(options)
 }
 
-async fn domain_definition(
+/// What follows `CREATE DOMAIN name AS`: the base type, then COLLATE (if it differs from the
+/// base type's), NOT NULL and DEFAULT, in pg_dump's order; by domain OID.
+async fn domain_heads(cx: &Cx<'_>, oids: &[u32]) -> Result<HashMap<u32, String>, PgError> {
+    let mut heads = HashMap::new();
+    if oids.is_empty() {
+        return Ok(heads);
+    }
+    let sql = format!(
+        "SELECT t.oid, pg_catalog.format_type(t.typbasetype, t.typtypmod), \
+                CASE WHEN t.typcollation <> u.typcollation THEN {} END, t.typnotnull, \
+                pg_catalog.pg_get_expr(t.typdefaultbin, 'pg_catalog.pg_type'::pg_catalog.regclass), \
+                t.typdefault \
+         FROM pg_catalog.pg_type t LEFT JOIN pg_catalog.pg_type u ON u.oid = t.typbasetype \
+         WHERE t.oid = ANY($1)",
+        collation_name("t.typcollation")
+    );
+    for row in cx.query("domains", &sql, &[&oids]).await? {
+        let mut head: String = row.get(1);
+        if let Some(collation) = row.get::<_, Option<String>>(2) {
+            head.push_str(&format!(" COLLATE {collation}"));
+        }
+        if row.get::<_, bool>(3) {
+            head.push_str(" NOT NULL");
+        }
+        // the deparsed expression is schema-qualified; the text form is only a fallback
+        // (and, being a plain value, needs quoting)
+        let default = row
+            .get::<_, Option<String>>(4)
+            .or_else(|| row.get::<_, Option<String>>(5).map(|text| literal(&text)));
+        if let Some(default) = default {
+            head.push_str(&format!(" DEFAULT {default}"));
+        }
+        heads.insert(row.get(0), head);
+    }
+    Ok(heads)
+}
+
+/// Domain constraints by domain OID, ordered by name as pg_dump orders them.
+async fn domain_constraints(
     cx: &Cx<'_>,
-    oid: u32,
-    qualified: &str,
-) -> Result<(String, Vec<u32>), PgError> {
+    oids: &[u32],
+) -> Result<HashMap<u32, Vec<DomainConstraint>>, PgError> {
+    let mut constraints: HashMap<u32, Vec<DomainConstraint>> = HashMap::new();
+    if oids.is_empty() {
+        return Ok(constraints);
+    }
     let rows = cx
         .query(
-            "domain",
-            "SELECT pg_catalog.format_type(t.typbasetype, t.typtypmod), t.typnotnull, t.typdefault, \
-                    CASE WHEN t.typcollation <> 0 AND t.typcollation <> bt.typcollation THEN \
-                      (SELECT pg_catalog.format('%I.%I', cn.nspname, co.collname) FROM pg_catalog.pg_collation co \
-                         JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = t.typcollation) END \
-             FROM pg_catalog.pg_type t JOIN pg_catalog.pg_type bt ON bt.oid = t.typbasetype WHERE t.oid = $1",
-            &[&oid],
-        )
-        .await?;
-    let Some(row) = rows.first() else {
-        return Ok((String::new(), Vec::new()));
-    };
-    let mut defn = format!("CREATE DOMAIN {qualified} AS {}", row.get::<_, String>(0));
-    if let Some(collation) = row.get::<_, Option<String>>(3) {
-        defn.push_str(&format!(" COLLATE {collation}"));
-    }
-    if let Some(default) = row.get::<_, Option<String>>(2) {
-        defn.push_str(&format!(" DEFAULT {default}"));
-    }
-    if row.get::<_, bool>(1) {
-        defn.push_str(" NOT NULL");
-    }
-    let constraints = cx
-        .query(
             "domain constraints",
-            "SELECT oid, pg_catalog.quote_ident(conname), pg_catalog.pg_get_constraintdef(oid), convalidated, \
-                    contype = 'c' \
-             FROM pg_catalog.pg_constraint WHERE contypid = $1 ORDER BY conname",
-            &[&oid],
+            "SELECT contypid, oid, conname, pg_catalog.quote_ident(conname), contype = 'c', \
+                    pg_catalog.pg_get_constraintdef(oid), convalidated, \
+                    pg_catalog.obj_description(oid, 'pg_constraint') \
+             FROM pg_catalog.pg_constraint WHERE contypid = ANY($1) ORDER BY contypid, conname",
+            &[&oids],
         )
         .await?;
-    let mut oids = Vec::new();
-    let mut not_valid = Vec::new();
-    for c in &constraints {
-        oids.push(c.get::<_, u32>(0));
-        if !c.get::<_, bool>(4) {
-            // PostgreSQL 17 records NOT NULL as a constraint too; typnotnull already says it
-            continue;
-        }
-        let (name, definition): (String, String) = (c.get(1), c.get(2));
-        if c.get::<_, bool>(3) {
-            defn.push_str(&format!("\n\tCONSTRAINT {name} {definition}"));
-        } else {
-            not_valid.push(format!(
-                "ALTER DOMAIN {qualified} ADD CONSTRAINT {name} {definition};\n"
-            ));
-        }
+    for row in rows {
+        constraints
+            .entry(row.get(0))
+            .or_default()
+            .push(DomainConstraint {
+                oid: row.get(1),
+                name: row.get(2),
+                quoted: row.get(3),
+                check: row.get(4),
+                definition: row.get(5),
+                validated: row.get(6),
+                comment: row.get(7),
+            });
     }
-    defn.push_str(";\n");
-    for statement in not_valid {
-        defn.push_str(&statement);
-    }
-    Ok((defn, oids))
+    Ok(constraints)
 }
