@@ -49,6 +49,8 @@ struct DomainConstraint {
     definition: String,
     validated: bool,
     comment: Option<String>,
+    /// For NOT NULL: named `<domain>_not_null`, as the server names it by default.
+    default_name: bool,
 }
 
 /// Collects types and domains.
@@ -109,131 +111,182 @@ pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
 
     let mut entries = Vec::new();
     for t in types {
-        let qualified = &t.qualified;
-        let mut claims: Vec<ObjKey> = [t.array]
-            .into_iter()
-            .chain(t.multirange.iter().copied())
-            .filter(|o| *o != 0)
-            .map(|o| ObjKey::new(catalog::TYPE, o))
-            .collect();
-        let mut comments = Vec::new();
-        let mut separate = Vec::new();
-        let (desc, defn) = match t.typtype.as_str() {
-            "e" => {
-                let labels = enums.remove(&t.oid).unwrap_or_default();
-                let body: String = labels
-                    .iter()
-                    .enumerate()
-                    .map(|(i, label)| {
-                        format!("{}\n    {}", if i > 0 { "," } else { "" }, literal(label))
-                    })
-                    .collect();
-                (
-                    "TYPE",
-                    format!("CREATE TYPE {qualified} AS ENUM ({body}\n);\n"),
-                )
-            }
-            "c" => {
-                claims.push(ObjKey::new(catalog::CLASS, t.relation));
-                let columns = attributes.remove(&t.relation).unwrap_or_default();
-                let body = columns
-                    .iter()
-                    .map(|a| {
-                        let collation = a
-                            .collation
-                            .as_ref()
-                            .map(|c| format!(" COLLATE {c}"))
-                            .unwrap_or_default();
-                        format!("\n\t{} {}{collation}", a.quoted, a.type_name)
-                    })
-                    .collect::<Vec<_>>()
-                    .join(",");
-                for a in columns {
-                    if let Some(text) = a.comment {
-                        comments.push(Comment {
-                            tag: format!("COLUMN {}.{}", t.quoted, a.quoted),
-                            defn: comment_sql(&format!("COLUMN {qualified}.{}", a.quoted), &text),
-                        });
-                    }
-                }
-                ("TYPE", format!("CREATE TYPE {qualified} AS ({body}\n);\n"))
-            }
-            "r" => {
-                let options = ranges.remove(&t.oid).unwrap_or_default();
-                (
-                    "TYPE",
-                    format!(
-                        "CREATE TYPE {qualified} AS RANGE (\n    {}\n);\n",
-                        options.join(",\n    ")
-                    ),
-                )
-            }
-            _ => {
-                let mut defn = format!(
-                    "CREATE DOMAIN {qualified} AS {}",
-                    domains.remove(&t.oid).unwrap_or_default()
-                );
-                for c in constraints.remove(&t.oid).unwrap_or_default() {
-                    let key = ObjKey::new(catalog::CONSTRAINT, c.oid);
-                    let comment = c.comment.map(|text| Comment {
-                        tag: format!("CONSTRAINT {} ON DOMAIN {}", c.quoted, t.quoted),
-                        defn: comment_sql(
-                            &format!("CONSTRAINT {} ON DOMAIN {qualified}", c.quoted),
-                            &text,
-                        ),
-                    });
-                    if !c.check {
-                        // PostgreSQL 17 records NOT NULL as a constraint too; typnotnull says it
-                        claims.push(key);
-                        comments.extend(comment);
-                    } else if c.validated {
-                        defn.push_str(&format!("\n\tCONSTRAINT {} {}", c.quoted, c.definition));
-                        claims.push(key);
-                        comments.extend(comment);
-                    } else {
-                        let mut entry = Entry::new(
-                            key,
-                            Kind::Constraint,
-                            "CHECK CONSTRAINT",
-                            format!("{} {}", t.name, c.name),
-                            format!(
-                                "ALTER DOMAIN {qualified}\n    ADD CONSTRAINT {} {};\n",
-                                c.quoted, c.definition
-                            ),
-                        );
-                        entry.namespace = Some(t.namespace.clone());
-                        entry.drop_stmt = Some(format!(
-                            "ALTER DOMAIN {qualified} DROP CONSTRAINT {};\n",
-                            c.quoted
-                        ));
-                        entry.comments.extend(comment);
-                        separate.push(entry);
-                    }
-                }
-                defn.push_str(";\n");
-                ("DOMAIN", defn)
-            }
+        let mut built = match t.typtype.as_str() {
+            "e" => Built::new(
+                "TYPE",
+                enum_sql(&t.qualified, &enums.remove(&t.oid).unwrap_or_default()),
+            ),
+            "c" => composite(&t, attributes.remove(&t.relation).unwrap_or_default()),
+            "r" => Built::new(
+                "TYPE",
+                format!(
+                    "CREATE TYPE {} AS RANGE (\n    {}\n);\n",
+                    t.qualified,
+                    ranges.remove(&t.oid).unwrap_or_default().join(",\n    ")
+                ),
+            ),
+            _ => domain(
+                &t,
+                domains.remove(&t.oid).unwrap_or_default(),
+                constraints.remove(&t.oid).unwrap_or_default(),
+            ),
         };
+        built.claims.extend(
+            [t.array]
+                .into_iter()
+                .chain(t.multirange.iter().copied())
+                .filter(|o| *o != 0)
+                .map(|o| ObjKey::new(catalog::TYPE, o)),
+        );
+        let desc = built.desc;
         let mut entry = Entry::new(
             ObjKey::new(catalog::TYPE, t.oid),
             Kind::Type,
             desc,
             &t.name,
-            defn,
+            built.defn,
         );
         entry.namespace = Some(t.namespace.clone());
-        entry.drop_stmt = Some(format!("DROP {desc} {qualified};\n"));
-        entry.claims = claims;
+        entry.drop_stmt = Some(format!("DROP {desc} {};\n", t.qualified));
+        entry.claims = built.claims;
         entry.comment(
             t.comment,
             format!("{desc} {}", t.quoted),
-            &format!("{desc} {qualified}"),
+            &format!("{desc} {}", t.qualified),
         );
-        entry.comments.extend(comments);
+        entry.comments.extend(built.comments);
         entries.push(entry);
-        entries.extend(separate);
+        entries.extend(built.separate);
     }
     Ok(entries)
+}
+
+/// A type's entry in the making.
+struct Built {
+    /// `TYPE` or `DOMAIN`.
+    desc: &'static str,
+    /// The CREATE statement.
+    defn: String,
+    /// Catalog objects it accounts for besides the type itself.
+    claims: Vec<ObjKey>,
+    /// Comments on parts of it (columns, constraints), after the one on the type.
+    comments: Vec<Comment>,
+    /// Entries of their own (a domain's NOT VALID constraints).
+    separate: Vec<Entry>,
+}
+
+impl Built {
+    fn new(desc: &'static str, defn: String) -> Built {
+        Built {
+            desc,
+            defn,
+            claims: Vec::new(),
+            comments: Vec::new(),
+            separate: Vec::new(),
+        }
+    }
+}
+
+/// `CREATE TYPE ... AS ENUM`, one label a line.
+fn enum_sql(qualified: &str, labels: &[String]) -> String {
+    let body: Vec<String> = labels
+        .iter()
+        .map(|label| format!("\n    {}", literal(label)))
+        .collect();
+    format!("CREATE TYPE {qualified} AS ENUM ({}\n);\n", body.join(","))
+}
+
+/// `CREATE TYPE ... AS (...)` and comments on its columns.
+fn composite(t: &TypeRow, columns: Vec<Attribute>) -> Built {
+    let body: Vec<String> = columns
+        .iter()
+        .map(|a| {
+            let collation = a
+                .collation
+                .as_ref()
+                .map(|c| format!(" COLLATE {c}"))
+                .unwrap_or_default();
+            format!("\n\t{} {}{collation}", a.quoted, a.type_name)
+        })
+        .collect();
+    let mut built = Built::new(
+        "TYPE",
+        format!("CREATE TYPE {} AS ({}\n);\n", t.qualified, body.join(",")),
+    );
+    built.claims.push(ObjKey::new(catalog::CLASS, t.relation));
+    for a in columns {
+        if let Some(text) = a.comment {
+            built.comments.push(Comment {
+                tag: format!("COLUMN {}.{}", t.quoted, a.quoted),
+                defn: comment_sql(&format!("COLUMN {}.{}", t.qualified, a.quoted), &text),
+            });
+        }
+    }
+    built
+}
+
+/// `CREATE DOMAIN` with its valid CHECK constraints inline, and a post-data CHECK CONSTRAINT
+/// entry for each NOT VALID one (pg_dump's layout), with the comments on them.
+fn domain(t: &TypeRow, head: DomainHead, constraints: Vec<DomainConstraint>) -> Built {
+    let qualified = &t.qualified;
+    let mut built = Built::new("DOMAIN", String::new());
+    let mut checks = String::new();
+    let mut not_null = head.not_null.then(|| " NOT NULL".to_string());
+    for c in constraints {
+        let key = ObjKey::new(catalog::CONSTRAINT, c.oid);
+        let comment = c.comment.map(|text| Comment {
+            tag: format!("CONSTRAINT {} ON DOMAIN {}", c.quoted, t.quoted),
+            defn: comment_sql(
+                &format!("CONSTRAINT {} ON DOMAIN {qualified}", c.quoted),
+                &text,
+            ),
+        });
+        if !c.check {
+            // PostgreSQL 17 records NOT NULL as a constraint; like pg_dump 17, name it only
+            // when the name is not the one the server would choose
+            if head.not_null && !c.default_name {
+                not_null = Some(format!(" CONSTRAINT {} NOT NULL", c.quoted));
+            }
+            built.claims.push(key);
+            built.comments.extend(comment);
+        } else if c.validated {
+            checks.push_str(&format!("\n\tCONSTRAINT {} {}", c.quoted, c.definition));
+            built.claims.push(key);
+            built.comments.extend(comment);
+        } else {
+            // pg_get_constraintdef already ends in NOT VALID
+            let mut entry = Entry::new(
+                key,
+                Kind::Constraint,
+                "CHECK CONSTRAINT",
+                format!("{} {}", t.name, c.name),
+                format!(
+                    "ALTER DOMAIN {qualified}\n    ADD CONSTRAINT {} {};\n",
+                    c.quoted, c.definition
+                ),
+            );
+            entry.namespace = Some(t.namespace.clone());
+            entry.drop_stmt = Some(format!(
+                "ALTER DOMAIN {qualified} DROP CONSTRAINT {};\n",
+                c.quoted
+            ));
+            entry.comments.extend(comment);
+            built.separate.push(entry);
+        }
+    }
+    // pg_dump's order: type, COLLATE, NOT NULL, DEFAULT, then the CHECKs
+    let mut defn = format!("CREATE DOMAIN {qualified} AS {}", head.base);
+    if let Some(collation) = head.collation {
+        defn.push_str(&format!(" COLLATE {collation}"));
+    }
+    defn.push_str(&not_null.unwrap_or_default());
+    if let Some(default) = head.default {
+        defn.push_str(&format!(" DEFAULT {default}"));
+    }
+    defn.push_str(&checks);
+    defn.push_str(";\n");
+    built.defn = defn;
+    built
 }
 
 /// Enum labels in sort order, by type OID.
@@ -344,9 +397,21 @@ async fn range_options(cx: &Cx<'_>, oids: &[u32]) -> Result<HashMap<u32, Vec<Str
     Ok(options)
 }
 
-/// What follows `CREATE DOMAIN name AS`: the base type, then COLLATE (if it differs from the
-/// base type's), NOT NULL and DEFAULT, in pg_dump's order; by domain OID.
-async fn domain_heads(cx: &Cx<'_>, oids: &[u32]) -> Result<HashMap<u32, String>, PgError> {
+/// What a domain is over, apart from its constraints.
+#[derive(Default)]
+struct DomainHead {
+    /// The base type, with its modifier.
+    base: String,
+    /// The collation, where it differs from the base type's.
+    collation: Option<String>,
+    /// NOT NULL.
+    not_null: bool,
+    /// The DEFAULT expression, ready to write.
+    default: Option<String>,
+}
+
+/// Domains' base types, collations, NOT NULL and defaults, by domain OID.
+async fn domain_heads(cx: &Cx<'_>, oids: &[u32]) -> Result<HashMap<u32, DomainHead>, PgError> {
     let mut heads = HashMap::new();
     if oids.is_empty() {
         return Ok(heads);
@@ -361,22 +426,21 @@ async fn domain_heads(cx: &Cx<'_>, oids: &[u32]) -> Result<HashMap<u32, String>,
         collation_name("t.typcollation")
     );
     for row in cx.query("domains", &sql, &[&oids]).await? {
-        let mut head: String = row.get(1);
-        if let Some(collation) = row.get::<_, Option<String>>(2) {
-            head.push_str(&format!(" COLLATE {collation}"));
-        }
-        if row.get::<_, bool>(3) {
-            head.push_str(" NOT NULL");
-        }
-        // the deparsed expression is schema-qualified; the text form is only a fallback
-        // (and, being a plain value, needs quoting)
+        // the deparsed expression is schema-qualified (typdefault is the text as it was
+        // written, resolved with the search_path of the day); the text form is only a
+        // fallback, and being a plain value it needs quoting
         let default = row
             .get::<_, Option<String>>(4)
             .or_else(|| row.get::<_, Option<String>>(5).map(|text| literal(&text)));
-        if let Some(default) = default {
-            head.push_str(&format!(" DEFAULT {default}"));
-        }
-        heads.insert(row.get(0), head);
+        heads.insert(
+            row.get(0),
+            DomainHead {
+                base: row.get(1),
+                collation: row.get(2),
+                not_null: row.get(3),
+                default,
+            },
+        );
     }
     Ok(heads)
 }
@@ -393,10 +457,12 @@ async fn domain_constraints(
     let rows = cx
         .query(
             "domain constraints",
-            "SELECT contypid, oid, conname, pg_catalog.quote_ident(conname), contype = 'c', \
-                    pg_catalog.pg_get_constraintdef(oid), convalidated, \
-                    pg_catalog.obj_description(oid, 'pg_constraint') \
-             FROM pg_catalog.pg_constraint WHERE contypid = ANY($1) ORDER BY contypid, conname",
+            "SELECT c.contypid, c.oid, c.conname, pg_catalog.quote_ident(c.conname), \
+                    c.contype = 'c', pg_catalog.pg_get_constraintdef(c.oid), c.convalidated, \
+                    pg_catalog.obj_description(c.oid, 'pg_constraint'), \
+                    c.conname = t.typname || '_not_null' \
+             FROM pg_catalog.pg_constraint c JOIN pg_catalog.pg_type t ON t.oid = c.contypid \
+             WHERE c.contypid = ANY($1) ORDER BY c.contypid, c.conname",
             &[&oids],
         )
         .await?;
@@ -412,7 +478,131 @@ async fn domain_constraints(
                 definition: row.get(5),
                 validated: row.get(6),
                 comment: row.get(7),
+                default_name: row.get(8),
             });
     }
     Ok(constraints)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(typtype: &str) -> TypeRow {
+        TypeRow {
+            oid: 100,
+            namespace: "app".into(),
+            name: "My T".into(),
+            quoted: "\"My T\"".into(),
+            qualified: "app.\"My T\"".into(),
+            typtype: typtype.into(),
+            array: 101,
+            relation: 102,
+            multirange: Vec::new(),
+            comment: None,
+        }
+    }
+
+    fn constraint(oid: u32, name: &str, check: bool, validated: bool) -> DomainConstraint {
+        DomainConstraint {
+            oid,
+            name: name.into(),
+            quoted: name.into(),
+            check,
+            definition: format!("CHECK ((VALUE > {oid}))"),
+            validated,
+            comment: Some(format!("about {name}")),
+            default_name: false,
+        }
+    }
+
+    #[test]
+    fn enums_list_quoted_labels_one_a_line_and_may_be_empty() {
+        assert_eq!(
+            enum_sql("app.mood", &["sad".into(), "it's ok".into()]),
+            "CREATE TYPE app.mood AS ENUM (\n    'sad',\n    'it''s ok'\n);\n"
+        );
+        assert_eq!(enum_sql("app.e", &[]), "CREATE TYPE app.e AS ENUM (\n);\n");
+    }
+
+    #[test]
+    fn composite_types_claim_their_relation_and_carry_column_comments() {
+        let columns = vec![
+            Attribute {
+                quoted: "a".into(),
+                type_name: "integer".into(),
+                collation: None,
+                comment: Some("first".into()),
+            },
+            Attribute {
+                quoted: "\"B\"".into(),
+                type_name: "text".into(),
+                collation: Some("pg_catalog.\"C\"".into()),
+                comment: None,
+            },
+        ];
+        let built = composite(&row("c"), columns);
+        assert_eq!(
+            built.defn,
+            "CREATE TYPE app.\"My T\" AS (\n\ta integer,\n\t\"B\" text COLLATE pg_catalog.\"C\"\n);\n"
+        );
+        assert_eq!(built.claims, vec![ObjKey::new(catalog::CLASS, 102)]);
+        assert_eq!(built.comments.len(), 1);
+        assert_eq!(built.comments[0].tag, "COLUMN \"My T\".a");
+        assert_eq!(
+            built.comments[0].defn,
+            "COMMENT ON COLUMN app.\"My T\".a IS 'first';\n"
+        );
+    }
+
+    #[test]
+    fn not_valid_domain_checks_become_post_data_entries_of_their_own() {
+        let head = DomainHead {
+            base: "integer".into(),
+            collation: None,
+            not_null: true,
+            default: Some("1".into()),
+        };
+        let built = domain(
+            &row("d"),
+            head,
+            vec![
+                constraint(7, "nn", false, true),
+                constraint(8, "ok", true, true),
+                constraint(9, "later", true, false),
+            ],
+        );
+        assert_eq!(
+            built.defn,
+            "CREATE DOMAIN app.\"My T\" AS integer CONSTRAINT nn NOT NULL DEFAULT 1\n\
+             \tCONSTRAINT ok CHECK ((VALUE > 8));\n"
+        );
+        assert_eq!(
+            built.claims,
+            vec![
+                ObjKey::new(catalog::CONSTRAINT, 7),
+                ObjKey::new(catalog::CONSTRAINT, 8)
+            ]
+        );
+        assert_eq!(built.comments.len(), 2);
+        let [separate] = built.separate.as_slice() else {
+            panic!("one separate entry expected");
+        };
+        assert_eq!(separate.key, ObjKey::new(catalog::CONSTRAINT, 9));
+        assert_eq!(separate.kind, Kind::Constraint);
+        assert_eq!(separate.desc, "CHECK CONSTRAINT");
+        assert_eq!(separate.tag, "My T later");
+        assert_eq!(
+            separate.defn,
+            "ALTER DOMAIN app.\"My T\"\n    ADD CONSTRAINT later CHECK ((VALUE > 9));\n"
+        );
+        assert_eq!(
+            separate.drop_stmt.as_deref(),
+            Some("ALTER DOMAIN app.\"My T\" DROP CONSTRAINT later;\n")
+        );
+        assert_eq!(
+            separate.comments[0].defn,
+            "COMMENT ON CONSTRAINT later ON DOMAIN app.\"My T\" IS 'about later';\n"
+        );
+    }
 }
