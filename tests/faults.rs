@@ -25,16 +25,6 @@ fn full_site() -> (Sandbox, Vec<(String, String)>) {
     (Sandbox::new(), env)
 }
 
-fn entries(sandbox: &Sandbox) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(sandbox.root())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n != ".lock")
-        .collect();
-    names.sort();
-    names
-}
-
 #[test]
 fn sigkill_at_any_step_leaves_no_generation_and_the_next_backup_recovers() {
     let (sandbox, env) = full_site();
@@ -53,7 +43,7 @@ fn sigkill_at_any_step_leaves_no_generation_and_the_next_backup_recovers() {
         let pid = paused.pid();
         assert_eq!(paused.signal_and_wait("KILL"), None, "{point}");
         assert_eq!(
-            entries(&sandbox),
+            sandbox.entries(),
             [format!(".g.partial.{pid}")],
             "{point}: only the stale partial dir"
         );
@@ -73,7 +63,7 @@ fn sigkill_at_any_step_leaves_no_generation_and_the_next_backup_recovers() {
         run.stderr
     );
     assert!(run.stderr.contains("removed stale"), "{}", run.stderr);
-    assert_eq!(entries(&sandbox), ["g"]);
+    assert_eq!(sandbox.entries(), ["g"]);
     assert_eq!(sandbox.run(&["verify", "g"]).code, 0);
 }
 
@@ -89,9 +79,9 @@ fn sigterm_during_a_full_backup_stops_cleanly_with_143() {
         );
         assert_eq!(paused.signal_and_wait(signal), Some(code));
         assert!(
-            entries(&sandbox).is_empty(),
+            sandbox.entries().is_empty(),
             "{signal}: {:?}",
-            entries(&sandbox)
+            sandbox.entries()
         );
     }
 }
@@ -169,26 +159,6 @@ fn a_restore_killed_during_the_uploads_completes_when_run_again_and_never_delete
     );
 }
 
-/// The environment of a backup against a Garage of the test's own.
-fn own_garage_env(garage: &support::garage::GarageServer, bucket: &str) -> Vec<(String, String)> {
-    [
-        ("STGY_STORAGE_S3_ENDPOINT", garage.endpoint()),
-        ("STGY_STORAGE_S3_REGION", garage.region().to_string()),
-        (
-            "STGY_STORAGE_S3_ACCESS_KEY_ID",
-            garage.access_key_id().to_string(),
-        ),
-        (
-            "STGY_STORAGE_S3_SECRET_ACCESS_KEY",
-            garage.secret_access_key().to_string(),
-        ),
-        ("STGY_STORAGE_S3_BUCKETS", bucket.to_string()),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v))
-    .collect()
-}
-
 #[test]
 fn the_s3_server_stopping_mid_mirror_fails_the_backup_naming_it_and_leaves_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -199,7 +169,7 @@ fn the_s3_server_stopping_mid_mirror_fails_the_backup_naming_it_and_leaves_nothi
         .collect();
     support::s3::put_to(&garage, &bucket, &objects);
     let sandbox = Sandbox::new();
-    let mut env = own_garage_env(&garage, &bucket);
+    let mut env = garage.fullsite_env(&bucket);
     env.push(("FULLSITE_TEST_PAUSE_SECS".into(), "2".into()));
     let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let started = std::time::Instant::now();
@@ -220,9 +190,9 @@ fn the_s3_server_stopping_mid_mirror_fails_the_backup_naming_it_and_leaves_nothi
         "bounded retries"
     );
     assert!(
-        entries(&sandbox).is_empty(),
+        sandbox.entries().is_empty(),
         "nothing half-made remains: {:?}",
-        entries(&sandbox)
+        sandbox.entries()
     );
 }
 
@@ -255,9 +225,9 @@ fn postgresql_stopping_mid_dump_fails_the_backup_naming_it_and_leaves_nothing() 
         "the error names the server: {log}"
     );
     assert!(
-        entries(&sandbox).is_empty(),
+        sandbox.entries().is_empty(),
         "nothing half-made remains: {:?}",
-        entries(&sandbox)
+        sandbox.entries()
     );
 }
 

@@ -16,16 +16,6 @@ fn backup_args<'a>(name: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     args
 }
 
-fn entries(sandbox: &Sandbox) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(sandbox.root())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n != ".lock")
-        .collect();
-    names.sort();
-    names
-}
-
 #[test]
 fn second_run_exits_11_naming_the_holder_and_the_lock_dies_with_sigkill() {
     let sandbox = Sandbox::new();
@@ -54,7 +44,7 @@ fn second_run_exits_11_naming_the_holder_and_the_lock_dies_with_sigkill() {
     );
 
     assert_eq!(holder.signal_and_wait("KILL"), None);
-    assert_eq!(entries(&sandbox), [format!(".first.partial.{pid}")]);
+    assert_eq!(sandbox.entries(), [format!(".first.partial.{pid}")]);
     let list = sandbox.run(&["list"]);
     assert_eq!(
         (list.code, list.stdout.as_str()),
@@ -67,7 +57,7 @@ fn second_run_exits_11_naming_the_holder_and_the_lock_dies_with_sigkill() {
     let run = sandbox.run(&backup_args("first", &[]));
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert!(run.stderr.contains("removed stale"), "{}", run.stderr);
-    assert_eq!(entries(&sandbox), ["first"]);
+    assert_eq!(sandbox.entries(), ["first"]);
 }
 
 #[test]
@@ -88,7 +78,7 @@ fn wait_lock_waits_for_the_holder_and_then_proceeds() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert_eq!(entries(&sandbox), ["second"]);
+    assert_eq!(sandbox.entries(), ["second"]);
 }
 
 #[test]
@@ -107,9 +97,9 @@ fn sigterm_and_sigint_remove_the_partial_generation_and_exit_128_plus_signal() {
                 "{signal} at {point}"
             );
             assert!(
-                entries(&sandbox).is_empty(),
+                sandbox.entries().is_empty(),
                 "{signal} at {point}: {:?}",
-                entries(&sandbox)
+                sandbox.entries()
             );
             let run = sandbox.run(&backup_args("g", &[]));
             assert_eq!(run.code, 0, "lock released after {signal}: {}", run.stderr);
@@ -123,10 +113,10 @@ fn a_stale_partial_from_a_killed_backup_is_removed_by_prune() {
     let paused = sandbox.spawn_paused(&backup_args("g", &[]), "backup:before-manifest");
     let pid = paused.pid();
     assert_eq!(paused.signal_and_wait("KILL"), None);
-    assert_eq!(entries(&sandbox), [format!(".g.partial.{pid}")]);
+    assert_eq!(sandbox.entries(), [format!(".g.partial.{pid}")]);
     let run = sandbox.run(&["prune"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(entries(&sandbox).is_empty());
+    assert!(sandbox.entries().is_empty());
 }
 
 #[test]

@@ -9,7 +9,7 @@ use std::collections::{HashMap, HashSet};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::Path;
 
-use support::cli::{Run, Sandbox};
+use support::cli::{Run, Sandbox, du_kib};
 use support::s3::{Object, delete, put};
 use support::servers;
 
@@ -237,21 +237,8 @@ fn unchanged_objects_are_linked_not_downloaded_and_seven_generations_cost_about_
     };
     assert_eq!(inode("g1", "photos/050.bin"), inode("g7", "photos/050.bin"));
     assert_ne!(inode("g1", "photos/002.bin"), inode("g2", "photos/002.bin"));
-    let du = |path: &Path| -> u64 {
-        let out = std::process::Command::new("du")
-            .args(["-sk"])
-            .arg(path)
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout)
-            .split_whitespace()
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap()
-    };
-    let one = du(&sandbox.root().join("g1"));
-    let all = du(&sandbox.root());
+    let one = du_kib(&sandbox.root().join("g1"));
+    let all = du_kib(&sandbox.root());
     assert!(
         (all as f64) <= 1.1 * one as f64,
         "seven generations take {all} KiB, one takes {one} KiB"

@@ -1,6 +1,6 @@
 //! Object restore against a real Garage: objects come back byte for byte with their metadata,
 //! extras are deleted only after the uploads (or kept with --keep-extra), objects already
-//! present are skipped, missing buckets are created, large objects go up in parts, and legacy
+//! present are left alone, buckets that are gone are created, large objects go up in parts, and legacy
 //! generations (no manifest) restore with types guessed from extensions.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -135,20 +135,8 @@ fn restore_never_deletes_before_every_upload_succeeded_even_when_the_server_dies
     let dir = tempfile::tempdir().unwrap();
     let mut garage = support::garage::GarageServer::start(&dir.path().join("garage"));
     let bucket = garage.create_bucket("dies");
-    let env = [
-        ("STGY_STORAGE_S3_ENDPOINT", garage.endpoint()),
-        ("STGY_STORAGE_S3_REGION", garage.region().to_string()),
-        (
-            "STGY_STORAGE_S3_ACCESS_KEY_ID",
-            garage.access_key_id().to_string(),
-        ),
-        (
-            "STGY_STORAGE_S3_SECRET_ACCESS_KEY",
-            garage.secret_access_key().to_string(),
-        ),
-        ("STGY_STORAGE_S3_BUCKETS", bucket.clone()),
-    ];
-    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let env = garage.fullsite_env(&bucket);
+    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let objects: Vec<Object> = (0..20)
         .map(|i| Object::new(&format!("o{i}"), vec![i as u8; 50_000]))
         .collect();

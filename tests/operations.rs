@@ -8,7 +8,7 @@ mod support;
 use std::path::Path;
 use std::process::Command;
 
-use support::cli::Sandbox;
+use support::cli::{Sandbox, du_kib};
 use support::s3::{Object, put};
 use support::servers;
 
@@ -54,16 +54,6 @@ fn systemd_units_pass_systemd_analyze_verify() {
         output.status.success() && said.trim().is_empty(),
         "systemd-analyze verify: {said}"
     );
-}
-
-fn du_kib(path: &Path) -> u64 {
-    let out = Command::new("du").arg("-sk").arg(path).output().unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap()
 }
 
 #[test]

@@ -44,6 +44,22 @@ impl Sandbox {
         self.dir.path().join("root")
     }
 
+    /// The root's entries other than the lock file, sorted.
+    pub fn entries(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(self.root())
+            .expect("read the backup root")
+            .map(|e| {
+                e.expect("read an entry")
+                    .file_name()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .filter(|n| n != ".lock")
+            .collect();
+        names.sort();
+        names
+    }
+
     /// A `Command` for the binary with an isolated environment and `STGY_BACKUP_ROOT` set.
     pub fn command(&self, args: &[&str], env: &[(&str, &str)]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_fullsite"));
@@ -126,6 +142,20 @@ impl Sandbox {
             }
         }
     }
+}
+
+/// Disk use of `path` in KiB, as `du -sk` reports it (hard links counted once).
+pub fn du_kib(path: &Path) -> u64 {
+    let out = Command::new("du")
+        .arg("-sk")
+        .arg(path)
+        .output()
+        .expect("run du");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("du prints a size")
 }
 
 /// A running fullsite process paused at a pause point.

@@ -135,6 +135,26 @@ impl GarageServer {
         SECRET
     }
 
+    /// Environment for running `fullsite` against this server, mirroring `bucket`.
+    pub fn fullsite_env(&self, bucket: &str) -> Vec<(String, String)> {
+        [
+            ("STGY_STORAGE_S3_ENDPOINT", self.endpoint()),
+            ("STGY_STORAGE_S3_REGION", self.region().to_string()),
+            (
+                "STGY_STORAGE_S3_ACCESS_KEY_ID",
+                self.access_key_id().to_string(),
+            ),
+            (
+                "STGY_STORAGE_S3_SECRET_ACCESS_KEY",
+                self.secret_access_key().to_string(),
+            ),
+            ("STGY_STORAGE_S3_BUCKETS", bucket.to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    }
+
     /// Creates a bucket with a unique name starting with `prefix`, writable by the key.
     pub fn create_bucket(&self, prefix: &str) -> String {
         let n = BUCKETS.fetch_add(1, Ordering::SeqCst);
