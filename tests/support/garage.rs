@@ -1,94 +1,107 @@
 //! A throwaway Garage S3 server: single node, `replication_factor = 1`, sqlite metadata, one
-//! layout assignment, an imported key allowed to create buckets; path-style addressing with the
-//! region set in its config.
+//! layout assignment, and an imported key allowed to create buckets. Path-style addressing;
+//! the region is the one in its config.
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use super::free_port;
-use super::postgres::wait_until;
+use super::{free_ports, log_tail, private, random_hex, sh_quote, spawn_reaper, wait_until};
 
+/// Name of the imported key in Garage.
 const KEY_NAME: &str = "fullsite-test";
-const KEY_ID: &str = "GK0123456789abcdef01234567";
-const SECRET: &str = "5ecre7a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d";
+/// The S3 region (`s3_region` in the config; requests signed for another region are refused).
 const REGION: &str = "garage";
+/// Bound on each wait: the server answering, the layout becoming usable.
+const WAIT: Duration = Duration::from_secs(30);
 
 static BUCKETS: AtomicUsize = AtomicUsize::new(0);
 
-/// A running throwaway Garage.
+/// A running throwaway Garage. Dropping it stops the server and removes its directory.
 pub struct GarageServer {
     binary: PathBuf,
+    dir: PathBuf,
     config: PathBuf,
     s3_port: u16,
+    key_id: String,
+    secret: String,
     child: Option<Child>,
 }
 
-/// Where the garage binary is: `FULLSITE_GARAGE`, the setup script's cache, or PATH.
+/// Where the garage binary is: `FULLSITE_GARAGE`, else the setup script's cache
+/// (`$FULLSITE_CACHE/garage-2.5.0/bin/garage`), else `garage` on PATH. Panics when none exists.
 pub fn garage_binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("FULLSITE_GARAGE") {
-        return PathBuf::from(path);
+    if let Some(path) = super::env_path("FULLSITE_GARAGE") {
+        assert!(
+            path.is_file(),
+            "FULLSITE_GARAGE={} does not exist: run scripts/setup.sh",
+            path.display()
+        );
+        return path;
     }
-    let cache = std::env::var_os("FULLSITE_CACHE")
-        .map_or_else(|| PathBuf::from("/var/cache/fullsite"), PathBuf::from);
-    let cached = cache.join("garage-2.5.0/bin/garage");
+    let cached = super::cache_dir().join("garage-2.5.0/bin/garage");
     if cached.is_file() {
         return cached;
     }
-    PathBuf::from("garage")
+    std::env::var_os("PATH")
+        .iter()
+        .flat_map(std::env::split_paths)
+        .map(|dir| dir.join("garage"))
+        .find(|path| path.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "garage not found (FULLSITE_GARAGE unset, no {}, none on PATH): run scripts/setup.sh",
+                cached.display()
+            )
+        })
 }
 
 impl GarageServer {
-    /// Starts Garage in the new directory `dir`.
-    pub fn start(dir: &Path) -> GarageServer {
+    /// Starts Garage in a new directory under the system temporary directory.
+    pub fn start_temp() -> GarageServer {
         let binary = garage_binary();
-        let found = Command::new(&binary)
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success());
-        assert!(
-            found,
-            "garage not found at {}: run scripts/setup.sh",
-            binary.display()
-        );
-        std::fs::create_dir_all(dir).expect("create the Garage directory");
+        GarageServer::start_with(binary, &super::temp_dir("fullsite-garage-"))
+    }
+
+    /// Starts Garage in `dir` (created if needed, removed when the server is dropped or, if this
+    /// process dies first, by its reaper).
+    pub fn start(dir: &Path) -> GarageServer {
+        GarageServer::start_with(garage_binary(), dir)
+    }
+
+    fn start_with(binary: PathBuf, dir: &Path) -> GarageServer {
         let started = Instant::now();
-        let (rpc, s3, admin) = (free_port(), free_port(), free_port());
-        let secret: String = (0..64)
-            .map(|i| b"0123456789abcdef"[(i * 7 + std::process::id() as usize) % 16] as char)
-            .collect();
+        std::fs::create_dir_all(dir)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+        let dir = std::fs::canonicalize(dir).expect("resolve the Garage directory");
+        // The config holds the RPC secret and the admin token.
+        private(&dir);
         let config = dir.join("garage.toml");
-        std::fs::write(
-            &config,
-            format!(
-                "metadata_dir = \"{meta}\"\ndata_dir = \"{data}\"\ndb_engine = \"sqlite\"\n\
-                 replication_factor = 1\n\
-                 rpc_bind_addr = \"127.0.0.1:{rpc}\"\nrpc_public_addr = \"127.0.0.1:{rpc}\"\n\
-                 rpc_secret = \"{secret}\"\n\n\
-                 [s3_api]\ns3_region = \"{REGION}\"\napi_bind_addr = \"127.0.0.1:{s3}\"\n\
-                 root_domain = \".s3.garage.localhost\"\n\n\
-                 [admin]\napi_bind_addr = \"127.0.0.1:{admin}\"\nadmin_token = \"{secret}\"\n",
-                meta = dir.join("meta").display(),
-                data = dir.join("data").display(),
-            ),
-        )
-        .expect("write garage.toml");
-        let child = spawn_server(&binary, &config);
-        let server = GarageServer {
+        spawn_reaper(&reaper_script(&dir, &config));
+        // Built before anything can fail, so a failed start still stops and cleans up (Drop).
+        let mut server = GarageServer {
             binary,
             config,
-            s3_port: s3,
-            child: Some(child),
+            s3_port: 0,
+            key_id: format!("GK{}", random_hex(12)),
+            secret: random_hex(32),
+            child: None,
+            dir,
         };
-        let log_tail = || std::fs::read_to_string(dir.join("garage.log")).unwrap_or_default();
-        assert!(
-            wait_until(Duration::from_secs(30), || server
-                .try_garage(&["status"])
-                .is_some()),
-            "garage did not come up:\n{}",
-            log_tail()
-        );
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            server.write_config();
+            server.spawn();
+            match server.wait_for_rpc() {
+                Ok(()) => break,
+                // Another process may have taken a port between our probe and Garage's bind.
+                Err(_) if server.log_tail().contains("in use") && attempts < 3 => server.stop(),
+                Err(why) => panic!("garage did not start: {why}\n{}", server.log_tail()),
+            }
+        }
+
         let node = server.garage(&["node", "id", "-q"]);
         let node = node
             .trim()
@@ -98,21 +111,117 @@ impl GarageServer {
             .to_string();
         server.garage(&["layout", "assign", "-z", "dc1", "-c", "1G", &node]);
         server.garage(&["layout", "apply", "--version", "1"]);
+        // Right after `layout apply` the cluster may answer "Layout not ready" for a moment.
+        let import = [
+            "key",
+            "import",
+            "--yes",
+            &server.key_id,
+            &server.secret,
+            "-n",
+            KEY_NAME,
+        ];
+        let mut last = String::new();
+        let imported = wait_until(WAIT, || {
+            let output = server.run(&import);
+            if output.status.success() {
+                return true;
+            }
+            last = describe(&output);
+            assert!(
+                last.contains("Layout not ready") || last.contains("quorum"),
+                "garage {import:?} failed:\n{last}"
+            );
+            false
+        });
         assert!(
-            wait_until(Duration::from_secs(30), || {
-                server
-                    .try_garage(&["key", "import", "--yes", KEY_ID, SECRET, "-n", KEY_NAME])
-                    .is_some()
-            }),
-            "garage never accepted the key import:\n{}",
-            log_tail()
+            imported,
+            "the layout never became ready for `garage key import` within {WAIT:?}:\n{last}\n{}",
+            server.log_tail()
         );
         server.garage(&["key", "allow", "--create-bucket", KEY_NAME]);
         eprintln!(
-            "harness: Garage on 127.0.0.1:{s3} started in {:.1}s",
-            started.elapsed().as_secs_f64()
+            "harness: Garage on 127.0.0.1:{} ready in {:.2}s ({})",
+            server.s3_port,
+            started.elapsed().as_secs_f64(),
+            server.dir.display()
         );
         server
+    }
+
+    /// Writes the config with fresh ports and secrets.
+    fn write_config(&mut self) {
+        let [rpc, s3, admin] = free_ports::<3>();
+        self.s3_port = s3;
+        let text = format!(
+            r#"metadata_dir = "{meta}"
+data_dir = "{data}"
+db_engine = "sqlite"
+replication_factor = 1
+rpc_bind_addr = "127.0.0.1:{rpc}"
+rpc_public_addr = "127.0.0.1:{rpc}"
+rpc_secret = "{rpc_secret}"
+
+[s3_api]
+s3_region = "{REGION}"
+api_bind_addr = "127.0.0.1:{s3}"
+root_domain = ".s3.garage.localhost"
+
+[admin]
+api_bind_addr = "127.0.0.1:{admin}"
+admin_token = "{admin_token}"
+"#,
+            meta = self.dir.join("meta").display(),
+            data = self.dir.join("data").display(),
+            rpc_secret = random_hex(32),
+            admin_token = random_hex(32),
+        );
+        std::fs::write(&self.config, text)
+            .unwrap_or_else(|e| panic!("cannot write {}: {e}", self.config.display()));
+    }
+
+    /// Starts `garage server` as a child, its output appended to `garage.log`, and records its
+    /// pid in `garage.pid` for the reaper.
+    fn spawn(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("garage.log"))
+            .expect("open garage.log");
+        let mut command = Command::new(&self.binary);
+        command
+            .arg("-c")
+            .arg(&self.config)
+            .arg("server")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("clone the garage.log handle"))
+            .stderr(log);
+        let child = isolated(&mut command)
+            .env("RUST_LOG", "warn")
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", self.binary.display()));
+        std::fs::write(self.dir.join("garage.pid"), child.id().to_string())
+            .expect("write garage.pid");
+        self.child = Some(child);
+    }
+
+    /// Waits until `garage status` answers; on failure, why.
+    fn wait_for_rpc(&mut self) -> Result<(), String> {
+        let mut exited = None;
+        let up = wait_until(WAIT, || {
+            if let Some(child) = self.child.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                exited = Some(status);
+                return true;
+            }
+            self.run(&["status"]).status.success()
+        });
+        match (up, exited) {
+            (true, None) => Ok(()),
+            (_, Some(status)) => Err(format!("`garage server` exited ({status})")),
+            (false, None) => Err(format!("`garage status` did not succeed within {WAIT:?}")),
+        }
     }
 
     /// `http://127.0.0.1:PORT`.
@@ -125,17 +234,22 @@ impl GarageServer {
         REGION
     }
 
-    /// Access key id of the imported key.
+    /// Access key id of the imported key (`GK` + 24 hex, random per server).
     pub fn access_key_id(&self) -> &str {
-        KEY_ID
+        &self.key_id
     }
 
-    /// Its secret.
+    /// Its secret (64 hex, random per server).
     pub fn secret_access_key(&self) -> &str {
-        SECRET
+        &self.secret
     }
 
-    /// Environment for running `fullsite` against this server, mirroring `bucket`.
+    /// Directory holding the config, data, metadata and `garage.log`.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Environment for running `fullsite` against this server alone, mirroring `bucket`.
     pub fn fullsite_env(&self, bucket: &str) -> Vec<(String, String)> {
         [
             ("STGY_STORAGE_S3_ENDPOINT", self.endpoint()),
@@ -155,7 +269,8 @@ impl GarageServer {
         .collect()
     }
 
-    /// Creates a bucket with a unique name starting with `prefix`, writable by the key.
+    /// Creates a bucket with a name unique in this test run (`prefix-<pid>-<n>`) that the key
+    /// may read, write and administer.
     pub fn create_bucket(&self, prefix: &str) -> String {
         let n = BUCKETS.fetch_add(1, Ordering::SeqCst);
         let name = format!("{prefix}-{}-{n}", std::process::id());
@@ -166,45 +281,41 @@ impl GarageServer {
         name
     }
 
-    /// Runs the garage CLI against this server; panics with its output on failure.
+    /// Runs the garage CLI against this server; returns stdout, panics with its output on
+    /// failure.
     pub fn garage(&self, args: &[&str]) -> String {
-        let output = self.command(args).output().expect("run the garage CLI");
+        let output = self.run(args);
         assert!(
             output.status.success(),
-            "garage {args:?} failed:\n{}{}",
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
+            "garage {args:?} failed:\n{}",
+            describe(&output)
         );
         String::from_utf8_lossy(&output.stdout).into_owned()
     }
 
-    fn try_garage(&self, args: &[&str]) -> Option<String> {
-        let output = self.command(args).output().ok()?;
-        output
-            .status
-            .success()
-            .then(|| String::from_utf8_lossy(&output.stdout).into_owned())
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
+    /// Runs the garage CLI with this server's config (and nothing from the caller's `GARAGE_*`
+    /// or `RUST_LOG`, which would override it or flood stderr).
+    fn run(&self, args: &[&str]) -> Output {
         let mut command = Command::new(&self.binary);
-        command
-            .arg("-c")
-            .arg(&self.config)
-            .args(args)
-            .env("RUST_LOG", "error");
-        command
+        command.arg("-c").arg(&self.config).args(args);
+        isolated(&mut command)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {}: {e}", self.binary.display()))
     }
 
     /// Starts the server again on the same configuration and data (after [`Self::stop`]).
     pub fn restart(&mut self) {
         self.stop();
-        self.child = Some(spawn_server(&self.binary, &self.config));
+        self.spawn();
+        let started = Instant::now();
+        let up = wait_until(WAIT, || self.run(&["bucket", "list"]).status.success());
         assert!(
-            wait_until(Duration::from_secs(30), || self
-                .try_garage(&["bucket", "list"])
-                .is_some()),
-            "garage did not come back"
+            up,
+            "garage did not come back within {:?}:\n{}",
+            started.elapsed(),
+            self.log_tail()
         );
     }
 
@@ -213,36 +324,63 @@ impl GarageServer {
         self.child.as_ref().map(Child::id)
     }
 
-    /// Stops the server.
+    /// Stops the server (SIGKILL); the directory stays until drop.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
+            let _ = std::fs::remove_file(self.dir.join("garage.pid"));
         }
     }
-}
 
-/// Starts `garage server`, appending its output to `garage.log` beside the config.
-fn spawn_server(binary: &Path, config: &Path) -> Child {
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(config.with_file_name("garage.log"))
-        .expect("open garage.log");
-    Command::new(binary)
-        .arg("-c")
-        .arg(config)
-        .arg("server")
-        .env("RUST_LOG", "garage=warn")
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().expect("clone log handle"))
-        .stderr(log)
-        .spawn()
-        .expect("start garage")
+    fn log_tail(&self) -> String {
+        log_tail(&self.dir.join("garage.log"), 30)
+    }
 }
 
 impl Drop for GarageServer {
     fn drop(&mut self) {
         self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
+}
+
+/// Unsets the caller's `GARAGE_*` variables (GARAGE_RPC_SECRET, GARAGE_RPC_HOST,
+/// GARAGE_ADMIN_TOKEN...), which would take precedence over the config file.
+fn isolated(command: &mut Command) -> &mut Command {
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("GARAGE_") {
+            command.env_remove(key);
+        }
+    }
+    command
+}
+
+fn describe(output: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// Shell commands for the reaper: kill the server recorded in `garage.pid` if that pid is still
+/// a garage running this config (never an unrelated process that reused the pid; a zombie has an
+/// empty cmdline, so it counts as gone), then remove the directory (unless `Drop` already did).
+fn reaper_script(dir: &Path, config: &Path) -> String {
+    format!(
+        "pidfile={pidfile}; \
+         ours() {{ grep -qF {config} \"/proc/$1/cmdline\" 2>/dev/null; }}; \
+         if [ -f \"$pidfile\" ]; then p=$(cat \"$pidfile\"); \
+           if ours \"$p\"; then \
+             kill \"$p\"; n=0; \
+             while ours \"$p\" && [ $n -lt 50 ]; do sleep 0.1; n=$((n+1)); done; \
+             if ours \"$p\"; then kill -9 \"$p\"; fi; \
+           fi; \
+         fi; \
+         if [ -e {dir} ]; then rm -rf {dir}; fi",
+        pidfile = sh_quote(&dir.join("garage.pid")),
+        config = sh_quote(config),
+        dir = sh_quote(dir),
+    )
 }

