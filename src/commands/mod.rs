@@ -38,9 +38,13 @@ pub fn default_jobs() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 
+/// Runs `command` until it finishes or SIGINT/SIGTERM arrives. The signal branch is polled
+/// first (`biased`), so the handlers are installed before the command's first step runs: a
+/// signal can never meet the default action (death without clean-up) once work has begun.
 async fn until_stopped(command: impl Future<Output = Result<()>>) -> Result<()> {
     tokio::select! {
-        result = command => result,
+        biased;
         signal = wait_for_stop() => Err(Error::Stopped(signal)),
+        result = command => result,
     }
 }
