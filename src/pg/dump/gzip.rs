@@ -10,7 +10,6 @@
 //! the [`CompressPool`] caps concurrent compressions across all files.
 
 use std::collections::VecDeque;
-use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -54,15 +53,27 @@ pub struct Written {
     pub blake3: blake3::Hash,
 }
 
-/// Compresses one member. Deterministic for a given input and level.
+/// Compresses one member with libdeflate: buffer to buffer, which is all a member needs, at
+/// about 1.5 times zlib's speed for the same level and slightly smaller output (measured on the
+/// benchmark's table data at level 6: 87 against 56 MB/s per core, 2% smaller). Deterministic
+/// for a given input and level. libdeflate writes OS "unknown" into the header; it is set to
+/// Unix (3), as zlib and pg_dump write it (the header carries no CRC of its own).
 pub fn gzip_member(data: &[u8], level: u32) -> std::io::Result<Vec<u8>> {
-    let mut encoder = flate2::GzBuilder::new().mtime(0).operating_system(3).write(
-        Vec::with_capacity(data.len() / 3 + 64),
-        flate2::Compression::new(level),
-    );
-    encoder.write_all(data)?;
-    encoder.finish()
+    let level = libdeflater::CompressionLvl::new(level as i32)
+        .map_err(|e| std::io::Error::other(format!("gzip level {level}: {e:?}")))?;
+    let mut compressor = libdeflater::Compressor::new(level);
+    let mut out = vec![0; compressor.gzip_compress_bound(data.len())];
+    let written = compressor
+        .gzip_compress(data, &mut out)
+        .map_err(|e| std::io::Error::other(format!("gzip: {e:?}")))?;
+    out.truncate(written);
+    out[GZIP_OS_OFFSET] = GZIP_OS_UNIX;
+    Ok(out)
 }
+
+/// Where a gzip header (RFC 1952) keeps the operating system byte, and its value for Unix.
+const GZIP_OS_OFFSET: usize = 9;
+const GZIP_OS_UNIX: u8 = 3;
 
 /// Streams `chunks` (then `trailer`) into a new gzip file at `path` (mode 0600).
 pub async fn write_gzip_file<E>(
