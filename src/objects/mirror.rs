@@ -5,18 +5,20 @@
 //!    now lists empty or missing fails the backup unless `allow_empty_bucket` (a misconfigured
 //!    endpoint must not quietly produce an empty backup);
 //! 2. map keys to paths ([`KeyPaths`]);
-//! 3. with bounded concurrency, per object: when key, size, ETag and Last-Modified equal the
-//!    previous generation's record, hard-link its file (unchanged: not downloaded); otherwise
-//!    GET it, streaming to a temporary file while hashing with BLAKE3, hard-link to identical
-//!    content already in any complete generation or earlier in this run ([`DedupIndex`]),
-//!    set the file's mtime to Last-Modified, and rename it into place;
+//! 3. objects whose key, size, ETag and Last-Modified equal the previous generation's record
+//!    are unchanged: their files are hard-linked from it, not downloaded, in a few batches on
+//!    the blocking pool (each creating a directory once) while the downloads run. Every other
+//!    object (and an unchanged one whose old file is no longer a regular file of its size) is
+//!    fetched with bounded concurrency: GET, streamed to a temporary file while hashing with
+//!    BLAKE3, hard-linked to identical content already in any complete generation or earlier
+//!    in this run ([`DedupIndex`]), given Last-Modified as its mtime, and renamed into place;
 //! 4. record the bucket's policy (`None` when the server has none or does not implement them).
 //!
 //! A hard link that hits the link-count limit or another filesystem falls back to a copy.
 //! Temporary files live in the generation's `.tmp/`, never among object paths (keys may start
 //! with a dot), and it is removed at the end.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -135,9 +137,34 @@ pub struct Listed {
 struct Previous {
     name: String,
     dir: PathBuf,
-    objects: HashMap<(String, String), ObjectEntry>,
+    /// bucket -> key -> record
+    objects: HashMap<String, HashMap<String, ObjectEntry>>,
     counts: HashMap<String, u64>,
 }
+
+impl Previous {
+    /// The previous record of `object` when the listing shows it unchanged.
+    fn unchanged(&self, bucket: &str, object: &Listed) -> Option<&ObjectEntry> {
+        self.objects.get(bucket)?.get(&object.key).filter(|old| {
+            old.size == object.size
+                && old.etag == object.etag
+                && old.last_modified == object.last_modified
+        })
+    }
+}
+
+/// An unchanged object: its previous file, hard-linked to the record's new path.
+struct Reuse {
+    /// Index into the bucket's listing.
+    index: usize,
+    /// The file in the previous generation.
+    source: PathBuf,
+    /// The previous record, with this generation's path.
+    entry: ObjectEntry,
+}
+
+/// Batches of unchanged objects linked at once on the blocking pool.
+const LINK_BATCHES: usize = 2;
 
 /// Mirrors the buckets into `generation` (the partial directory being built).
 pub async fn mirror(
@@ -150,8 +177,34 @@ pub async fn mirror(
         Some(list) => list.clone(),
         None => list_buckets(s3).await?,
     };
-    let previous = load_previous(catalog);
-    let dedup = Mutex::new(DedupIndex::load(catalog, "objects/"));
+    // The manifests of earlier generations are read on the blocking pool while the buckets are
+    // listed: with a week of generations, reading them takes as long as listing.
+    let (previous, dedup) = (
+        read_manifests(catalog, load_previous),
+        read_manifests(catalog, load_object_index),
+    );
+    let listing = async {
+        let mut listings = Vec::with_capacity(buckets.len());
+        for bucket in &buckets {
+            let started = std::time::Instant::now();
+            let listed = list_bucket(s3, bucket).await?;
+            tracing::debug!(
+                "bucket '{bucket}': {} object(s) listed in {:.2}s",
+                listed.as_ref().map_or(0, Vec::len),
+                started.elapsed().as_secs_f64()
+            );
+            listings.push(listed);
+        }
+        Ok::<_, MirrorError>(listings)
+    };
+    let (listings, previous, dedup) = tokio::join!(listing, previous, dedup);
+    let joined = |e: tokio::task::JoinError| MirrorError::Io {
+        action: "read the manifests of the generations in",
+        path: generation.parent().unwrap_or(generation).to_path_buf(),
+        source: std::io::Error::other(e),
+    };
+    let (listings, previous) = (listings?, previous.map_err(joined)?);
+    let dedup = Mutex::new(dedup.map_err(joined)?);
     let tmp = generation.join(".tmp");
     mkdir_private_all(&tmp).map_err(|source| MirrorError::Io {
         action: "create directory",
@@ -159,47 +212,95 @@ pub async fn mirror(
         source,
     })?;
     let mut out = Mirrored::default();
-    for bucket in &buckets {
-        let listed =
-            list_objects(s3, bucket, previous.as_ref(), options.allow_empty_bucket).await?;
+    for (bucket, listed) in buckets.iter().zip(listings) {
+        let started = std::time::Instant::now();
+        let listed = check_listing(
+            s3,
+            bucket,
+            listed,
+            previous.as_ref(),
+            options.allow_empty_bucket,
+        )?;
         let paths = KeyPaths::new(listed.iter().map(|o| o.key.as_str()));
         let run = BucketRun {
             s3,
             bucket,
             generation,
             tmp: &tmp,
-            previous: previous.as_ref(),
             dedup: &dedup,
             counter: AtomicU64::new(0),
         };
         let meter = Meter::start(&format!("bucket {bucket}"), Some(listed.len() as u64));
-        let results: Vec<Result<(ObjectEntry, How), MirrorError>> =
-            futures_util::stream::iter(listed.iter())
-                .map(|object| {
-                    let path = format!("objects/{bucket}/{}", paths.path_for(&object.key));
-                    async {
-                        let fetched = run.fetch(object, path).await;
-                        if let Ok((entry, _)) = &fetched {
-                            meter.add(1, entry.size);
-                        }
-                        fetched
-                    }
-                })
-                .buffer_unordered(options.concurrency.max(1))
-                .collect()
-                .await;
-        let mut entries = Vec::with_capacity(results.len());
-        for result in results {
-            let (entry, how) = result?;
-            match how {
-                How::Unchanged => out.summary.unchanged += 1,
-                How::Downloaded { deduplicated } => {
-                    out.summary.downloaded += 1;
-                    out.summary.downloaded_bytes += entry.size;
-                    if deduplicated {
-                        out.summary.deduplicated += 1;
-                    }
+        let mut reuse = Vec::new();
+        let mut fetch = Vec::new();
+        for (index, object) in listed.iter().enumerate() {
+            let path = format!("objects/{bucket}/{}", paths.path_for(&object.key));
+            match previous.as_ref().and_then(|p| {
+                let old = p.unchanged(bucket, object)?;
+                Some((p.dir.join(&old.path), old))
+            }) {
+                Some((source, old)) => reuse.push(Reuse {
+                    index,
+                    source,
+                    entry: ObjectEntry {
+                        path,
+                        ..old.clone()
+                    },
+                }),
+                None => fetch.push((index, path)),
+            }
+        }
+        let download = |(index, path): (usize, String)| {
+            let (run, meter, object) = (&run, &meter, &listed[index]);
+            async move {
+                let fetched = run.download(object, path).await;
+                if let Ok((entry, _)) = &fetched {
+                    meter.add(1, entry.size);
                 }
+                fetched
+            }
+        };
+        let concurrency = options.concurrency.max(1);
+        let (linked, mut results): (Result<_, MirrorError>, Vec<_>) = tokio::join!(
+            link_unchanged(generation, reuse),
+            futures_util::stream::iter(fetch)
+                .map(download)
+                .buffer_unordered(concurrency)
+                .collect()
+        );
+        let (linked, stale) = linked?;
+        tracing::debug!(
+            "bucket '{bucket}': {} unchanged object(s) linked, {} fetched, in {:.2}s",
+            linked.len(),
+            results.len(),
+            started.elapsed().as_secs_f64()
+        );
+        for entry in &linked {
+            meter.add(1, entry.size);
+        }
+        // An old file that is no longer a regular file of the recorded size: fetched again.
+        let refetch = stale
+            .into_iter()
+            .map(|reuse| (reuse.index, reuse.entry.path));
+        results.extend(
+            futures_util::stream::iter(refetch)
+                .map(download)
+                .buffer_unordered(concurrency)
+                .collect::<Vec<_>>()
+                .await,
+        );
+        let mut entries = Vec::with_capacity(listed.len());
+        out.summary.unchanged += linked.len() as u64;
+        for entry in linked {
+            out.summary.bytes += entry.size;
+            entries.push(entry);
+        }
+        for result in results {
+            let (entry, deduplicated) = result?;
+            out.summary.downloaded += 1;
+            out.summary.downloaded_bytes += entry.size;
+            if deduplicated {
+                out.summary.deduplicated += 1;
             }
             out.summary.bytes += entry.size;
             entries.push(entry);
@@ -231,11 +332,6 @@ pub async fn mirror(
     Ok(out)
 }
 
-enum How {
-    Unchanged,
-    Downloaded { deduplicated: bool },
-}
-
 async fn list_buckets(s3: &S3) -> Result<Vec<String>, MirrorError> {
     let output = s3
         .client
@@ -252,16 +348,18 @@ async fn list_buckets(s3: &S3) -> Result<Vec<String>, MirrorError> {
     Ok(names)
 }
 
-async fn list_objects(
+/// The listing of `bucket`, unless it is empty or missing while the previous generation held
+/// objects of it (and that was not allowed).
+fn check_listing(
     s3: &S3,
     bucket: &str,
+    listed: Option<Vec<Listed>>,
     previous: Option<&Previous>,
     allow_empty: bool,
 ) -> Result<Vec<Listed>, MirrorError> {
     let before = previous
         .and_then(|p| p.counts.get(bucket).copied())
         .unwrap_or(0);
-    let listed = list_bucket(s3, bucket).await?;
     let now = match &listed {
         None => Some("as missing"),
         Some(objects) if objects.is_empty() => Some("no objects"),
@@ -322,24 +420,23 @@ struct BucketRun<'a> {
     bucket: &'a str,
     generation: &'a Path,
     tmp: &'a Path,
-    previous: Option<&'a Previous>,
     dedup: &'a Mutex<DedupIndex>,
     counter: AtomicU64,
 }
 
 impl BucketRun<'_> {
-    /// Puts one object at `path` in the generation: linked when unchanged, else downloaded.
-    async fn fetch(
+    /// Downloads one object to `path` in the generation; true when its content was already
+    /// there and it became a hard link to it.
+    async fn download(
         &self,
         object: &Listed,
         path: String,
-    ) -> Result<(ObjectEntry, How), MirrorError> {
-        let (s3, bucket, generation, tmp, previous, dedup, counter) = (
+    ) -> Result<(ObjectEntry, bool), MirrorError> {
+        let (s3, bucket, generation, tmp, dedup, counter) = (
             self.s3,
             self.bucket,
             self.generation,
             self.tmp,
-            self.previous,
             self.dedup,
             &self.counter,
         );
@@ -350,29 +447,6 @@ impl BucketRun<'_> {
                 path: parent.to_path_buf(),
                 source,
             })?;
-        }
-        if let Some(previous) = previous
-            && let Some(old) = previous
-                .objects
-                .get(&(bucket.to_string(), object.key.clone()))
-            && old.size == object.size
-            && old.etag == object.etag
-            && old.last_modified == object.last_modified
-        {
-            let source = previous.dir.join(&old.path);
-            // symlink_metadata: a symlink planted in an old generation is never linked or followed
-            let regular = std::fs::symlink_metadata(&source)
-                .is_ok_and(|m| m.is_file() && m.len() == old.size);
-            if regular {
-                link_or_copy(&source, &dest)?;
-                return Ok((
-                    ObjectEntry {
-                        path,
-                        ..old.clone()
-                    },
-                    How::Unchanged,
-                ));
-            }
         }
 
         let action = || {
@@ -452,12 +526,7 @@ impl BucketRun<'_> {
             content_disposition: output.content_disposition,
             metadata,
         };
-        Ok((
-            entry,
-            How::Downloaded {
-                deduplicated: outcome == Outcome::Linked,
-            },
-        ))
+        Ok((entry, outcome == Outcome::Linked))
     }
 }
 
@@ -478,6 +547,69 @@ async fn bucket_policy(s3: &S3, bucket: &str) -> Result<Option<String>, MirrorEr
             }
         }
     }
+}
+
+/// Links the unchanged objects' files into `generation` in [`LINK_BATCHES`] batches on the
+/// blocking pool. Returns the records linked and those whose old file was not a regular file of
+/// the recorded size (a symlink planted in an old generation is never linked or followed).
+async fn link_unchanged(
+    generation: &Path,
+    mut reuse: Vec<Reuse>,
+) -> Result<(Vec<ObjectEntry>, Vec<Reuse>), MirrorError> {
+    let batch_size = reuse.len().div_ceil(LINK_BATCHES).max(1);
+    let mut batches = Vec::new();
+    while !reuse.is_empty() {
+        let rest = reuse.split_off(reuse.len().min(batch_size));
+        let (generation, batch) = (
+            generation.to_path_buf(),
+            std::mem::replace(&mut reuse, rest),
+        );
+        batches.push(tokio::task::spawn_blocking(move || {
+            link_batch(&generation, batch)
+        }));
+    }
+    let (mut linked, mut stale) = (Vec::new(), Vec::new());
+    for batch in batches {
+        let (l, s) = batch.await.map_err(|e| MirrorError::Io {
+            action: "link unchanged objects into",
+            path: generation.to_path_buf(),
+            source: std::io::Error::other(e),
+        })??;
+        linked.extend(l);
+        stale.extend(s);
+    }
+    Ok((linked, stale))
+}
+
+/// One batch of [`link_unchanged`]; each parent directory is created once.
+fn link_batch(
+    generation: &Path,
+    batch: Vec<Reuse>,
+) -> Result<(Vec<ObjectEntry>, Vec<Reuse>), MirrorError> {
+    let mut made: HashSet<PathBuf> = HashSet::new();
+    let (mut linked, mut stale) = (Vec::with_capacity(batch.len()), Vec::new());
+    for reuse in batch {
+        let regular = std::fs::symlink_metadata(&reuse.source)
+            .is_ok_and(|m| m.is_file() && m.len() == reuse.entry.size);
+        if !regular {
+            stale.push(reuse);
+            continue;
+        }
+        let dest = generation.join(&reuse.entry.path);
+        if let Some(parent) = dest.parent()
+            && !made.contains(parent)
+        {
+            mkdir_private_all(parent).map_err(|source| MirrorError::Io {
+                action: "create directory",
+                path: parent.to_path_buf(),
+                source,
+            })?;
+            made.insert(parent.to_path_buf());
+        }
+        link_or_copy(&reuse.source, &dest)?;
+        linked.push(reuse.entry);
+    }
+    Ok((linked, stale))
 }
 
 /// Hard-links `source` to `dest`; copies instead when the link-count limit is reached or the
@@ -503,6 +635,20 @@ fn link_or_copy(source: &Path, dest: &Path) -> Result<(), MirrorError> {
     }
 }
 
+/// Runs `task` over a copy of `catalog` on the blocking pool.
+fn read_manifests<T: Send + 'static>(
+    catalog: &Catalog,
+    task: fn(&Catalog) -> T,
+) -> tokio::task::JoinHandle<T> {
+    let catalog = catalog.clone();
+    tokio::task::spawn_blocking(move || task(&catalog))
+}
+
+/// Content of every earlier generation's objects, for deduplicating downloads.
+fn load_object_index(catalog: &Catalog) -> DedupIndex {
+    DedupIndex::load(catalog, "objects/")
+}
+
 fn load_previous(catalog: &Catalog) -> Option<Previous> {
     let generation = catalog.complete().rev().find(|g| match &g.kind {
         GenerationKind::Fullsite(header) => header.parts.objects,
@@ -518,7 +664,9 @@ fn load_previous(catalog: &Catalog) -> Option<Previous> {
         Record::Object(entry) => {
             previous
                 .objects
-                .insert((entry.bucket.clone(), entry.key.clone()), entry);
+                .entry(entry.bucket.clone())
+                .or_default()
+                .insert(entry.key.clone(), entry);
         }
         Record::Bucket(bucket) => {
             previous.counts.insert(bucket.name, bucket.objects);
