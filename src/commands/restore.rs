@@ -1,6 +1,10 @@
 //! `fullsite restore NAME`: settings → generation → verify everything (manifest hashes, archive
 //! TOC, every data stream, servers reachable, privileges) → only then replace the database, then
 //! put the objects back. A selected part the generation does not hold is skipped with a notice.
+//!
+//! A fullsite generation's data streams are not decoded ahead: its manifest check has just
+//! matched every file's BLAKE3, so they are the bytes the backup wrote. Generations without a
+//! manifest (legacy, stock archives) have every data stream decoded before anything changes.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -13,7 +17,7 @@ use crate::lock::RootLock;
 use crate::objects::client::S3;
 use crate::objects::restore::{ObjectRestoreOptions, restore_objects};
 use crate::pg::connect::Target;
-use crate::pg::restore::{RestoreOptions, check_archive, restore_database};
+use crate::pg::restore::{DataCheck, RestoreOptions, check_archive, restore_database};
 use crate::verify::verify_generation;
 
 pub async fn run(args: RestoreArgs, vars: &Vars) -> Result<()> {
@@ -63,7 +67,8 @@ pub async fn run(args: RestoreArgs, vars: &Vars) -> Result<()> {
     )
     .await?;
     let started = Instant::now();
-    if matches!(generation.kind, GenerationKind::Fullsite(_)) {
+    let manifest = matches!(generation.kind, GenerationKind::Fullsite(_));
+    if manifest {
         let path = generation.path.clone();
         let report = tokio::task::spawn_blocking(move || verify_generation(&path))
             .await
@@ -89,7 +94,13 @@ pub async fn run(args: RestoreArgs, vars: &Vars) -> Result<()> {
     };
     let checked = match &archive {
         Some(archive) => {
-            Some(check_archive(archive, jobs.max(crate::commands::default_jobs())).await?)
+            let data = if manifest {
+                DataCheck::Present
+            } else {
+                DataCheck::Decode
+            };
+            let threads = jobs.max(crate::commands::default_jobs());
+            Some(check_archive(archive, threads, data).await?)
         }
         None => None,
     };

@@ -1,9 +1,11 @@
 //! The native restore: an archive back into a database, without `pg_restore`.
 //!
 //! Safety first: before the first statement that changes the target, the whole TOC is parsed
-//! and planned, every data stream is decoded to its end, the target is reached, and the role is
-//! checked for the privileges the restore needs (CREATE on the database, ownership of every
-//! schema it will replace). Any failure up to there leaves the target exactly as it was. Then
+//! and planned, every data stream is decoded to its end (or, for files just proven intact by
+//! their BLAKE3 against a fullsite manifest, found present: see [`DataCheck`]), the target is
+//! reached, and the role is checked for the privileges the restore needs (CREATE on the
+//! database, ownership of every schema it will replace). Any failure up to there leaves the
+//! target exactly as it was. Then
 //! the schemas the archive holds are dropped and recreated (like the legacy script's
 //! `DROP SCHEMA public CASCADE`), and the plan runs phase by phase (see `plan`).
 
@@ -26,6 +28,18 @@ pub struct RestoreOptions {
     pub jobs: usize,
     /// Everything in one transaction on one connection: all or nothing.
     pub single_transaction: bool,
+}
+
+/// How much of the data streams [`check_archive`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DataCheck {
+    /// Decode every stream to its end: a missing file, a flipped byte or a truncated member
+    /// is found before the target changes.
+    Decode,
+    /// Only make sure every data file is there. For archives whose every byte was just matched
+    /// against the BLAKE3 the backup recorded in its manifest: they are the very bytes the
+    /// backup's encoder wrote, so decoding them again would find nothing new.
+    Present,
 }
 
 /// What a restore did.
@@ -63,19 +77,30 @@ pub enum RestoreError {
 pub struct Checked {
     archive: Arc<Archive>,
     plan: RestorePlan,
-    bytes: u64,
+    /// Decoded bytes, when the data streams were decoded.
+    bytes: Option<u64>,
     seconds: f64,
 }
 
-/// Checks the archive at `path` without touching any database: TOC, plan, every data stream
-/// decoded to its end.
-pub async fn check_archive(path: &Path, threads: usize) -> Result<Checked, RestoreError> {
+/// Checks the archive at `path` without touching any database: TOC, plan, and every data
+/// stream as `data` says.
+pub async fn check_archive(
+    path: &Path,
+    threads: usize,
+    data: DataCheck,
+) -> Result<Checked, RestoreError> {
     let path = path.to_path_buf();
     let started = Instant::now();
     tokio::task::spawn_blocking(move || {
         let archive = Archive::open(&path)?;
         let plan = plan::plan(&archive.entries)?;
-        let bytes = archive.check(&plan.data, threads)?;
+        let bytes = match data {
+            DataCheck::Decode => Some(archive.check(&plan.data, threads)?),
+            DataCheck::Present => {
+                archive.check_present(&plan.data)?;
+                None
+            }
+        };
         Ok(Checked {
             archive: Arc::new(archive),
             plan,
@@ -103,11 +128,14 @@ pub async fn restore_database(
     let client = run::session(target, &plan).await?;
     check_privileges(&client, target, &plan).await?;
     let check_seconds = seconds + started.elapsed().as_secs_f64();
+    let data = match bytes {
+        Some(bytes) => format!("{} of data decoded", crate::display::bytes(bytes)),
+        None => "data files present and matching the manifest".to_string(),
+    };
     tracing::info!(
-        "archive checked in {check_seconds:.1}s: {} entries, {} tables, {} of data; restoring into {target}",
+        "archive checked in {check_seconds:.1}s: {} entries, {} tables, {data}; restoring into {target}",
         archive.entries.len(),
         plan.data.len(),
-        crate::display::bytes(bytes)
     );
 
     let sent = if options.single_transaction {
@@ -116,11 +144,12 @@ pub async fn restore_database(
             .await
             .map_err(|e| RestoreError::Pg(target.error("begin a transaction on", &e)))?;
         run::replace_and_create(&client, target, &archive, &plan).await?;
+        run::serial(&client, target, &archive, &plan, &plan.after_data).await?;
         let mut sent = 0;
         for &index in &plan.data {
-            sent += run::copy_table(&client, target, archive.clone(), index).await?;
+            sent +=
+                run::copy_table(&client, target, archive.clone(), index, run::Load::Plain).await?;
         }
-        run::serial(&client, target, &archive, &plan, &plan.after_data).await?;
         let post: Vec<usize> = plan.post_data.iter().map(|s| s.entry).collect();
         run::serial(&client, target, &archive, &plan, &post).await?;
         run::serial(&client, target, &archive, &plan, &plan.last).await?;
@@ -131,9 +160,8 @@ pub async fn restore_database(
         sent
     } else {
         run::replace_and_create(&client, target, &archive, &plan).await?;
-        let sent = run::copy_all(target, archive.clone(), &plan, options.jobs).await?;
         run::serial(&client, target, &archive, &plan, &plan.after_data).await?;
-        run::post_data(target, &archive, &plan, options.jobs).await?;
+        let sent = run::load_and_index(target, archive.clone(), &plan, options.jobs).await?;
         run::serial(&client, target, &archive, &plan, &plan.last).await?;
         sent
     };

@@ -6,10 +6,15 @@
 //!    `public` (as the legacy script did), then `CREATE SCHEMA` for those the archive does not
 //!    create itself (`public`, which gets back its standard owner, privileges and comment);
 //! 2. pre-data, serially in TOC order (the archive's order is a valid creation order);
-//! 3. data: every TABLE DATA, in parallel, largest first; then SEQUENCE SET entries;
-//! 4. post-data: indexes, constraints, triggers, ... in parallel as their dependencies allow,
-//!    never two at once on the same table (ALTER TABLE takes strong locks; two foreign keys
-//!    between the same tables could deadlock);
+//! 3. other data-section entries (SEQUENCE SET), serially;
+//! 4. data and post-data together, in parallel: every TABLE DATA, largest first, and each
+//!    post-data step (index, constraint, trigger, ...) as soon as the steps it waits for are
+//!    done and the data of the tables it touches is loaded (a step touching no table, or a
+//!    table without data of its own such as a partitioned parent, waits for all data). Like
+//!    pg_restore, the most data-heavy ready work goes first, and a step that locks a table
+//!    exclusively (everything but CREATE INDEX: ALTER TABLE takes strong locks, and two foreign
+//!    keys between the same tables could deadlock) never runs beside another step on that
+//!    table, while indexes of one table build side by side;
 //! 5. last: materialized view refreshes (they read fully restored, indexed tables).
 //!
 //! Entries of section "none" (COMMENT, ...) belong to the section of the entry before them,
@@ -28,8 +33,22 @@ pub struct PostStep {
     pub entry: usize,
     /// Post-data steps (indices into [`RestorePlan::post_data`]) that must finish first.
     pub after: Vec<usize>,
-    /// Dump ids of the tables it touches; steps sharing a table never run at once.
+    /// Dump ids of the tables it touches.
     pub tables: BTreeSet<i32>,
+    /// Whether it locks its tables exclusively (all but CREATE INDEX); such a step never runs
+    /// beside another step sharing one of its tables.
+    pub exclusive: bool,
+    /// The table data it needs loaded first.
+    pub needs: Needs,
+}
+
+/// The table data a post-data step needs loaded before it starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Needs {
+    /// These TABLE DATA entries (indices into [`RestorePlan::data`]).
+    Tables(Vec<usize>),
+    /// All table data.
+    AllData,
 }
 
 /// The restore, phase by phase (indices into the TOC).
@@ -143,6 +162,8 @@ pub fn plan(entries: &[TocEntry]) -> Result<RestorePlan, PlanError> {
                     entry: index,
                     after: Vec::new(),
                     tables: BTreeSet::new(),
+                    exclusive: entry.desc != "INDEX",
+                    needs: Needs::AllData,
                 });
             }
             _ => plan.pre_data.push(index),
@@ -157,6 +178,17 @@ pub fn plan(entries: &[TocEntry]) -> Result<RestorePlan, PlanError> {
             )
         })
     };
+    // A table's data: its TABLE DATA entry, found by the entry's own dump id or by the table's
+    // (which the TABLE DATA entry depends on).
+    let mut data_of: HashMap<i32, usize> = HashMap::new();
+    for (position, &index) in plan.data.iter().enumerate() {
+        data_of.insert(entries[index].dump_id, position);
+        for dep in &entries[index].dependencies {
+            if by_id.get(dep).is_some_and(|&i| entries[i].desc == "TABLE") {
+                data_of.insert(*dep, position);
+            }
+        }
+    }
     for step in &mut plan.post_data {
         let entry = &entries[step.entry];
         for dep in &entry.dependencies {
@@ -167,6 +199,15 @@ pub fn plan(entries: &[TocEntry]) -> Result<RestorePlan, PlanError> {
                 step.after.push(other);
             }
         }
+        let loads: Option<BTreeSet<usize>> = step
+            .tables
+            .iter()
+            .map(|t| data_of.get(t).copied())
+            .collect();
+        step.needs = match loads {
+            Some(loads) if !loads.is_empty() => Needs::Tables(loads.into_iter().collect()),
+            _ => Needs::AllData,
+        };
     }
     // Like the legacy script, `public` is always replaced: it exists in every database, and
     // a restore must not leave behind what the backup's public schema did not hold.
@@ -263,6 +304,18 @@ mod tests {
             "the FK waits for the constraint it references"
         );
         assert_eq!(fk.tables, BTreeSet::from([4, 5]));
+        assert!(fk.exclusive);
+        assert_eq!(
+            fk.needs,
+            Needs::AllData,
+            "table 5 has no data of its own, so the FK waits for all data"
+        );
+        assert_eq!(p.post_data[0].needs, Needs::Tables(vec![0]));
+        assert!(
+            !p.post_data[1].exclusive,
+            "CREATE INDEX takes no exclusive lock"
+        );
+        assert_eq!(p.post_data[1].needs, Needs::Tables(vec![0]));
         assert_eq!(p.post_data[3].after, [2], "a comment follows its object");
         assert_eq!(p.last, [13]);
         assert_eq!(

@@ -8,7 +8,7 @@
 //! does not grow with table size. With `single_transaction`, everything runs in order on one
 //! connection inside one transaction, so a failure leaves the target exactly as it was.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::VecDeque;
 use std::io::Read;
 use std::sync::Arc;
 
@@ -17,7 +17,7 @@ use futures_util::SinkExt;
 use tokio_postgres::Client;
 
 use super::RestoreError;
-use super::plan::RestorePlan;
+use super::plan::{Needs, RestorePlan};
 use super::source::Archive;
 use crate::pg::archive::TocEntry;
 use crate::pg::connect::Target;
@@ -144,17 +144,44 @@ pub async fn replace_and_create(
     Ok(())
 }
 
+/// How a table's COPY runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Load {
+    /// As the archive says, in the session's transaction.
+    Plain,
+    /// The table was created by this restore and this is its only data: in a transaction of
+    /// its own that first empties it (`TRUNCATE ONLY`, a no-op on a fresh table), so that the
+    /// COPY may use `FREEZE`. Frozen rows carry their hint bits and visibility-map bits from
+    /// the start, so the index builds and foreign-key checks that read the table next do not
+    /// dirty (and write out) every page of it again.
+    Frozen,
+}
+
 /// Streams one table's data with COPY FROM STDIN on `client`; returns the bytes sent.
 pub async fn copy_table(
     client: &Client,
     target: &Target,
     archive: Arc<Archive>,
     index: usize,
+    load: Load,
 ) -> Result<u64, RestoreError> {
     let entry = archive.entries[index].clone();
     let copy = entry.copy_stmt.clone().unwrap_or_default();
+    let copy = copy.trim_end();
+    let frozen = match (load, copy.strip_suffix(';'), &entry.namespace) {
+        (Load::Frozen, Some(statement), Some(namespace)) => {
+            let truncate = format!(
+                "BEGIN;\nTRUNCATE ONLY {}.{};\n",
+                ident(namespace),
+                ident(&entry.tag)
+            );
+            execute(client, target, &entry, &truncate).await?;
+            Some(format!("{statement} WITH (FREEZE)"))
+        }
+        _ => None,
+    };
     let sink = client
-        .copy_in::<_, Bytes>(copy.trim_end())
+        .copy_in::<_, Bytes>(frozen.as_deref().unwrap_or(copy))
         .await
         .map_err(|e| failed(target, &entry, &e))?;
     futures_util::pin_mut!(sink);
@@ -201,80 +228,95 @@ pub async fn copy_table(
     reader
         .await
         .map_err(|e| RestoreError::Internal(format!("data reader failed: {e}")))?;
+    if frozen.is_some() {
+        execute(client, target, &entry, "COMMIT").await?;
+    }
     Ok(sent)
 }
 
-/// Copies all tables with up to `jobs` connections, largest first; returns the bytes sent.
-pub async fn copy_all(
+/// One unit of the parallel phase.
+#[derive(Debug, Clone, Copy)]
+enum Work {
+    /// A TABLE DATA entry (index into [`RestorePlan::data`]).
+    Copy(usize),
+    /// A post-data step (index into [`RestorePlan::post_data`]).
+    Post(usize),
+}
+
+/// Loads every table's data and runs the post-data steps with up to `jobs` connections (see
+/// `plan`, phase 4); returns the COPY bytes sent.
+pub async fn load_and_index(
     target: &Target,
     archive: Arc<Archive>,
     plan: &RestorePlan,
     jobs: usize,
 ) -> Result<u64, RestoreError> {
-    let mut order: Vec<usize> = plan.data.clone();
-    order.sort_by_key(|&i| std::cmp::Reverse(archive.data_size(i)));
-    let queue = Arc::new(std::sync::Mutex::new(VecDeque::from(order)));
-    let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..jobs.clamp(1, plan.data.len().max(1)) {
-        let (target, archive, queue, plan) =
-            (target.clone(), archive.clone(), queue.clone(), plan.clone());
-        tasks.spawn(async move {
-            let client = session(&target, &plan).await?;
-            let mut sent = 0;
-            loop {
-                let next = queue
-                    .lock()
-                    .map_err(|_| RestoreError::Internal("work queue poisoned".into()))?
-                    .pop_front();
-                let Some(index) = next else { break };
-                sent += copy_table(&client, &target, archive.clone(), index).await?;
-            }
-            Ok::<u64, RestoreError>(sent)
-        });
-    }
-    let mut total = 0;
-    while let Some(joined) = tasks.join_next().await {
-        match joined {
-            Ok(Ok(sent)) => total += sent,
-            Ok(Err(e)) => {
-                tasks.abort_all();
-                return Err(e);
-            }
-            Err(e) => {
-                tasks.abort_all();
-                return Err(RestoreError::Internal(format!(
-                    "a restore worker failed: {e}"
-                )));
-            }
-        }
-    }
-    Ok(total)
-}
-
-/// Runs the post-data steps with up to `jobs` connections: a step starts once the steps it
-/// waits for are done and no running step touches one of its tables.
-pub async fn post_data(
-    target: &Target,
-    archive: &Archive,
-    plan: &RestorePlan,
-    jobs: usize,
-) -> Result<(), RestoreError> {
     let steps = &plan.post_data;
-    let mut free: Vec<Client> = Vec::new();
-    let mut opened = 0;
+    let size: Vec<u64> = plan.data.iter().map(|&i| archive.data_size(i)).collect();
+    let mut copies: Vec<usize> = (0..plan.data.len()).collect();
+    copies.sort_by_key(|&d| std::cmp::Reverse(size[d]));
+    let mut copies = VecDeque::from(copies);
+    // A step's priority: the most data among the tables it waits for.
+    let weight: Vec<u64> = steps
+        .iter()
+        .map(|step| match &step.needs {
+            Needs::Tables(loads) => loads.iter().map(|&d| size[d]).max().unwrap_or(0),
+            Needs::AllData => 0,
+        })
+        .collect();
+    // Two TABLE DATA entries for one table (pg_dump never writes that) must not empty it.
+    let mut names: std::collections::HashMap<(Option<&str>, &str), usize> = Default::default();
+    for &index in &plan.data {
+        let entry = &archive.entries[index];
+        *names
+            .entry((entry.namespace.as_deref(), entry.tag.as_str()))
+            .or_default() += 1;
+    }
+    let load: Vec<Load> = plan
+        .data
+        .iter()
+        .map(|&index| {
+            let entry = &archive.entries[index];
+            if names[&(entry.namespace.as_deref(), entry.tag.as_str())] == 1 {
+                Load::Frozen
+            } else {
+                Load::Plain
+            }
+        })
+        .collect();
+    let mut loaded = vec![false; plan.data.len()];
+    let mut unloaded = plan.data.len();
     let mut started = vec![false; steps.len()];
     let mut finished = vec![false; steps.len()];
-    let mut busy: BTreeSet<i32> = BTreeSet::new();
+    let mut active: Vec<usize> = Vec::new();
+    let mut free: Vec<Client> = Vec::new();
+    let mut opened = 0;
     let mut running = tokio::task::JoinSet::new();
-    let mut remaining = steps.len();
+    let mut remaining = plan.data.len() + steps.len();
+    let mut total = 0;
     while remaining > 0 {
         while running.len() < jobs.max(1) {
-            let next = (0..steps.len()).find(|&i| {
-                !started[i]
-                    && steps[i].after.iter().all(|&a| finished[a])
-                    && steps[i].tables.is_disjoint(&busy)
-            });
-            let Some(i) = next else { break };
+            let ready = (0..steps.len())
+                .filter(|&i| {
+                    let step = &steps[i];
+                    !started[i]
+                        && step.after.iter().all(|&a| finished[a])
+                        && match &step.needs {
+                            Needs::Tables(loads) => loads.iter().all(|&d| loaded[d]),
+                            Needs::AllData => unloaded == 0,
+                        }
+                        && active.iter().all(|&j| {
+                            !(step.exclusive || steps[j].exclusive)
+                                || step.tables.is_disjoint(&steps[j].tables)
+                        })
+                })
+                .max_by_key(|&i| (weight[i], std::cmp::Reverse(i)));
+            let work = match (copies.front(), ready) {
+                (Some(&d), Some(i)) if weight[i] > size[d] => Work::Post(i),
+                (Some(&d), _) => Work::Copy(d),
+                (None, Some(i)) => Work::Post(i),
+                (None, None) => break,
+            };
             let client = match free.pop() {
                 Some(client) => client,
                 None => {
@@ -282,36 +324,57 @@ pub async fn post_data(
                     session(target, plan).await?
                 }
             };
-            started[i] = true;
-            busy.extend(&steps[i].tables);
-            let entry = archive.entries[steps[i].entry].clone();
-            let sql = entry_sql(plan, &entry);
             let target = target.clone();
-            running.spawn(async move {
-                let result = execute(&client, &target, &entry, &sql).await;
-                (i, client, result)
-            });
+            match work {
+                Work::Copy(d) => {
+                    copies.pop_front();
+                    let (archive, index, load) = (archive.clone(), plan.data[d], load[d]);
+                    running.spawn(async move {
+                        let result = copy_table(&client, &target, archive, index, load).await;
+                        (work, client, result)
+                    });
+                }
+                Work::Post(i) => {
+                    started[i] = true;
+                    active.push(i);
+                    let entry = archive.entries[steps[i].entry].clone();
+                    let sql = entry_sql(plan, &entry);
+                    running.spawn(async move {
+                        let result = execute(&client, &target, &entry, &sql).await.map(|()| 0);
+                        (work, client, result)
+                    });
+                }
+            }
         }
         let Some(joined) = running.join_next().await else {
             return Err(RestoreError::Internal(
                 "post-data steps wait on each other in a cycle".into(),
             ));
         };
-        let (i, client, result) =
+        let (work, client, result) =
             joined.map_err(|e| RestoreError::Internal(format!("a restore worker failed: {e}")))?;
-        if let Err(e) = result {
-            running.abort_all();
-            return Err(e);
+        match result {
+            Ok(sent) => total += sent,
+            Err(e) => {
+                running.abort_all();
+                return Err(e);
+            }
         }
-        finished[i] = true;
+        match work {
+            Work::Copy(d) => {
+                loaded[d] = true;
+                unloaded -= 1;
+            }
+            Work::Post(i) => {
+                finished[i] = true;
+                active.retain(|&j| j != i);
+            }
+        }
         remaining -= 1;
-        for table in &steps[i].tables {
-            busy.remove(table);
-        }
         free.push(client);
     }
-    tracing::debug!("post-data ran on {opened} connection(s)");
-    Ok(())
+    tracing::debug!("data and post-data ran on {opened} connection(s)");
+    Ok(total)
 }
 
 /// Runs `entries` in order on `client`.
