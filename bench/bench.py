@@ -376,7 +376,14 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     parser.add_argument("--fullsite-only", action="store_true",
                         help="skip the peers (for profiling fullsite; the report has no ratios)")
+    parser.add_argument("--from-json", type=Path,
+                        help="only rewrite the report from the raw runs of an earlier run")
     args = parser.parse_args()
+    if args.from_json:
+        raw = json.loads(args.from_json.read_text())
+        runs = {g: [Run(**r) for r in rs] for g, rs in raw["runs"].items()}
+        write_report(args.out or args.from_json.with_suffix(".md"), raw["meta"], runs)
+        return 0
     if args.listing_objects is None:
         args.listing_objects = int(200000 * args.scale)
     parts = args.only or ["db", "objects", "listing"]

@@ -1,5 +1,8 @@
 """The Markdown report: setting, dataset, the targets met or missed, and a table per comparison.
 
+A hand-written analysis kept beside the report as `<report>.notes.md` (targets missed, the
+profiles and the changes they led to) is appended, so regenerating keeps it.
+
 Every figure is a median over the rounds, with the range beside it; ratios are the peer's
 median wall time over fullsite's, so "3.0×" means fullsite took a third of the time.
 """
@@ -139,4 +142,7 @@ def write_report(out: Path, meta: dict, runs: dict[str, list[Run]]) -> None:
             counts = ", ".join(f"{tool} {n}" for tool, n in f["previous_generation_rewritten"].items())
             lines += ["Files of the previous generation changed (size, mtime or inode) by the run, "
                       f"worst round: {counts}.", ""]
+    notes = out.with_suffix(".notes.md")
+    if notes.exists():  # the hand-written analysis of this report's figures
+        lines += [f"## Analysis (from `{notes.name}`)", "", notes.read_text().rstrip(), ""]
     out.write_text("\n".join(lines))
