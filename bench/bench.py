@@ -88,6 +88,13 @@ class Bench:
         say(f"  {group}: {run.tool}: {run.wall:.2f} s wall, {run.cpu:.2f} s cpu, "
             f"{run.server_cpu:.2f} s server, {run.rss_mb:.0f} MiB rss{size}")
 
+    def keep_first_round(self, r: int, output: Path, keep_as: Path) -> None:
+        """Round 1's output is kept (as `keep_as`) for the next comparison; the others go."""
+        if r == 0:
+            output.rename(keep_as)
+        else:
+            shutil.rmtree(output)
+
     def alternate(self, tools: list[tuple[str, object]]):
         """(round, name, action) in the order they run: fullsite first in even rounds."""
         if self.args.fullsite_only:
@@ -131,10 +138,7 @@ class Bench:
                                           "bench"], self.fullsite_env(root), self.log,
                           self.pg.cpu, self.work)
             run.size = tree_bytes(root / "bench" / "db")[0]
-            if r == 0:
-                root.rename(self.archive_root)
-            else:
-                shutil.rmtree(root)
+            self.keep_first_round(r, root, self.archive_root)
             return run
 
         def pg_dump_fc(r: int) -> Run:
@@ -232,10 +236,7 @@ class Bench:
                                           "base"], self.fullsite_env(root), self.log,
                           self.s3.cpu, self.work)
             run.size = tree_bytes(root / "base" / "objects")[0]
-            if r == 0:
-                root.rename(self.work / "incr-fullsite")
-            else:
-                shutil.rmtree(root)
+            self.keep_first_round(r, root, self.work / "incr-fullsite")
             return run
 
         def rclone(r: int) -> Run:
@@ -245,10 +246,7 @@ class Bench:
             run = measure("rclone sync", r, self.rclone_sync_all(objects), self.rclone_env(),
                           self.log, self.s3.cpu, self.work)
             run.size = tree_bytes(objects)[0]
-            if r == 0:
-                root.rename(self.work / "incr-legacy")
-            else:
-                shutil.rmtree(root)
+            self.keep_first_round(r, root, self.work / "incr-legacy")
             return run
 
         for r, _, action in self.alternate([("fullsite", fullsite), ("rclone sync", rclone)]):

@@ -9,7 +9,6 @@ served the command have exited and been reaped.
 """
 
 import os
-import statistics
 import subprocess
 import time
 from dataclasses import asdict, dataclass
@@ -70,6 +69,3 @@ def tree_bytes(*roots: Path) -> list[int]:
         totals.append(total)
     return totals
 
-
-def median(runs: list[Run], field: str) -> float:
-    return statistics.median(getattr(r, field) for r in runs)
