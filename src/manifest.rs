@@ -1,18 +1,20 @@
 //! The generation manifest: `manifest.jsonl`, the last file written into a generation.
 //!
 //! Format (documented for operators in README): JSON Lines, one record per line, each with a
-//! `"type"` field.
-//! 1. `header` (first line): `format` = `"fullsite-manifest"`, `version`, `tool_version`,
-//!    `generation`, `started_at`, `host`, `parts` (`db`, `objects`: which parts were backed up),
-//!    and `source` (`database`: name, server, server version, archive directory).
-//! 2. `file`, one per regular file in the generation other than the manifest itself: `path`
-//!    (relative, `/`-separated), `size` in bytes, `blake3` (hex).
-//! 3. `object` (version 2), one per backed-up S3 object: `bucket`, `key`, `path`, `size`,
-//!    `etag`, `last_modified`, `blake3`, and when set `content_type`, `cache_control`,
-//!    `content_encoding`, `content_disposition`, `metadata`; `bucket`, one per bucket: `name`,
-//!    `objects`, `policy` (JSON text, or null when the server has none or no policy support).
-//! 4. `end` (last line): `finished_at`, `files` and `bytes` (counts of the `file` records) and
-//!    `digest`, the BLAKE3 of every byte before this line.
+//! `"type"` field. The first line is the header and the last the trailer; the records between
+//! come in any order (a backup writes each object's records as its file lands):
+//! - `header` (first line): `format` = `"fullsite-manifest"`, `version`, `tool_version`,
+//!   `generation`, `started_at`, `host`, `parts` (`db`, `objects`: which parts were backed up),
+//!   and `source` (`database`: name, server, server version, archive directory).
+//! - `file`, one per regular file in the generation other than the manifest itself: `path`
+//!   (relative, `/`-separated), `size` in bytes, `blake3` (hex).
+//! - `object` (version 2), one per backed-up S3 object, next to its file's `file` record:
+//!   `bucket`, `key`, `path`, `size`, `etag`, `last_modified`, `blake3`, and when set
+//!   `content_type`, `cache_control`, `content_encoding`, `content_disposition`, `metadata`;
+//!   `bucket`, one per bucket after its objects: `name`, `objects`, `policy` (JSON text, or null
+//!   when the server has none or no policy support).
+//! - `end` (last line): `finished_at`, `files` and `bytes` (counts of the `file` records) and
+//!   `digest`, the BLAKE3 of every byte before this line.
 //!
 //! The trailer makes truncation and editing detectable, so `verify` needs nothing but the
 //! generation directory. A reader refuses a `version` newer than it knows. The manifest is
@@ -246,6 +248,17 @@ impl ManifestWriter {
         self.files += 1;
         self.bytes += entry.size;
         self.write(&Record::File(entry))
+    }
+
+    /// Records one object and its file.
+    pub fn add_object(&mut self, entry: ObjectEntry) -> Result<(), ManifestError> {
+        let file = FileEntry {
+            path: entry.path.clone(),
+            size: entry.size,
+            blake3: entry.blake3.clone(),
+        };
+        self.write(&Record::Object(entry))?;
+        self.add_file(file)
     }
 
     /// Records one object or bucket (not counted as files).

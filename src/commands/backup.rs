@@ -1,5 +1,6 @@
 //! `fullsite backup`: settings → lock → partial generation → database dump (one snapshot) →
-//! object mirror → manifest → publish.
+//! manifest header and the dump's files → object mirror (writing each object's records as it
+//! lands) → manifest trailer → publish.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -15,9 +16,10 @@ use crate::fsutil::create_private_dir_all;
 use crate::generation::{Catalog, GenerationName, MARKER_FILE, PartialGeneration, remove_stale};
 use crate::lock::{RootLock, host_name};
 use crate::manifest::{
-    self, DatabaseSource, FileEntry, Header, ManifestWriter, Parts, Record, Source, StorageSource,
+    self, DatabaseSource, FileEntry, Header, ManifestWriter, Parts, Source, StorageSource,
 };
 use crate::objects::client::S3;
+use crate::objects::listing::list_buckets;
 use crate::objects::mirror::{MirrorOptions, mirror};
 use crate::pg::connect::Target;
 use crate::pg::dump::{DumpOptions, dump_database};
@@ -151,16 +153,43 @@ async fn back_up(args: &BackupArgs, vars: &Vars) -> Result<BackupSummary> {
     }
 
     failpoint::pause("backup:between-parts").await;
-    let mut records = Vec::new();
-    if let (Some(s3), Some(settings)) = (&s3, &s3_settings) {
+    let buckets = match (&s3, &s3_settings) {
+        (Some(s3), Some(settings)) => Some(match &settings.buckets {
+            Some(list) => list.clone(),
+            None => list_buckets(s3).await?,
+        }),
+        _ => None,
+    };
+    if let (Some(s3), Some(buckets)) = (&s3, &buckets) {
+        source.storage = Some(StorageSource {
+            endpoint: s3.endpoint.clone(),
+            buckets: buckets.clone(),
+        });
+    }
+    let mut manifest = ManifestWriter::create(
+        partial.dir(),
+        Header {
+            format: manifest::FORMAT.into(),
+            version: manifest::VERSION,
+            tool_version: crate::VERSION.into(),
+            generation: name.to_string(),
+            started_at,
+            host: host_name(),
+            parts,
+            source,
+        },
+    )?;
+    for file in files {
+        manifest.add_file(file)?;
+    }
+    if let (Some(s3), Some(buckets)) = (&s3, &buckets) {
         let started = Instant::now();
         let options = MirrorOptions {
-            buckets: settings.buckets.clone(),
             concurrency: args.transfers,
             allow_empty_bucket: args.allow_empty_bucket,
         };
-        let mirrored = mirror(s3, partial.dir(), &catalog, &options).await?;
-        let m = &mirrored.summary;
+        let (m, written) = mirror(s3, partial.dir(), &catalog, buckets, &options, manifest).await?;
+        manifest = written;
         summary.objects = Some(ObjectsSummary {
             buckets: m.buckets,
             objects: m.objects,
@@ -183,39 +212,6 @@ async fn back_up(args: &BackupArgs, vars: &Vars) -> Result<BackupSummary> {
             m.deduplicated,
             started.elapsed().as_secs_f64()
         );
-        source.storage = Some(StorageSource {
-            endpoint: s3.endpoint.clone(),
-            buckets: mirrored
-                .records
-                .iter()
-                .filter_map(|r| match r {
-                    Record::Bucket(b) => Some(b.name.clone()),
-                    _ => None,
-                })
-                .collect(),
-        });
-        files.extend(mirrored.files);
-        records = mirrored.records;
-    }
-
-    let mut manifest = ManifestWriter::create(
-        partial.dir(),
-        Header {
-            format: manifest::FORMAT.into(),
-            version: manifest::VERSION,
-            tool_version: crate::VERSION.into(),
-            generation: name.to_string(),
-            started_at,
-            host: host_name(),
-            parts,
-            source,
-        },
-    )?;
-    for file in files {
-        manifest.add_file(file)?;
-    }
-    for record in &records {
-        manifest.add_record(record)?;
     }
     failpoint::pause("backup:before-manifest").await;
     manifest.finish(Local::now().fixed_offset())?;

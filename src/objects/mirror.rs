@@ -1,46 +1,46 @@
 //! Mirroring buckets into a generation: `objects/<bucket>/<path>`, one regular file per object.
 //!
-//! For every bucket (the configured list, or every bucket the endpoint lists):
-//! 1. list all objects (paginated); a bucket that held objects in the previous generation and
-//!    now lists empty or missing fails the backup unless `allow_empty_bucket` (a misconfigured
-//!    endpoint must not quietly produce an empty backup);
-//! 2. map keys to paths ([`KeyPaths`]);
+//! For the buckets given (the configured list, or every bucket the endpoint lists):
+//! 1. list every bucket (paginated) while the content index of earlier generations is read; a
+//!    bucket that held objects in the previous generation and now lists empty or missing fails
+//!    the backup unless `allow_empty_bucket` (a misconfigured endpoint must not quietly produce
+//!    an empty backup);
+//! 2. map keys to paths ([`KeyPaths`](super::key_path::KeyPaths));
 //! 3. objects whose key, size, ETag and Last-Modified equal the previous generation's record
-//!    are unchanged: their files are hard-linked from it, not downloaded, in a few batches on
-//!    the blocking pool (each creating a directory once) while the downloads run. Every other
-//!    object (and an unchanged one whose old file is no longer a regular file of its size) is
-//!    fetched with bounded concurrency: GET, streamed to a temporary file while hashing with
-//!    BLAKE3, hard-linked to identical content already in any complete generation or earlier
-//!    in this run ([`DedupIndex`]), given Last-Modified as its mtime, and renamed into place;
+//!    are unchanged: their files are hard-linked from it, not downloaded ([`super::unchanged`]),
+//!    on the blocking pool while the downloads run. Every other object (and an unchanged one
+//!    whose old file is no longer a regular file of its size) is fetched with bounded
+//!    concurrency: GET, streamed to a temporary file while hashing with BLAKE3, hard-linked to
+//!    identical content already in any complete generation or earlier in this run
+//!    ([`DedupIndex`]), given Last-Modified as its mtime, and renamed into place;
 //! 4. record the bucket's policy (`None` when the server has none or does not implement them).
 //!
-//! A hard link that hits the link-count limit or another filesystem falls back to a copy.
-//! Temporary files live in the generation's `.tmp/`, never among object paths (keys may start
-//! with a dot), and it is removed at the end.
+//! Every object's record goes into the manifest ([`Records`]) as soon as its file is in place,
+//! so memory holds only the listings (key, size, ETag, Last-Modified per object) and the
+//! content index, never the records. Temporary files live in the generation's `.tmp/`, never
+//! among object paths (keys may start with a dot), and it is removed at the end.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::SystemTime;
 
-use aws_sdk_s3::primitives::{DateTime, DateTimeFormat};
-use futures_util::StreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 use tokio::io::AsyncWriteExt;
 
 use super::client::{S3, describe};
-use super::key_path::KeyPaths;
+use super::listing::{BucketListing, list_bucket};
+use super::unchanged::{Linked, Previous, link_unchanged};
 use crate::dedup::{DedupIndex, Outcome};
 use crate::fsutil::{mkdir_private_all, open_new_private};
-use crate::generation::{Catalog, GenerationKind};
-use crate::manifest::{self, BucketEntry, FileEntry, ObjectEntry, Record};
+use crate::generation::Catalog;
+use crate::manifest::{BucketEntry, ManifestError, ManifestWriter, ObjectEntry, Record};
 use crate::progress::Meter;
 
 /// Mirror settings.
 #[derive(Debug, Clone)]
 pub struct MirrorOptions {
-    /// Buckets to mirror; `None`: every bucket the endpoint lists.
-    pub buckets: Option<Vec<String>>,
     /// Concurrent downloads.
     pub concurrency: usize,
     /// Accept a bucket that held objects before and is now empty or missing.
@@ -66,15 +66,21 @@ pub struct MirrorSummary {
     pub bytes: u64,
 }
 
-/// The mirror's output: manifest records and counters.
-#[derive(Debug, Default)]
-pub struct Mirrored {
-    /// One `file` record per object file.
-    pub files: Vec<FileEntry>,
-    /// `object` and `bucket` records.
-    pub records: Vec<Record>,
-    /// Counters.
-    pub summary: MirrorSummary,
+/// The manifest being written, shared by the downloads and the linking threads: each object's
+/// `object` record and its `file` record are written together.
+pub struct Records(Mutex<ManifestWriter>);
+
+impl Records {
+    /// Writes one object's records.
+    pub fn object(&self, entry: ObjectEntry) -> Result<(), MirrorError> {
+        let mut manifest = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        Ok(manifest.add_object(entry)?)
+    }
+
+    fn bucket(&self, entry: BucketEntry) -> Result<(), MirrorError> {
+        let mut manifest = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        Ok(manifest.add_record(&Record::Bucket(entry))?)
+    }
 }
 
 /// Why the mirror failed.
@@ -118,74 +124,30 @@ pub enum MirrorError {
         #[source]
         source: std::io::Error,
     },
+    /// Writing the manifest failed.
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
 }
 
-/// One object as a bucket listing reports it.
-#[derive(Debug, Clone)]
-pub struct Listed {
-    /// Key.
-    pub key: String,
-    /// Size in bytes.
-    pub size: u64,
-    /// ETag (quotes included).
-    pub etag: String,
-    /// Last-Modified, RFC 3339.
-    pub last_modified: String,
-}
-
-/// The previous complete generation's objects, for the unchanged fast path and the guard.
-struct Previous {
-    name: String,
-    dir: PathBuf,
-    /// bucket -> key -> record
-    objects: HashMap<String, HashMap<String, ObjectEntry>>,
-    counts: HashMap<String, u64>,
-}
-
-impl Previous {
-    /// The previous record of `object` when the listing shows it unchanged.
-    fn unchanged(&self, bucket: &str, object: &Listed) -> Option<&ObjectEntry> {
-        self.objects.get(bucket)?.get(&object.key).filter(|old| {
-            old.size == object.size
-                && old.etag == object.etag
-                && old.last_modified == object.last_modified
-        })
-    }
-}
-
-/// An unchanged object: its previous file, hard-linked to the record's new path.
-struct Reuse {
-    /// Index into the bucket's listing.
-    index: usize,
-    /// The file in the previous generation.
-    source: PathBuf,
-    /// The previous record, with this generation's path.
-    entry: ObjectEntry,
-}
-
-/// Batches of unchanged objects linked at once on the blocking pool.
-const LINK_BATCHES: usize = 2;
-
-/// Mirrors the buckets into `generation` (the partial directory being built).
+/// Mirrors `buckets` into `generation` (the partial directory being built), writing every
+/// object and bucket record to `manifest`, which is handed back.
 pub async fn mirror(
     s3: &S3,
     generation: &Path,
     catalog: &Catalog,
+    buckets: &[String],
     options: &MirrorOptions,
-) -> Result<Mirrored, MirrorError> {
-    let buckets = match &options.buckets {
-        Some(list) => list.clone(),
-        None => list_buckets(s3).await?,
+    manifest: ManifestWriter,
+) -> Result<(MirrorSummary, ManifestWriter), MirrorError> {
+    // The content index of earlier generations is read on the blocking pool while the buckets
+    // are listed: with a week of generations, reading it takes as long as listing.
+    let dedup = {
+        let catalog = catalog.clone();
+        tokio::task::spawn_blocking(move || DedupIndex::load(&catalog, "objects/"))
     };
-    // The manifests of earlier generations are read on the blocking pool while the buckets are
-    // listed: with a week of generations, reading them takes as long as listing.
-    let (previous, dedup) = (
-        read_manifests(catalog, load_previous),
-        read_manifests(catalog, load_object_index),
-    );
     let listing = async {
         let mut listings = Vec::with_capacity(buckets.len());
-        for bucket in &buckets {
+        for bucket in buckets {
             let started = std::time::Instant::now();
             let listed = list_bucket(s3, bucket).await?;
             tracing::debug!(
@@ -193,177 +155,145 @@ pub async fn mirror(
                 listed.as_ref().map_or(0, Vec::len),
                 started.elapsed().as_secs_f64()
             );
-            listings.push(listed);
+            listings.push(BucketListing::new(bucket.clone(), listed));
         }
         Ok::<_, MirrorError>(listings)
     };
-    let (listings, previous, dedup) = tokio::join!(listing, previous, dedup);
+    let (listings, dedup) = tokio::join!(listing, dedup);
     let joined = |e: tokio::task::JoinError| MirrorError::Io {
         action: "read the manifests of the generations in",
         path: generation.parent().unwrap_or(generation).to_path_buf(),
         source: std::io::Error::other(e),
     };
-    let (listings, previous) = (listings?, previous.map_err(joined)?);
     let dedup = Mutex::new(dedup.map_err(joined)?);
+    let listings = Arc::new(listings?);
+    let previous = {
+        let (catalog, listings) = (catalog.clone(), Arc::clone(&listings));
+        tokio::task::spawn_blocking(move || Previous::load(&catalog, &listings))
+            .await
+            .map_err(joined)?
+            .map(Arc::new)
+    };
+    for listing in listings.iter() {
+        check_listing(s3, listing, previous.as_deref(), options.allow_empty_bucket)?;
+    }
     let tmp = generation.join(".tmp");
     mkdir_private_all(&tmp).map_err(|source| MirrorError::Io {
         action: "create directory",
         path: tmp.clone(),
         source,
     })?;
-    let mut out = Mirrored::default();
-    for (bucket, listed) in buckets.iter().zip(listings) {
-        let started = std::time::Instant::now();
-        let listed = check_listing(
-            s3,
-            bucket,
-            listed,
-            previous.as_ref(),
-            options.allow_empty_bucket,
-        )?;
-        let paths = KeyPaths::new(listed.iter().map(|o| o.key.as_str()));
-        let run = BucketRun {
-            s3,
-            bucket,
-            generation,
-            tmp: &tmp,
-            dedup: &dedup,
-            counter: AtomicU64::new(0),
+    let records = Arc::new(Records(Mutex::new(manifest)));
+    let total = listings.iter().map(|l| l.objects.len() as u64).sum();
+    let label = match buckets {
+        [one] => format!("bucket {one}"),
+        _ => format!("objects of {} buckets", buckets.len()),
+    };
+    let meter = Meter::start(&label, Some(total));
+    let fetcher = Fetcher {
+        s3,
+        listings: &listings,
+        generation,
+        tmp: &tmp,
+        dedup: &dedup,
+        records: &records,
+        meter: &meter,
+        counter: AtomicU64::new(0),
+    };
+    let started = std::time::Instant::now();
+    let to_fetch = listings.iter().enumerate().flat_map(|(b, listing)| {
+        let unchanged = previous.as_ref().map(|p| &p.unchanged[b]);
+        (0..listing.objects.len())
+            .filter(move |&i| !unchanged.is_some_and(|u| u[i]))
+            .map(move |i| (b, i))
+    });
+    let linking = async {
+        let Some(previous) = &previous else {
+            return Ok(Linked::default());
         };
-        let meter = Meter::start(&format!("bucket {bucket}"), Some(listed.len() as u64));
-        let mut reuse = Vec::new();
-        let mut fetch = Vec::new();
-        for (index, object) in listed.iter().enumerate() {
-            let path = format!("objects/{bucket}/{}", paths.path_for(&object.key));
-            match previous.as_ref().and_then(|p| {
-                let old = p.unchanged(bucket, object)?;
-                Some((p.dir.join(&old.path), old))
-            }) {
-                Some((source, old)) => reuse.push(Reuse {
-                    index,
-                    source,
-                    entry: ObjectEntry {
-                        path,
-                        ..old.clone()
-                    },
-                }),
-                None => fetch.push((index, path)),
-            }
-        }
-        let download = |(index, path): (usize, String)| {
-            let (run, meter, object) = (&run, &meter, &listed[index]);
-            async move {
-                let fetched = run.download(object, path).await;
-                if let Ok((entry, _)) = &fetched {
-                    meter.add(1, entry.size);
-                }
-                fetched
-            }
-        };
-        let concurrency = options.concurrency.max(1);
-        let (linked, mut results): (Result<_, MirrorError>, Vec<_>) = tokio::join!(
-            link_unchanged(generation, reuse),
-            futures_util::stream::iter(fetch)
-                .map(download)
-                .buffer_unordered(concurrency)
-                .collect()
+        let (previous, listings, records, generation) = (
+            Arc::clone(previous),
+            Arc::clone(&listings),
+            Arc::clone(&records),
+            generation.to_path_buf(),
         );
-        let (linked, stale) = linked?;
-        tracing::debug!(
-            "bucket '{bucket}': {} unchanged object(s) linked, {} fetched, in {:.2}s",
-            linked.len(),
-            results.len(),
-            started.elapsed().as_secs_f64()
+        tokio::task::spawn_blocking(move || {
+            link_unchanged(&previous, &listings, &generation, &records)
+        })
+        .await
+        .map_err(joined)?
+    };
+    let concurrency = options.concurrency;
+    let (linked, fetched) = tokio::join!(linking, fetcher.fetch_all(to_fetch, concurrency));
+    let (linked, mut summary) = (linked?, fetched?);
+    summary.unchanged = linked.objects.iter().sum();
+    tracing::debug!(
+        "{} unchanged object(s) linked, {} fetched, in {:.2}s",
+        summary.unchanged,
+        summary.downloaded,
+        started.elapsed().as_secs_f64()
+    );
+    let linked_bytes: u64 = linked.bytes.iter().sum();
+    meter.add(summary.unchanged, linked_bytes);
+    // An old file that is no longer a regular file of the recorded size: fetched again.
+    let refetched = fetcher
+        .fetch_all(linked.stale.iter().copied(), concurrency)
+        .await?;
+    drop(meter);
+    summary.downloaded += refetched.downloaded;
+    summary.downloaded_bytes += refetched.downloaded_bytes;
+    summary.deduplicated += refetched.deduplicated;
+    summary.bytes = summary.downloaded_bytes + linked_bytes;
+    for listing in listings.iter() {
+        let policy = bucket_policy(s3, &listing.name).await?;
+        tracing::info!(
+            "bucket '{}': {} objects",
+            listing.name,
+            listing.objects.len()
         );
-        for entry in &linked {
-            meter.add(1, entry.size);
-        }
-        // An old file that is no longer a regular file of the recorded size: fetched again.
-        let refetch = stale
-            .into_iter()
-            .map(|reuse| (reuse.index, reuse.entry.path));
-        results.extend(
-            futures_util::stream::iter(refetch)
-                .map(download)
-                .buffer_unordered(concurrency)
-                .collect::<Vec<_>>()
-                .await,
-        );
-        let mut entries = Vec::with_capacity(listed.len());
-        out.summary.unchanged += linked.len() as u64;
-        for entry in linked {
-            out.summary.bytes += entry.size;
-            entries.push(entry);
-        }
-        for result in results {
-            let (entry, deduplicated) = result?;
-            out.summary.downloaded += 1;
-            out.summary.downloaded_bytes += entry.size;
-            if deduplicated {
-                out.summary.deduplicated += 1;
-            }
-            out.summary.bytes += entry.size;
-            entries.push(entry);
-        }
-        entries.sort_by(|a, b| a.key.cmp(&b.key));
-        out.summary.buckets += 1;
-        out.summary.objects += entries.len() as u64;
-        let policy = bucket_policy(s3, bucket).await?;
-        tracing::info!("bucket '{bucket}': {} objects", entries.len());
-        out.records.push(Record::Bucket(BucketEntry {
-            name: bucket.clone(),
-            objects: entries.len() as u64,
+        records.bucket(BucketEntry {
+            name: listing.name.clone(),
+            objects: listing.objects.len() as u64,
             policy,
-        }));
-        for entry in entries {
-            out.files.push(FileEntry {
-                path: entry.path.clone(),
-                size: entry.size,
-                blake3: entry.blake3.clone(),
-            });
-            out.records.push(Record::Object(entry));
-        }
+        })?;
+        summary.buckets += 1;
+        summary.objects += listing.objects.len() as u64;
     }
     std::fs::remove_dir_all(&tmp).map_err(|source| MirrorError::Io {
         action: "remove",
         path: tmp.clone(),
         source,
     })?;
-    Ok(out)
+    let records = Arc::into_inner(records).ok_or_else(|| MirrorError::Io {
+        action: "finish the manifest in",
+        path: generation.to_path_buf(),
+        source: std::io::Error::other("the manifest is still in use"),
+    })?;
+    let manifest = records
+        .0
+        .into_inner()
+        .unwrap_or_else(PoisonError::into_inner);
+    Ok((summary, manifest))
 }
 
-async fn list_buckets(s3: &S3) -> Result<Vec<String>, MirrorError> {
-    let output = s3
-        .client
-        .list_buckets()
-        .send()
-        .await
-        .map_err(|e| s3_error(s3, "list buckets".into(), &e))?;
-    let mut names: Vec<String> = output
-        .buckets()
-        .iter()
-        .filter_map(|b| b.name().map(String::from))
-        .collect();
-    names.sort();
-    Ok(names)
-}
-
-/// The listing of `bucket`, unless it is empty or missing while the previous generation held
-/// objects of it (and that was not allowed).
+/// Fails when `listing` is empty or missing while the previous generation held objects of it
+/// (and that was not allowed), or when the bucket does not exist.
 fn check_listing(
     s3: &S3,
-    bucket: &str,
-    listed: Option<Vec<Listed>>,
+    listing: &BucketListing,
     previous: Option<&Previous>,
     allow_empty: bool,
-) -> Result<Vec<Listed>, MirrorError> {
+) -> Result<(), MirrorError> {
+    let bucket = &listing.name;
     let before = previous
         .and_then(|p| p.counts.get(bucket).copied())
         .unwrap_or(0);
-    let now = match &listed {
-        None => Some("as missing"),
-        Some(objects) if objects.is_empty() => Some("no objects"),
-        Some(_) => None,
+    let now = if listing.missing {
+        Some("as missing")
+    } else if listing.objects.is_empty() {
+        Some("no objects")
+    } else {
+        None
     };
     if let (Some(now), Some(previous)) = (now, previous)
         && before > 0
@@ -377,69 +307,58 @@ fn check_listing(
             generation: previous.name.clone(),
         });
     }
-    listed.ok_or_else(|| MirrorError::S3 {
-        action: format!("list bucket '{bucket}'"),
-        endpoint: s3.endpoint.clone(),
-        message: "the bucket does not exist".into(),
-    })
-}
-
-/// Every object of `bucket` (paginated), or `None` when the bucket does not exist.
-pub async fn list_bucket(s3: &S3, bucket: &str) -> Result<Option<Vec<Listed>>, MirrorError> {
-    let mut pages = s3
-        .client
-        .list_objects_v2()
-        .bucket(bucket)
-        .into_paginator()
-        .send();
-    let mut listed = Vec::new();
-    while let Some(page) = pages.next().await {
-        let page = match page {
-            Ok(page) => page,
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_bucket()) => {
-                return Ok(None);
-            }
-            Err(e) => return Err(s3_error(s3, format!("list bucket '{bucket}'"), &e)),
-        };
-        for object in page.contents() {
-            let Some(key) = object.key() else { continue };
-            listed.push(Listed {
-                key: key.to_string(),
-                size: object.size().unwrap_or(0).max(0) as u64,
-                etag: object.e_tag().unwrap_or_default().to_string(),
-                last_modified: object.last_modified().map(format_time).unwrap_or_default(),
-            });
-        }
+    if listing.missing {
+        return Err(MirrorError::S3 {
+            action: format!("list bucket '{bucket}'"),
+            endpoint: s3.endpoint.clone(),
+            message: "the bucket does not exist".into(),
+        });
     }
-    Ok(Some(listed))
+    Ok(())
 }
 
-/// What fetching the objects of one bucket shares.
-struct BucketRun<'a> {
+/// What downloading objects shares.
+struct Fetcher<'a> {
     s3: &'a S3,
-    bucket: &'a str,
+    listings: &'a [BucketListing],
     generation: &'a Path,
     tmp: &'a Path,
     dedup: &'a Mutex<DedupIndex>,
+    records: &'a Records,
+    meter: &'a Meter,
     counter: AtomicU64,
 }
 
-impl BucketRun<'_> {
-    /// Downloads one object to `path` in the generation; true when its content was already
-    /// there and it became a hard link to it.
-    async fn download(
+impl Fetcher<'_> {
+    /// Downloads the `(bucket, object)` indexes `objects`, `concurrency` at a time; stops at the
+    /// first failure.
+    async fn fetch_all(
         &self,
-        object: &Listed,
-        path: String,
-    ) -> Result<(ObjectEntry, bool), MirrorError> {
-        let (s3, bucket, generation, tmp, dedup, counter) = (
-            self.s3,
-            self.bucket,
-            self.generation,
-            self.tmp,
-            self.dedup,
-            &self.counter,
-        );
+        objects: impl Iterator<Item = (usize, usize)>,
+        concurrency: usize,
+    ) -> Result<MirrorSummary, MirrorError> {
+        futures_util::stream::iter(objects)
+            .map(|(b, i)| self.download(b, i))
+            .buffer_unordered(concurrency.max(1))
+            .try_fold(
+                MirrorSummary::default(),
+                |mut summary, (size, deduplicated)| {
+                    summary.downloaded += 1;
+                    summary.downloaded_bytes += size;
+                    summary.deduplicated += u64::from(deduplicated);
+                    async move { Ok(summary) }
+                },
+            )
+            .await
+    }
+
+    /// Downloads object `index` of bucket `b` into place and writes its records; returns its
+    /// size and whether its content was already there (it became a hard link to it).
+    async fn download(&self, b: usize, index: usize) -> Result<(u64, bool), MirrorError> {
+        let (s3, generation, tmp, dedup) = (self.s3, self.generation, self.tmp, self.dedup);
+        let listing = &self.listings[b];
+        let (bucket, object) = (&listing.name, &listing.objects[index]);
+        let path = listing.path_of(index);
         let dest = generation.join(&path);
         if let Some(parent) = dest.parent() {
             mkdir_private_all(parent).map_err(|source| MirrorError::Io {
@@ -463,7 +382,7 @@ impl BucketRun<'_> {
             .send()
             .await
             .map_err(|e| s3_error(s3, action(), &e))?;
-        let temporary = tmp.join(counter.fetch_add(1, Ordering::Relaxed).to_string());
+        let temporary = tmp.join(self.counter.fetch_add(1, Ordering::Relaxed).to_string());
         let io = |action: &'static str, source| MirrorError::Io {
             action,
             path: temporary.clone(),
@@ -494,6 +413,7 @@ impl BucketRun<'_> {
                 .set_modified(time)
                 .map_err(|e| io("set the modification time of", e))?;
         }
+        drop(std_file);
         let hash = hasher.finalize();
         let outcome = dedup.lock().map_or(Outcome::New, |index| {
             index.link_identical(&temporary, size, &hash)
@@ -506,12 +426,12 @@ impl BucketRun<'_> {
         if outcome == Outcome::New
             && let Ok(mut index) = dedup.lock()
         {
-            index.remember(size, &hash, dest.clone());
+            index.remember(size, &hash, dest);
         }
         let metadata: BTreeMap<String, String> =
             output.metadata.unwrap_or_default().into_iter().collect();
-        let entry = ObjectEntry {
-            bucket: bucket.to_string(),
+        self.records.object(ObjectEntry {
+            bucket: bucket.clone(),
             key: object.key.clone(),
             path,
             size,
@@ -525,8 +445,9 @@ impl BucketRun<'_> {
             content_encoding: output.content_encoding,
             content_disposition: output.content_disposition,
             metadata,
-        };
-        Ok((entry, outcome == Outcome::Linked))
+        })?;
+        self.meter.add(1, size);
+        Ok((size, outcome == Outcome::Linked))
     }
 }
 
@@ -549,176 +470,15 @@ async fn bucket_policy(s3: &S3, bucket: &str) -> Result<Option<String>, MirrorEr
     }
 }
 
-/// Links the unchanged objects' files into `generation` in [`LINK_BATCHES`] batches on the
-/// blocking pool. Returns the records linked and those whose old file was not a regular file of
-/// the recorded size (a symlink planted in an old generation is never linked or followed).
-async fn link_unchanged(
-    generation: &Path,
-    mut reuse: Vec<Reuse>,
-) -> Result<(Vec<ObjectEntry>, Vec<Reuse>), MirrorError> {
-    let batch_size = reuse.len().div_ceil(LINK_BATCHES).max(1);
-    let mut batches = Vec::new();
-    while !reuse.is_empty() {
-        let rest = reuse.split_off(reuse.len().min(batch_size));
-        let (generation, batch) = (
-            generation.to_path_buf(),
-            std::mem::replace(&mut reuse, rest),
-        );
-        batches.push(tokio::task::spawn_blocking(move || {
-            link_batch(&generation, batch)
-        }));
-    }
-    let (mut linked, mut stale) = (Vec::new(), Vec::new());
-    for batch in batches {
-        let (l, s) = batch.await.map_err(|e| MirrorError::Io {
-            action: "link unchanged objects into",
-            path: generation.to_path_buf(),
-            source: std::io::Error::other(e),
-        })??;
-        linked.extend(l);
-        stale.extend(s);
-    }
-    Ok((linked, stale))
-}
-
-/// One batch of [`link_unchanged`]; each parent directory is created once.
-fn link_batch(
-    generation: &Path,
-    batch: Vec<Reuse>,
-) -> Result<(Vec<ObjectEntry>, Vec<Reuse>), MirrorError> {
-    let mut made: HashSet<PathBuf> = HashSet::new();
-    let (mut linked, mut stale) = (Vec::with_capacity(batch.len()), Vec::new());
-    for reuse in batch {
-        let regular = std::fs::symlink_metadata(&reuse.source)
-            .is_ok_and(|m| m.is_file() && m.len() == reuse.entry.size);
-        if !regular {
-            stale.push(reuse);
-            continue;
-        }
-        let dest = generation.join(&reuse.entry.path);
-        if let Some(parent) = dest.parent()
-            && !made.contains(parent)
-        {
-            mkdir_private_all(parent).map_err(|source| MirrorError::Io {
-                action: "create directory",
-                path: parent.to_path_buf(),
-                source,
-            })?;
-            made.insert(parent.to_path_buf());
-        }
-        link_or_copy(&reuse.source, &dest)?;
-        linked.push(reuse.entry);
-    }
-    Ok((linked, stale))
-}
-
-/// Hard-links `source` to `dest`; copies instead when the link-count limit is reached or the
-/// two are on different filesystems.
-fn link_or_copy(source: &Path, dest: &Path) -> Result<(), MirrorError> {
-    match std::fs::hard_link(source, dest) {
-        Ok(()) => Ok(()),
-        Err(e) if matches!(e.raw_os_error(), Some(31 | 18)) => {
-            tracing::debug!("copying '{}' instead of linking: {e}", source.display());
-            std::fs::copy(source, dest)
-                .map(|_| ())
-                .map_err(|source| MirrorError::Io {
-                    action: "copy to",
-                    path: dest.to_path_buf(),
-                    source,
-                })
-        }
-        Err(source) => Err(MirrorError::Io {
-            action: "hard-link",
-            path: dest.to_path_buf(),
-            source,
-        }),
-    }
-}
-
-/// Runs `task` over a copy of `catalog` on the blocking pool.
-fn read_manifests<T: Send + 'static>(
-    catalog: &Catalog,
-    task: fn(&Catalog) -> T,
-) -> tokio::task::JoinHandle<T> {
-    let catalog = catalog.clone();
-    tokio::task::spawn_blocking(move || task(&catalog))
-}
-
-/// Content of every earlier generation's objects, for deduplicating downloads.
-fn load_object_index(catalog: &Catalog) -> DedupIndex {
-    DedupIndex::load(catalog, "objects/")
-}
-
-fn load_previous(catalog: &Catalog) -> Option<Previous> {
-    let generation = catalog.complete().rev().find(|g| match &g.kind {
-        GenerationKind::Fullsite(header) => header.parts.objects,
-        _ => false,
-    })?;
-    let mut previous = Previous {
-        name: generation.name.clone(),
-        dir: generation.path.clone(),
-        objects: HashMap::new(),
-        counts: HashMap::new(),
-    };
-    let read = manifest::read_records(&generation.path, |record| match record {
-        Record::Object(entry) => {
-            previous
-                .objects
-                .entry(entry.bucket.clone())
-                .or_default()
-                .insert(entry.key.clone(), entry);
-        }
-        Record::Bucket(bucket) => {
-            previous.counts.insert(bucket.name, bucket.objects);
-        }
-        _ => {}
-    });
-    match read {
-        Ok(_) => Some(previous),
-        Err(e) => {
-            tracing::warn!("not using '{}' for unchanged objects: {e}", generation.name);
-            None
-        }
-    }
-}
-
-fn format_time(time: &DateTime) -> String {
-    time.fmt(DateTimeFormat::DateTime).unwrap_or_default()
-}
-
-fn s3_error<E: std::error::Error + 'static>(s3: &S3, action: String, error: &E) -> MirrorError {
+/// An S3 failure while doing `action`.
+pub(super) fn s3_error<E: std::error::Error + 'static>(
+    s3: &S3,
+    action: String,
+    error: &E,
+) -> MirrorError {
     MirrorError::S3 {
         action,
         endpoint: s3.endpoint.clone(),
         message: describe(error),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::os::unix::fs::MetadataExt;
-
-    #[test]
-    fn a_file_at_the_hard_link_limit_is_copied_instead() {
-        let dir = tempfile::tempdir().unwrap();
-        let source = dir.path().join("source");
-        std::fs::write(&source, b"shared content").unwrap();
-        // Fill the file's link count (65,000 on ext4, this project's machines).
-        for n in 0.. {
-            match std::fs::hard_link(&source, dir.path().join(format!("l{n}"))) {
-                Ok(()) if n < 100_000 => {}
-                Ok(()) => return, // no practical link limit on this filesystem: nothing to fall back from
-                Err(e) if e.raw_os_error() == Some(31) => break,
-                Err(e) => panic!("{e}"),
-            }
-        }
-        let dest = dir.path().join("dest");
-        link_or_copy(&source, &dest).unwrap();
-        assert_ne!(
-            std::fs::metadata(&dest).unwrap().ino(),
-            std::fs::metadata(&source).unwrap().ino()
-        );
-        assert_eq!(std::fs::read(&dest).unwrap(), b"shared content");
     }
 }

@@ -3,5 +3,7 @@
 
 pub mod client;
 pub mod key_path;
+pub mod listing;
 pub mod mirror;
 pub mod restore;
+pub mod unchanged;

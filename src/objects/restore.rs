@@ -256,7 +256,7 @@ async fn list_present(
     s3: &S3,
     bucket: &str,
 ) -> Result<HashMap<String, (u64, String)>, MirrorError> {
-    let listed = super::mirror::list_bucket(s3, bucket)
+    let listed = super::listing::list_bucket(s3, bucket)
         .await?
         .unwrap_or_default();
     Ok(listed
