@@ -226,14 +226,14 @@ pub async fn mirror(
     let concurrency = options.concurrency;
     let (linked, fetched) = tokio::join!(linking, fetcher.fetch_all(to_fetch, concurrency));
     let (linked, mut summary) = (linked?, fetched?);
-    summary.unchanged = linked.objects.iter().sum();
+    summary.unchanged = linked.objects;
     tracing::debug!(
         "{} unchanged object(s) linked, {} fetched, in {:.2}s",
         summary.unchanged,
         summary.downloaded,
         started.elapsed().as_secs_f64()
     );
-    let linked_bytes: u64 = linked.bytes.iter().sum();
+    let linked_bytes = linked.bytes;
     meter.add(summary.unchanged, linked_bytes);
     // An old file that is no longer a regular file of the recorded size: fetched again.
     let refetched = fetcher

@@ -45,10 +45,10 @@ pub struct Previous {
 /// What [`link_unchanged`] did.
 #[derive(Debug, Default)]
 pub struct Linked {
-    /// Objects linked, per listed bucket.
-    pub objects: Vec<u64>,
-    /// Their bytes, per listed bucket.
-    pub bytes: Vec<u64>,
+    /// Objects linked.
+    pub objects: u64,
+    /// Their bytes.
+    pub bytes: u64,
     /// Marked objects not linked (old file gone or not a regular file of its size): `(bucket,
     /// object)` indexes, to download.
     pub stale: Vec<(usize, usize)>,
@@ -138,11 +138,7 @@ pub fn link_unchanged(
     let mut remaining = previous.unchanged.clone();
     let (sender, receiver) = mpsc::sync_channel::<Vec<Job>>(LINK_WORKERS);
     let receiver = Mutex::new(receiver);
-    let mut linked = Linked {
-        objects: vec![0; listings.len()],
-        bytes: vec![0; listings.len()],
-        stale: Vec::new(),
-    };
+    let mut linked = Linked::default();
     let (read, outcomes) = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..LINK_WORKERS)
             .map(|_| {
@@ -153,11 +149,7 @@ pub fn link_unchanged(
                         generation,
                         records,
                         made: HashSet::new(),
-                        linked: Linked {
-                            objects: vec![0; listings.len()],
-                            bytes: vec![0; listings.len()],
-                            stale: Vec::new(),
-                        },
+                        linked: Linked::default(),
                     };
                     let mut result = Ok(());
                     // After an error the worker keeps receiving (and skipping), so the reader
@@ -206,10 +198,8 @@ pub fn link_unchanged(
     });
     for outcome in outcomes {
         let worker = outcome?;
-        for b in 0..listings.len() {
-            linked.objects[b] += worker.objects[b];
-            linked.bytes[b] += worker.bytes[b];
-        }
+        linked.objects += worker.objects;
+        linked.bytes += worker.bytes;
         linked.stale.extend(worker.stale);
     }
     if let Err(e) = read {
@@ -262,8 +252,8 @@ impl Worker<'_> {
             self.made.insert(parent.to_path_buf());
         }
         link_or_copy(&source, &dest)?;
-        self.linked.objects[bucket] += 1;
-        self.linked.bytes[bucket] += old.size;
+        self.linked.objects += 1;
+        self.linked.bytes += old.size;
         self.records.object(ObjectEntry { path, ..old })
     }
 }
