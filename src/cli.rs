@@ -128,6 +128,10 @@ pub struct BackupArgs {
     /// missing (by default that fails the backup: wrong endpoint or credentials?).
     #[arg(long)]
     pub allow_empty_bucket: bool,
+    /// Dump a PostgreSQL server older than 14 or newer than 18 (by default refused: fullsite
+    /// is proved against pg_dump of 14 to 18 only).
+    #[arg(long)]
+    pub allow_untested_server: bool,
     /// Print the backup summary as one JSON document on stdout.
     #[arg(long)]
     pub json: bool,

@@ -161,6 +161,7 @@ impl Error {
                 ExitStatus::Usage
             }
             Error::GenerationExists { .. } | Error::GenerationNotFound { .. } => ExitStatus::Usage,
+            Error::Dump(crate::pg::dump::DumpError::UntestedServer { .. }) => ExitStatus::Usage,
             Error::Lock(LockError::Held { .. }) => ExitStatus::LockHeld,
             Error::Damaged { .. } => ExitStatus::Damage,
             Error::Restore(crate::pg::restore::RestoreError::Source(

@@ -12,7 +12,7 @@ use support::servers;
 
 /// A sandbox and the environment of a full-site backup of a fixture database and a bucket.
 fn full_site() -> (Sandbox, Vec<(String, String)>) {
-    let db = load_fixture(&servers().pg, "faults");
+    let db = load_fixture(servers().pg, "faults");
     let bucket = servers().s3.create_bucket("faults");
     put(
         &bucket,
@@ -199,8 +199,8 @@ fn the_s3_server_stopping_mid_mirror_fails_the_backup_naming_it_and_leaves_nothi
 #[test]
 fn postgresql_stopping_mid_dump_fails_the_backup_naming_it_and_leaves_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let pg_bin = servers().pg.bin_dir().to_path_buf();
-    let mut pg = support::postgres::PgServer::start(&pg_bin, &dir.path().join("pg"));
+    let install = servers().pg.install();
+    let mut pg = support::postgres::PgServer::start(&install, &dir.path().join("pg"));
     let db = load_fixture(&pg, "stops");
     let sandbox = Sandbox::new();
     let env = [

@@ -15,7 +15,7 @@ use support::postgres::PgServer;
 use support::{pg17, servers};
 
 fn restore(archive: &Path, extra: &[&str]) -> String {
-    restore_into(&servers().pg, archive, extra)
+    restore_into(servers().pg, archive, extra)
 }
 
 /// Dumps the fixture from `pg` with fullsite, restores it with `pg`'s own pg_restore serially
@@ -91,7 +91,7 @@ fn fixture_round_trip(pg: &PgServer) {
 
 #[test]
 fn stock_pg_restore_restores_the_fixture_exactly_serially_and_in_parallel() {
-    fixture_round_trip(&servers().pg);
+    fixture_round_trip(servers().pg);
 }
 
 #[test]

@@ -70,7 +70,7 @@ fn native_round_trip(pg: &PgServer) {
 
 #[test]
 fn our_restore_matches_the_stock_round_trip() {
-    native_round_trip(&servers().pg);
+    native_round_trip(servers().pg);
 }
 
 #[test]
@@ -325,7 +325,7 @@ fn legacy_round_trip(pg: &PgServer) {
 
 #[test]
 fn legacy_custom_format_generations_restore_identically() {
-    legacy_round_trip(&servers().pg);
+    legacy_round_trip(servers().pg);
 }
 
 #[test]

@@ -105,6 +105,7 @@ async fn back_up(args: &BackupArgs, vars: &Vars) -> Result<BackupSummary> {
         let options = DumpOptions {
             jobs,
             level: GZIP_LEVEL,
+            allow_untested_server: args.allow_untested_server,
         };
         let dumped = dump_database(target, &partial.dir().join(&archive), options).await?;
         let dedup = DedupIndex::load(&catalog, "db/");

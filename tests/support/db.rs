@@ -8,8 +8,8 @@ use super::cli::Sandbox;
 use super::postgres::PgServer;
 use super::servers;
 
-/// The fixture schema and data (fixtures/stgy_like.sql).
-pub const FIXTURE: &str = include_str!("../../fixtures/stgy_like.sql");
+/// The fixture schema and data (fixtures/pg/apps/stgy.sql).
+pub const FIXTURE: &str = include_str!("../../fixtures/pg/apps/stgy.sql");
 
 pub fn load_fixture(pg: &PgServer, prefix: &str) -> String {
     let db = pg.create_database(prefix);
@@ -43,7 +43,7 @@ pub fn env_for(db: &str) -> Vec<(String, String)> {
 }
 
 pub fn backup(sandbox: &Sandbox, db: &str, name: &str, extra_env: &[(&str, &str)]) -> PathBuf {
-    backup_from(&servers().pg, sandbox, db, name, extra_env)
+    backup_from(servers().pg, sandbox, db, name, extra_env)
 }
 
 pub fn backup_from(
@@ -62,13 +62,16 @@ pub fn backup_from(
     sandbox.root().join(name).join(format!("db/{db}.dump"))
 }
 
-/// `pg_dump --schema-only`, without psql's per-run `\restrict` keys.
+/// `pg_dump --schema-only`, without psql's per-run `\restrict` keys, comments and blank lines.
 pub fn schema_of(pg: &PgServer, db: &str) -> String {
     let args = ["--schema-only", "--no-owner", "--no-privileges", "-d", db];
     pg.client("pg_dump", &args)
         .lines()
         .filter(|l| {
-            !l.starts_with("\\restrict") && !l.starts_with("\\unrestrict") && !l.starts_with("--")
+            !l.starts_with("\\restrict")
+                && !l.starts_with("\\unrestrict")
+                && !l.starts_with("--")
+                && !l.is_empty()
         })
         .collect::<Vec<_>>()
         .join("\n")

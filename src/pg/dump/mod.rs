@@ -31,7 +31,13 @@ pub struct DumpOptions {
     pub jobs: usize,
     /// gzip level 1–9.
     pub level: u32,
+    /// Dump from a server outside the tested majors ([`SUPPORTED_MAJORS`]) instead of
+    /// refusing it.
+    pub allow_untested_server: bool,
 }
+
+/// The PostgreSQL majors whose dumps are proved against their own pg_dump.
+pub const SUPPORTED_MAJORS: std::ops::RangeInclusive<i32> = 14..=18;
 
 /// A file of the archive, for the manifest.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,6 +90,19 @@ pub enum DumpError {
         /// Descriptions of the objects.
         objects: Vec<String>,
     },
+    /// The server's major version is outside [`SUPPORTED_MAJORS`].
+    #[error(
+        "cannot dump {target}: PostgreSQL {version} is not a version fullsite is tested with \
+         ({} to {}); --allow-untested-server dumps it anyway",
+        SUPPORTED_MAJORS.start(),
+        SUPPORTED_MAJORS.end()
+    )]
+    UntestedServer {
+        /// The server, as `user@host:port/database`.
+        target: String,
+        /// Its `server_version`.
+        version: String,
+    },
     /// A bug or a panic in a worker.
     #[error("internal error: {0}")]
     Internal(String),
@@ -101,6 +120,12 @@ pub async fn dump_database(
         target,
         version: leader.server_version_num,
     };
+    check_server_version(
+        target,
+        &leader.server_version,
+        cx.major(),
+        options.allow_untested_server,
+    )?;
     tracing::info!("dumping {target} (PostgreSQL {})", leader.server_version);
 
     let relations = cx
@@ -120,19 +145,34 @@ pub async fn dump_database(
 
     let mut entries: Vec<Entry> = Vec::new();
     entries.extend(schema::schemas::collect(&cx).await?);
+    entries.extend(schema::languages::collect(&cx).await?);
+    entries.extend(schema::collations::collect(&cx).await?);
+    entries.extend(schema::transforms::collect(&cx).await?);
     entries.extend(schema::extensions::collect(&cx).await?);
     entries.extend(schema::types::collect(&cx).await?);
+    entries.extend(schema::casts::collect(&cx).await?);
     entries.extend(schema::functions::collect(&cx).await?);
+    entries.extend(schema::access_methods::collect(&cx).await?);
+    entries.extend(schema::operators::collect(&cx).await?);
+    entries.extend(schema::operator_families::collect(&cx).await?);
+    entries.extend(schema::conversions::collect(&cx).await?);
+    entries.extend(schema::text_search::collect(&cx).await?);
+    entries.extend(schema::foreign_data::collect(&cx).await?);
     let tables = schema::tables::collect(&cx).await?;
     entries.extend(tables.entries);
     entries.extend(schema::sequences::collect(&cx).await?);
     entries.extend(schema::views::collect(&cx).await?);
+    entries.extend(schema::large_objects::collect(&cx).await?);
     entries.extend(schema::constraints::collect(&cx).await?);
     entries.extend(schema::indexes::collect(&cx).await?);
     entries.extend(schema::triggers::collect(&cx).await?);
     entries.extend(schema::rules::collect(&cx).await?);
     entries.extend(schema::policies::collect(&cx).await?);
     entries.extend(schema::statistics::collect(&cx).await?);
+    entries.extend(schema::publications::collect(&cx).await?);
+    entries.extend(schema::subscriptions::collect(&cx).await?);
+    entries.extend(schema::default_acls::collect(&cx).await?);
+    entries.extend(schema::event_triggers::collect(&cx).await?);
 
     let claimed: HashSet<ObjKey> = entries
         .iter()
@@ -211,6 +251,31 @@ pub async fn dump_database(
     })
 }
 
+/// Refuses a server outside [`SUPPORTED_MAJORS`] unless `allow`, in which case it warns.
+fn check_server_version(
+    target: &Target,
+    version: &str,
+    major: i32,
+    allow: bool,
+) -> Result<(), DumpError> {
+    if SUPPORTED_MAJORS.contains(&major) {
+        return Ok(());
+    }
+    if !allow {
+        return Err(DumpError::UntestedServer {
+            target: target.to_string(),
+            version: version.to_string(),
+        });
+    }
+    tracing::warn!(
+        "PostgreSQL {version} is not a version fullsite is tested with ({} to {}); dumping it \
+         anyway (--allow-untested-server)",
+        SUPPORTED_MAJORS.start(),
+        SUPPORTED_MAJORS.end()
+    );
+    Ok(())
+}
+
 /// `pg_depend` edges between user objects, and column defaults mapped to their tables.
 async fn dependencies(
     cx: &Cx<'_>,
@@ -249,4 +314,39 @@ async fn dependencies(
         })
         .collect();
     Ok((depend, fallback))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{DbSettings, Secret};
+
+    #[test]
+    fn servers_outside_the_tested_majors_are_refused_unless_allowed() {
+        let settings = DbSettings {
+            host: "127.0.0.1".into(),
+            port: 5432,
+            user: "admin".into(),
+            password: Secret::new("x"),
+            name: "stgy".into(),
+        };
+        let target = Target::resolve(&settings, "stgy").unwrap();
+        for major in SUPPORTED_MAJORS {
+            assert!(check_server_version(&target, "x", major, false).is_ok());
+        }
+        for (major, version) in [(13, "13.22"), (19, "19beta1")] {
+            let refused = check_server_version(&target, version, major, false).unwrap_err();
+            let message = refused.to_string();
+            assert!(
+                message.contains(&format!("PostgreSQL {version} is not")),
+                "{message}"
+            );
+            assert!(message.contains("--allow-untested-server"), "{message}");
+            assert_eq!(
+                crate::Error::Dump(refused).exit_status(),
+                crate::ExitStatus::Usage
+            );
+            assert!(check_server_version(&target, version, major, true).is_ok());
+        }
+    }
 }

@@ -11,17 +11,32 @@
 //!   ([`Entry::key`] or [`Entry::claims`]); anything unclaimed stops the dump with an error
 //!   naming the object, so nothing is ever silently left out.
 
+pub mod access_methods;
+pub mod casts;
 pub mod census;
+pub mod collations;
 pub mod constraints;
+pub mod conversions;
+pub mod default_acls;
+pub mod event_triggers;
 pub mod extensions;
+pub mod foreign_data;
 pub mod functions;
 pub mod indexes;
+pub mod languages;
+pub mod large_objects;
+pub mod operator_families;
+pub mod operators;
 pub mod policies;
+pub mod publications;
 pub mod rules;
 pub mod schemas;
 pub mod sequences;
 pub mod statistics;
+pub mod subscriptions;
 pub mod tables;
+pub mod text_search;
+pub mod transforms;
 pub mod triggers;
 pub mod types;
 pub mod views;
@@ -75,21 +90,52 @@ impl ObjKey {
     }
 }
 
-/// Ordering buckets, in the order pg_dump emits them (its `dbObjectTypePriority`). Entries are
-/// sorted by kind first, then by dependencies within a section.
+/// Ordering buckets, in the order pg_dump emits them (pg_dump_sort.c's `dbObjectTypePriority`,
+/// PostgreSQL 18). Entries are sorted by kind first, then by dependencies within a section.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Kind {
     /// CREATE SCHEMA.
     Schema,
+    /// CREATE PROCEDURAL LANGUAGE.
+    Language,
+    /// CREATE COLLATION.
+    Collation,
+    /// CREATE TRANSFORM.
+    Transform,
     /// CREATE EXTENSION.
     Extension,
-    /// Types: enum, composite, range, base shells; domains.
+    /// Types: shells, enum, composite, range, base; domains.
     Type,
+    /// CREATE CAST.
+    Cast,
     /// Functions and procedures.
     Function,
     /// Aggregates.
     Aggregate,
-    /// Tables (plain, partitioned, partitions).
+    /// CREATE ACCESS METHOD.
+    AccessMethod,
+    /// CREATE OPERATOR.
+    Operator,
+    /// Operator families and classes.
+    OperatorFamily,
+    /// CREATE CONVERSION.
+    Conversion,
+    /// CREATE TEXT SEARCH PARSER.
+    TextSearchParser,
+    /// CREATE TEXT SEARCH TEMPLATE.
+    TextSearchTemplate,
+    /// CREATE TEXT SEARCH DICTIONARY.
+    TextSearchDictionary,
+    /// CREATE TEXT SEARCH CONFIGURATION.
+    TextSearchConfiguration,
+    /// CREATE FOREIGN DATA WRAPPER.
+    ForeignDataWrapper,
+    /// CREATE SERVER (and its USER MAPPINGs).
+    ForeignServer,
+    /// Tables (plain, partitioned, partitions, foreign), views, materialized views and
+    /// sequences: pg_dump gives every relation the same priority and orders them by
+    /// dependencies. (The older `Sequence`, `View` and `MatView` buckets below sort after
+    /// `Table` and keep their place only until their collectors move here.)
     Table,
     /// Sequences.
     Sequence,
@@ -101,12 +147,16 @@ pub enum Kind {
     MatView,
     /// ALTER TABLE ... ATTACH PARTITION.
     TableAttach,
-    /// Column defaults dumped apart from their table (those using sequences).
+    /// Column defaults dumped apart from their table.
     Default,
+    /// Large object definitions (BLOB entries of archives up to 1.15).
+    LargeObject,
     /// COPY data.
     TableData,
     /// setval().
     SequenceSet,
+    /// Large object contents (BLOBS), and BLOB METADATA in 1.16 archives.
+    LargeObjectData,
     /// Primary key, unique, exclusion, and separately dumped check constraints.
     Constraint,
     /// Indexes.
@@ -121,10 +171,22 @@ pub enum Kind {
     Trigger,
     /// Foreign keys.
     FkConstraint,
-    /// ENABLE / FORCE ROW LEVEL SECURITY.
+    /// ENABLE ROW LEVEL SECURITY.
     RowSecurity,
     /// Policies.
     Policy,
+    /// CREATE PUBLICATION.
+    Publication,
+    /// ALTER PUBLICATION ... ADD TABLE.
+    PublicationTable,
+    /// ALTER PUBLICATION ... ADD TABLES IN SCHEMA.
+    PublicationTablesInSchema,
+    /// CREATE SUBSCRIPTION.
+    Subscription,
+    /// ALTER DEFAULT PRIVILEGES (restored in the ACL pass).
+    DefaultAcl,
+    /// CREATE EVENT TRIGGER (restored after everything else).
+    EventTrigger,
     /// REFRESH MATERIALIZED VIEW.
     MatViewData,
 }
@@ -134,7 +196,7 @@ impl Kind {
     pub fn section(self) -> crate::pg::archive::Section {
         use crate::pg::archive::Section;
         match self {
-            Kind::TableData | Kind::SequenceSet => Section::Data,
+            Kind::TableData | Kind::SequenceSet | Kind::LargeObjectData => Section::Data,
             k if k >= Kind::Constraint => Section::PostData,
             _ => Section::PreData,
         }
@@ -273,6 +335,11 @@ pub struct Cx<'a> {
 }
 
 impl Cx<'_> {
+    /// The server's major version (14, 15, ...).
+    pub fn major(&self) -> i32 {
+        self.version / 10000
+    }
+
     /// Runs a catalog query; errors name the target and `what`.
     pub async fn query(
         &self,
