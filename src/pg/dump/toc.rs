@@ -149,7 +149,7 @@ pub fn build(
                 namespace: entry.namespace.clone(),
                 tablespace: entry.tablespace.clone(),
                 tableam: entry.tableam.clone(),
-                relkind: 0,
+                relkind: i32::from(entry.relkind),
                 owner: Some(String::new()),
                 dependencies,
                 data_location: match item.data {

@@ -233,6 +233,10 @@ pub struct Entry {
     pub tablespace: Option<String>,
     /// `Some("heap")` for tables and materialized views with storage.
     pub tableam: Option<String>,
+    /// `pg_class.relkind` of TABLE, VIEW, MATERIALIZED VIEW and FOREIGN TABLE entries (0
+    /// elsewhere); archives 1.16+ record it (pg_restore uses it for partitioned tables' access
+    /// methods).
+    pub relkind: u8,
     /// Dependencies beyond those `pg_depend` records (e.g. an index on its table).
     pub deps: Vec<ObjKey>,
     /// Further catalog objects this entry accounts for (a table's row type, inline check
@@ -261,6 +265,7 @@ impl Entry {
             drop_stmt: None,
             tablespace: None,
             tableam: None,
+            relkind: 0,
             deps: Vec::new(),
             claims: Vec::new(),
             comments: Vec::new(),
