@@ -2,25 +2,33 @@
 //! complete before anything touches the target).
 //!
 //! Phases, in order:
-//! 1. replace: `DROP SCHEMA ... CASCADE` for every schema the archive holds objects in and for
-//!    `public` (as the legacy script did), then `CREATE SCHEMA` for those the archive does not
-//!    create itself (`public`, which gets back its standard owner, privileges and comment);
-//! 2. pre-data, serially in TOC order (the archive's order is a valid creation order);
-//! 3. other data-section entries (SEQUENCE SET), serially;
-//! 4. data and post-data together, in parallel: every TABLE DATA, largest first, and each
-//!    post-data step (index, constraint, trigger, ...) as soon as the steps it waits for are
-//!    done and the data of the tables it touches is loaded (a step touching no table, or a
-//!    table without data of its own such as a partitioned parent, waits for all data). Like
-//!    pg_restore, the most data-heavy ready work goes first, and a step that locks a table
-//!    exclusively (everything but CREATE INDEX: ALTER TABLE takes strong locks, and two foreign
-//!    keys between the same tables could deadlock) never runs beside another step on that
-//!    table, while indexes of one table build side by side;
-//! 5. last: materialized view refreshes (they read fully restored, indexed tables).
+//! 1. replace: see `replace` (the schemas the archive holds, `public`, and every database-wide
+//!    object of the kinds pg_dump dumps), then `CREATE SCHEMA` for the schemas the archive
+//!    holds objects in but does not create itself (`public`, which gets back its standard
+//!    owner, privileges and comment);
+//! 2. pre-data, serially in TOC order (the archive's order is a valid creation order), large
+//!    objects' `BLOB` entries (archives up to 1.15) included;
+//! 3. other data-section entries (SEQUENCE SET, `BLOB METADATA` groups of 1.16 archives,
+//!    comments on large objects), serially in TOC order;
+//! 4. data and post-data together, in parallel: every TABLE DATA, largest first, every BLOBS
+//!    entry (large objects' bytes), and each post-data step (index, constraint, trigger, ...)
+//!    as soon as the steps it waits for are done and the data of the tables it touches is
+//!    loaded (a step touching no table, or a table without data of its own such as a
+//!    partitioned parent, waits for all table data). Like pg_restore, the most data-heavy
+//!    ready work goes first, and a step that locks a table exclusively (everything but CREATE
+//!    INDEX: ALTER TABLE takes strong locks, and two foreign keys between the same tables could
+//!    deadlock) never runs beside another step on that table, while indexes of one table build
+//!    side by side;
+//! 5. last, in TOC order, what pg_restore keeps for its final pass: event triggers (and their
+//!    comments and security labels: created any earlier, they would fire on the restore's own
+//!    DDL), materialized view refreshes (they read fully restored, indexed tables) and
+//!    post-data statistics.
 //!
 //! Entries of section "none" (COMMENT, ...) belong to the section of the entry before them,
-//! as in pg_restore. ACLs, default ACLs and security labels are skipped (`--no-privileges`),
-//! as are ENCODING / STDSTRINGS / SEARCHPATH (they become session settings) and DATABASE
-//! entries. Large objects are refused: restoring them is not supported yet.
+//! as in pg_restore. Skipped: ACLs, default ACLs and security labels (`--no-privileges`);
+//! ENCODING / STDSTRINGS / SEARCHPATH (they become session settings); and, as pg_restore does
+//! without `--create`, DATABASE and DATABASE PROPERTIES entries and the comments, security
+//! labels and ACLs of the database itself (they would apply to the source database's name).
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -72,7 +80,10 @@ pub struct RestorePlan {
     pub after_data: Vec<usize>,
     /// Post-data steps, in TOC order.
     pub post_data: Vec<PostStep>,
-    /// Entries run last (MATERIALIZED VIEW DATA).
+    /// BLOBS entries: large objects' bytes, loaded beside the table data.
+    pub large_objects: Vec<usize>,
+    /// Entries run last, in TOC order (event triggers, materialized view refreshes, post-data
+    /// statistics).
     pub last: Vec<usize>,
     /// Entries skipped, with why.
     pub skipped: Vec<(usize, &'static str)>,
@@ -126,16 +137,20 @@ pub fn plan(entries: &[TocEntry]) -> Result<RestorePlan, PlanError> {
                     .push((index, "database-level entry (only used with --create)"));
                 continue;
             }
+            "COMMENT" | "SECURITY LABEL" | "ACL" if entry.tag.starts_with("DATABASE ") => {
+                plan.skipped
+                    .push((index, "database-level entry (only used with --create)"));
+                continue;
+            }
+            "COMMENT" | "SECURITY LABEL" | "ACL" if entry.tag.starts_with("DATABASE ") => {
+                plan.skipped
+                    .push((index, "database-level entry (only used with --create)"));
+                continue;
+            }
             "ACL" | "DEFAULT ACL" | "SECURITY LABEL" => {
                 plan.skipped
                     .push((index, "privileges are not restored (--no-privileges)"));
                 continue;
-            }
-            "BLOB" | "BLOBS" | "BLOB METADATA" => {
-                return Err(PlanError(format!(
-                    "the archive holds large objects (entry {} {}), which fullsite cannot restore yet",
-                    entry.dump_id, entry.desc
-                )));
             }
             _ => {}
         }
@@ -145,16 +160,31 @@ pub fn plan(entries: &[TocEntry]) -> Result<RestorePlan, PlanError> {
         {
             namespaces.insert(namespace.clone());
         }
-        if entry.desc == "SCHEMA" {
+        // pg_dump writes `public`'s entry as a comment ("*not* creating schema"): initdb made it.
+        if entry.desc == "SCHEMA" && !entry.defn.as_deref().unwrap_or("--").starts_with("--") {
             created.insert(entry.tag.clone());
+        }
+        if entry.desc == "BLOB METADATA"
+            && let Some(bad) = entry
+                .defn
+                .as_deref()
+                .unwrap_or_default()
+                .split_whitespace()
+                .find(|oid| oid.parse::<u32>().is_err())
+        {
+            return Err(PlanError(format!(
+                "BLOB METADATA entry {} lists {bad:?}, which is not a large object OID",
+                entry.dump_id
+            )));
         }
         let empty = entry.defn.as_deref().is_none_or(str::is_empty) && !entry.had_dumper;
         if empty {
             continue;
         }
         match (entry.desc.as_str(), section) {
-            ("MATERIALIZED VIEW DATA" | "EVENT TRIGGER", _) => plan.last.push(index),
+            _ if runs_last(entry, section) => plan.last.push(index),
             ("TABLE DATA", _) if entry.had_dumper => plan.data.push(index),
+            ("BLOBS", _) if entry.had_dumper => plan.large_objects.push(index),
             (_, Section::Data) => plan.after_data.push(index),
             (_, Section::PostData) => {
                 post_index.insert(index, plan.post_data.len());
@@ -217,6 +247,80 @@ pub fn plan(entries: &[TocEntry]) -> Result<RestorePlan, PlanError> {
     Ok(plan)
 }
 
+/// Whether `entry` (in `section`) belongs to pg_restore's last pass.
+fn runs_last(entry: &TocEntry, section: Section) -> bool {
+    match entry.desc.as_str() {
+        "EVENT TRIGGER" | "MATERIALIZED VIEW DATA" => true,
+        "COMMENT" | "SECURITY LABEL" => entry.tag.starts_with("EVENT TRIGGER "),
+        "STATISTICS DATA" => section == Section::PostData,
+        _ => false,
+    }
+}
+
+/// Whether TABLE DATA `entry` loads its rows through a partitioned ancestor (`pg_dump
+/// --load-via-partition-root`) rather than into the table it is named after: pg_dump 17+ marks
+/// such entries with a comment as their definition; in older archives the COPY statement names
+/// another table. Such a load may move rows into other partitions, so it must not empty the
+/// table first (or use FREEZE).
+pub fn loads_via_partition_root(entry: &TocEntry) -> bool {
+    if entry
+        .defn
+        .as_deref()
+        .is_some_and(|d| d.starts_with("-- load via partition root "))
+    {
+        return true;
+    }
+    let Some(copy) = entry.copy_stmt.as_deref().filter(|c| !c.is_empty()) else {
+        return false;
+    };
+    let named = copy.strip_prefix("COPY ").and_then(|rest| {
+        let (schema, rest) = identifier(rest)?;
+        let (table, _) = identifier(rest.strip_prefix('.')?)?;
+        Some((schema, table))
+    });
+    match (named, &entry.namespace) {
+        (Some((schema, table)), Some(namespace)) => schema != *namespace || table != entry.tag,
+        _ => true,
+    }
+}
+
+/// A leading SQL identifier as pg_dump writes one (bare, or double-quoted with `""` for a
+/// quote), unquoted, and the text after it.
+fn identifier(text: &str) -> Option<(String, &str)> {
+    if let Some(quoted) = text.strip_prefix('"') {
+        let mut name = String::new();
+        let mut chars = quoted.char_indices().peekable();
+        while let Some((i, c)) = chars.next() {
+            if c == '"' {
+                if chars.peek().is_some_and(|&(_, next)| next == '"') {
+                    chars.next();
+                    name.push('"');
+                } else {
+                    return Some((name, &quoted[i + 1..]));
+                }
+            } else {
+                name.push(c);
+            }
+        }
+        return None;
+    }
+    let end = text
+        .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '$'))
+        .unwrap_or(text.len());
+    (end > 0).then(|| (text[..end].to_string(), &text[end..]))
+}
+
+impl RestorePlan {
+    /// Every entry with a data stream: TABLE DATA, then BLOBS.
+    pub fn streams(&self) -> Vec<usize> {
+        self.data
+            .iter()
+            .chain(&self.large_objects)
+            .copied()
+            .collect()
+    }
+}
+
 /// The first single-quoted value in `SET x = 'value';`.
 fn quoted_value(defn: &str) -> Option<String> {
     let start = defn.find('\'')? + 1;
@@ -256,6 +360,7 @@ mod tests {
         data.had_dumper = true;
         let mut schema = entry(3, "SCHEMA", Section::PreData, None, &[]);
         schema.tag = "app".into();
+        schema.defn = Some("CREATE SCHEMA app;\n".into());
         let mut encoding = entry(1, "ENCODING", Section::PreData, None, &[]);
         encoding.defn = Some("SET client_encoding = 'LATIN1';\n".into());
         let entries = vec![
@@ -325,12 +430,88 @@ mod tests {
     }
 
     #[test]
-    fn large_objects_are_refused_by_name() {
-        let entries = vec![entry(1, "BLOBS", Section::Data, None, &[])];
+    fn large_objects_event_triggers_and_database_entries() {
+        let mut blobs = entry(9, "BLOBS", Section::Data, None, &[]);
+        blobs.had_dumper = true;
+        blobs.defn = None;
+        let mut public = entry(2, "SCHEMA", Section::PreData, None, &[]);
+        public.tag = "public".into();
+        public.defn = Some("-- *not* creating schema, since initdb creates it\n".into());
+        let mut event_comment = entry(11, "COMMENT", Section::None, None, &[10]);
+        event_comment.tag = "EVENT TRIGGER audit".into();
+        let mut database_comment = entry(12, "COMMENT", Section::None, None, &[]);
+        database_comment.tag = "DATABASE stgy".into();
+        let mut metadata = entry(7, "BLOB METADATA", Section::Data, None, &[]);
+        metadata.defn = Some("1001\n1002\n".into());
+        let mut statistics = entry(14, "STATISTICS DATA", Section::PostData, None, &[]);
+        statistics.tag = "public.t_pkey".into();
+        let entries = vec![
+            entry(1, "DATABASE", Section::PreData, None, &[]),
+            public,
+            entry(3, "BLOB", Section::PreData, None, &[]),
+            entry(4, "COMMENT", Section::None, None, &[3]),
+            entry(5, "TABLE", Section::PreData, Some("public"), &[]),
+            entry(6, "EVENT TRIGGER", Section::PostData, None, &[]),
+            metadata,
+            entry(8, "COMMENT", Section::None, None, &[7]),
+            blobs,
+            entry(10, "EVENT TRIGGER", Section::PostData, None, &[]),
+            event_comment,
+            database_comment,
+            entry(
+                13,
+                "MATERIALIZED VIEW DATA",
+                Section::PostData,
+                Some("public"),
+                &[],
+            ),
+            statistics,
+        ];
+        let p = plan(&entries).unwrap();
+        assert_eq!(p.drop_schemas, ["public"]);
+        assert_eq!(
+            p.create_schemas,
+            ["public"],
+            "public's entry is a comment: initdb creates it, so must we"
+        );
+        assert_eq!(
+            p.pre_data,
+            [1, 2, 3, 4],
+            "BLOB entries create the objects first"
+        );
+        assert_eq!(
+            p.after_data,
+            [6, 7],
+            "1.16 creates them in the data section"
+        );
+        assert_eq!(p.large_objects, [8]);
+        assert_eq!(
+            p.last,
+            [5, 9, 10, 12, 13],
+            "pg_restore's last pass, in TOC order"
+        );
+        let skipped: Vec<usize> = p.skipped.iter().map(|(i, _)| *i).collect();
+        assert_eq!(skipped, [0, 11]);
         assert!(
             plan(&[]).unwrap().drop_schemas == ["public"],
             "public is always replaced"
         );
-        assert!(plan(&entries).unwrap_err().0.contains("large objects"));
+    }
+
+    #[test]
+    fn loads_through_a_partition_root_are_recognised() {
+        let mut data = entry(1, "TABLE DATA", Section::Data, Some("app"), &[]);
+        data.tag = "Events 2026".into();
+        data.defn = None;
+        data.copy_stmt = Some("COPY app.\"Events 2026\" (id, at) FROM stdin;\n".into());
+        assert!(!loads_via_partition_root(&data));
+        data.copy_stmt = Some("COPY app.events (id, at) FROM stdin;\n".into());
+        assert!(
+            loads_via_partition_root(&data),
+            "an older archive names the root"
+        );
+        data.copy_stmt = Some("COPY app.\"Events 2026\" (id, at) FROM stdin;\n".into());
+        data.defn = Some("-- load via partition root app.events\n".into());
+        assert!(loads_via_partition_root(&data), "pg_dump 17+ marks it");
     }
 }
