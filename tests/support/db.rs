@@ -123,3 +123,41 @@ pub fn stock_dump(pg: &PgServer, db: &str, dir: &Path, name: &str, extra: &[&str
     pg.client("pg_dump", &args);
     path
 }
+
+/// Loads the SQL file `path` (with `ON_ERROR_STOP`) into a new database on `pg`; its name.
+pub fn load_file(pg: &PgServer, prefix: &str, path: &Path) -> String {
+    let db = pg.create_database(prefix);
+    let file = path.to_str().unwrap();
+    pg.client(
+        "psql",
+        &["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", &db, "-f", file],
+    );
+    db
+}
+
+/// What a restore must give back besides the schema: sequence states, large objects (OIDs,
+/// contents and comments) and one checksum per table.
+pub fn state_of(pg: &PgServer, db: &str) -> String {
+    let mut sequences = String::new();
+    let names = pg.psql(
+        db,
+        "SELECT format('%I.%I', schemaname, sequencename) FROM pg_sequences ORDER BY 1",
+    );
+    for name in names.lines().filter(|l| !l.is_empty()) {
+        let value = pg.psql(
+            db,
+            &format!("SELECT last_value || ' ' || is_called FROM {name}"),
+        );
+        sequences.push_str(&format!("{name} {value}"));
+    }
+    let objects = pg.psql(
+        db,
+        "SELECT count(*) || ' ' || coalesce(md5(string_agg(oid::text || ':' || md5(lo_get(oid)) \
+         || ':' || coalesce(obj_description(oid, 'pg_largeobject'), '-'), ',' ORDER BY oid)), '-') \
+         FROM pg_largeobject_metadata",
+    );
+    format!(
+        "sequences:\n{sequences}\nlarge objects: {objects}\ntables:\n{}",
+        checksums(pg, db)
+    )
+}
