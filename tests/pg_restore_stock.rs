@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use support::cli::{Run, Sandbox};
-use support::db::{env_for_server, load_file, restore_into, schema_of, state_of};
+use support::db::{env_for_server, line_diff, load_file, restore_into, schema_of, state_of};
 use support::pg;
 use support::postgres::PgServer;
 
@@ -123,30 +123,6 @@ fn stock_archives_restore_as_pg_restore_does(major: u32) {
         "PostgreSQL {}:\n{problems}",
         pg.version()
     );
-}
-
-/// The lines `expected` holds more often than `actual` (`-`), and the other way round (`+`).
-fn line_diff(expected: &str, actual: &str) -> String {
-    let count = |text: &str| {
-        let mut counts: std::collections::BTreeMap<String, i64> = Default::default();
-        for line in text.lines() {
-            *counts.entry(line.to_string()).or_default() += 1;
-        }
-        counts
-    };
-    let (a, b) = (count(expected), count(actual));
-    let mut out = String::new();
-    for (line, n) in &a {
-        for _ in 0..(n - b.get(line).copied().unwrap_or(0)).max(0) {
-            out.push_str(&format!("  - {line}\n"));
-        }
-    }
-    for (line, n) in &b {
-        for _ in 0..(n - a.get(line).copied().unwrap_or(0)).max(0) {
-            out.push_str(&format!("  + {line}\n"));
-        }
-    }
-    out
 }
 
 #[test]

@@ -161,3 +161,27 @@ pub fn state_of(pg: &PgServer, db: &str) -> String {
         checksums(pg, db)
     )
 }
+
+/// The lines `expected` holds more often than `actual` (`-`), and the other way round (`+`).
+pub fn line_diff(expected: &str, actual: &str) -> String {
+    let count = |text: &str| {
+        let mut counts: std::collections::BTreeMap<String, i64> = Default::default();
+        for line in text.lines() {
+            *counts.entry(line.to_string()).or_default() += 1;
+        }
+        counts
+    };
+    let (a, b) = (count(expected), count(actual));
+    let mut out = String::new();
+    for (line, n) in &a {
+        for _ in 0..(n - b.get(line).copied().unwrap_or(0)).max(0) {
+            out.push_str(&format!("  - {line}\n"));
+        }
+    }
+    for (line, n) in &b {
+        for _ in 0..(n - a.get(line).copied().unwrap_or(0)).max(0) {
+            out.push_str(&format!("  + {line}\n"));
+        }
+    }
+    out
+}
