@@ -193,6 +193,27 @@ mod tests {
     }
 
     #[test]
+    fn a_zlib_stream_cut_short_is_an_error_not_an_early_end() {
+        use std::io::Write;
+        let mut encoder =
+            flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        encoder.write_all(&[7u8; 100_000]).unwrap();
+        let compressed = encoder.finish().unwrap();
+        let cut = &compressed[..compressed.len() - 3];
+        let mut bytes = int(cut.len() as i32);
+        bytes.extend_from_slice(cut);
+        bytes.extend(int(0));
+        let chunks = ChunkReader::new(bytes.as_slice(), Path::new("x"));
+        let mut decoded = Vec::new();
+        let result = flate2::read::ZlibDecoder::new(chunks).read_to_end(&mut decoded);
+        assert!(
+            result.is_err(),
+            "read {} bytes without an error",
+            decoded.len()
+        );
+    }
+
+    #[test]
     fn ints_keep_large_oids_and_signs() {
         assert_eq!(read_int(&mut int(-7).as_slice()).unwrap(), -7);
         let big = [0u8, 0x00, 0x00, 0x00, 0x90];
