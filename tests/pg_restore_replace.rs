@@ -104,7 +104,7 @@ fn in_place_restore_replaces_objects_outside_schemas(major: u32) {
     let sandbox = Sandbox::new();
     let db = load_file(pg, "replace", &corpus());
     let archive = stock_generation(pg, &sandbox, &db, "full-site-2026-01-01");
-    let reference = restore_into(pg, &archive, &[]);
+    let reference = restore_into(pg, &archive, &["--single-transaction"]);
     let expected = (
         schema_of(pg, &reference),
         state_of(pg, &reference),

@@ -71,24 +71,28 @@ fn stock_archives_restore_as_pg_restore_does(major: u32) {
     let pg = pg(major);
     let source = load_file(pg, "stock", &corpus());
     let sandbox = Sandbox::new();
-    let variants: [(&str, &[&str], &[&str]); 5] = [
+    let mut variants: Vec<(&str, &[&str], &[&str])> = vec![
         ("directory, gzip", &["-Fd"], &["--jobs", "2"]),
         ("directory, uncompressed", &["-Fd", "-Z0"], &["--jobs", "1"]),
         ("custom, gzip", &["-Fc"], &["--single-transaction"]),
         ("custom, uncompressed", &["-Fc", "-Z0"], &["--jobs", "2"]),
-        (
+    ];
+    // Table data as INSERT commands reads the same whatever the major: once is enough.
+    if major == 16 {
+        variants.push((
             "custom, INSERT commands",
             &["-Fc", "--inserts"],
             &["--jobs", "1"],
-        ),
-    ];
+        ));
+    }
     let mut problems = String::new();
     let mut expected: Option<(String, String)> = None;
     for (n, (label, dump, mode)) in variants.iter().enumerate() {
         let generation = format!("full-site-2026-01-0{}", n + 1);
         let archive = stock_generation(pg, &sandbox, &source, &generation, dump);
         if expected.is_none() {
-            let reference = restore_into(pg, &archive, &[]);
+            // In one transaction: the same result, without a commit per large object.
+            let reference = restore_into(pg, &archive, &["--single-transaction"]);
             expected = Some((schema_of(pg, &reference), state_of(pg, &reference)));
         }
         let (schema, state) = expected.as_ref().unwrap();
@@ -150,6 +154,17 @@ fn stock_archives_of_postgresql_18_restore_as_pg_restore_does() {
     stock_archives_restore_as_pg_restore_does(18);
 }
 
+/// A table and a few large objects, for the tests of bad input.
+const SMALL: &str = "
+CREATE SCHEMA app;
+CREATE TABLE app.documents (id integer PRIMARY KEY, title text NOT NULL, body oid, note text);
+SELECT lo_from_bytea(424200, '');
+SELECT lo_from_bytea(424201,
+    (SELECT string_agg(set_byte('\\x00'::bytea, 0, i), ''::bytea ORDER BY i) FROM generate_series(0, 255) AS i));
+SELECT lo_from_bytea(424202, convert_to(repeat(E'a line of text\\n', 9000), 'UTF8'));
+INSERT INTO app.documents VALUES (1, 'empty', 424200, NULL), (2, 'bytes', 424201, NULL), (3, 'text', 424202, NULL);
+";
+
 /// A database with large objects, its schema and state, and a generation of it made by
 /// stock pg_dump with `dump_args` in which `damage` is then done; a restore into the live
 /// database must be refused with `code`, naming `expect`, and change nothing.
@@ -162,7 +177,8 @@ fn refused_and_untouched(
 ) {
     let pg = pg(major);
     let sandbox = Sandbox::new();
-    let db = load_file(pg, "refused", &corpus());
+    let db = pg.create_database("refused");
+    pg.psql(&db, SMALL);
     let archive = stock_generation(pg, &sandbox, &db, "full-site-2026-01-01", dump_args);
     pg.psql(
         &db,
@@ -244,8 +260,8 @@ fn a_damaged_large_object_block_of_a_custom_archive_is_refused_before_anything_c
         17,
         &["-Fc"],
         |archive| {
-            // The last block is the last BLOBS group: small objects, each its own zlib
-            // stream. Flip a byte inside the last one's stream.
+            // The last block is the BLOBS group, each object its own zlib stream. Flip a
+            // byte inside the last one's.
             let mut bytes = std::fs::read(archive).unwrap();
             let at = bytes.len() - 12;
             bytes[at] ^= 0x10;

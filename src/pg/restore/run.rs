@@ -321,28 +321,31 @@ pub async fn load_large_objects(
         execute(client, target, &entry, "BEGIN").await?;
     }
     let put = client
-        .prepare("SELECT pg_catalog.lo_put($1::pg_catalog.oid, $2::pg_catalog.int8, $3::pg_catalog.bytea)")
+        .prepare(
+            "SELECT pg_catalog.count(pg_catalog.lo_put(p.object, p.at, p.bytes)) \
+             FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.oid[]), \
+                             pg_catalog.unnest($2::pg_catalog.int8[]), \
+                             pg_catalog.unnest($3::pg_catalog.bytea[])) AS p(object, at, bytes)",
+        )
         .await
         .map_err(|e| failed(target, &entry, &e))?;
+    let mut batch = PutBatch::default();
     let (mut oid, mut offset, mut sent) = (0u32, 0i64, 0u64);
     while let Some(piece) = rx.recv().await {
         match piece.map_err(RestoreError::Internal)? {
             Piece::Object(next) => (oid, offset) = (next, 0),
             Piece::Bytes(bytes) => {
-                client
-                    .execute(&put, &[&oid, &offset, &&bytes[..]])
-                    .await
-                    .map_err(|e| {
-                        RestoreError::Pg(target.error(
-                            format!("write large object {oid} (entry {}) into", entry.dump_id),
-                            &e,
-                        ))
-                    })?;
-                offset += bytes.len() as i64;
-                sent += bytes.len() as u64;
+                let len = bytes.len();
+                batch.push(oid, offset, bytes);
+                offset += len as i64;
+                sent += len as u64;
+                if batch.bytes >= COPY_CHUNK || batch.objects.len() >= PUT_BATCH_PIECES {
+                    batch.send(client, target, &entry, &put).await?;
+                }
             }
         }
     }
+    batch.send(client, target, &entry, &put).await?;
     reader
         .await
         .map_err(|e| RestoreError::Internal(format!("large object reader failed: {e}")))?;
@@ -350,6 +353,58 @@ pub async fn load_large_objects(
         execute(client, target, &entry, "COMMIT").await?;
     }
     Ok(sent)
+}
+
+/// Most pieces of large objects written by one statement.
+const PUT_BATCH_PIECES: usize = 1000;
+
+/// Pieces of large objects written together by one `lo_put` statement, so that many small
+/// objects cost one round trip rather than one each (a big object's pieces go one by one:
+/// a piece is as big as a batch).
+#[derive(Default)]
+struct PutBatch {
+    objects: Vec<u32>,
+    offsets: Vec<i64>,
+    pieces: Vec<Bytes>,
+    bytes: usize,
+}
+
+impl PutBatch {
+    fn push(&mut self, oid: u32, offset: i64, bytes: Bytes) {
+        self.bytes += bytes.len();
+        self.objects.push(oid);
+        self.offsets.push(offset);
+        self.pieces.push(bytes);
+    }
+
+    /// Writes the pieces, if any, and empties the batch.
+    async fn send(
+        &mut self,
+        client: &Client,
+        target: &Target,
+        entry: &TocEntry,
+        put: &tokio_postgres::Statement,
+    ) -> Result<(), RestoreError> {
+        if self.objects.is_empty() {
+            return Ok(());
+        }
+        let pieces: Vec<&[u8]> = self.pieces.iter().map(|b| &b[..]).collect();
+        client
+            .query_one(put, &[&self.objects, &self.offsets, &pieces])
+            .await
+            .map_err(|e| {
+                let (first, last) = (self.objects[0], self.objects[self.objects.len() - 1]);
+                RestoreError::Pg(target.error(
+                    format!(
+                        "write large objects {first}..{last} (entry {}) into",
+                        entry.dump_id
+                    ),
+                    &e,
+                ))
+            })?;
+        *self = PutBatch::default();
+        Ok(())
+    }
 }
 
 /// One unit of the parallel phase.
