@@ -257,6 +257,16 @@ fn runs_last(entry: &TocEntry, section: Section) -> bool {
     }
 }
 
+/// Whether the table TABLE DATA `entry` loads may be emptied first and loaded with `COPY ...
+/// FREEZE`: not when the load goes through a partition root (see [`loads_via_partition_root`]),
+/// nor into a foreign table (`pg_dump --include-foreign-data`: FREEZE is refused there, and
+/// TRUNCATE would reach the remote data). The table is the entry's first dependency, as
+/// pg_restore takes it.
+pub fn may_empty_and_freeze(entries: &HashMap<i32, &TocEntry>, entry: &TocEntry) -> bool {
+    let table = entry.dependencies.first().and_then(|id| entries.get(id));
+    !loads_via_partition_root(entry) && table.is_none_or(|t| t.desc == "TABLE")
+}
+
 /// Whether TABLE DATA `entry` loads its rows through a partitioned ancestor (`pg_dump
 /// --load-via-partition-root`) rather than into the table it is named after: pg_dump 17+ marks
 /// such entries with a comment as their definition; in older archives the COPY statement names
@@ -499,7 +509,7 @@ mod tests {
     }
 
     #[test]
-    fn loads_through_a_partition_root_are_recognised() {
+    fn loads_through_a_partition_root_or_into_a_foreign_table_are_not_frozen() {
         let mut data = entry(1, "TABLE DATA", Section::Data, Some("app"), &[]);
         data.tag = "Events 2026".into();
         data.defn = None;
@@ -513,5 +523,11 @@ mod tests {
         data.copy_stmt = Some("COPY app.\"Events 2026\" (id, at) FROM stdin;\n".into());
         data.defn = Some("-- load via partition root app.events\n".into());
         assert!(loads_via_partition_root(&data), "pg_dump 17+ marks it");
+        data.defn = None;
+        let mut table = entry(7, "TABLE", Section::PreData, Some("app"), &[]);
+        data.dependencies = vec![7];
+        assert!(may_empty_and_freeze(&HashMap::from([(7, &table)]), &data));
+        table.desc = "FOREIGN TABLE".into();
+        assert!(!may_empty_and_freeze(&HashMap::from([(7, &table)]), &data));
     }
 }

@@ -440,8 +440,8 @@ pub async fn load_and_index(
             Needs::AllData => 0,
         })
         .collect();
-    // Two TABLE DATA entries for one table (pg_dump never writes that) must not empty it, nor
-    // may a load through a partition root, which can put rows into other partitions.
+    // Two TABLE DATA entries for one table (pg_dump never writes that) must not empty it (nor
+    // may other loads: see `may_empty_and_freeze`).
     let mut names: std::collections::HashMap<(Option<&str>, &str), usize> = Default::default();
     for &index in &plan.data {
         let entry = &archive.entries[index];
@@ -449,13 +449,15 @@ pub async fn load_and_index(
             .entry((entry.namespace.as_deref(), entry.tag.as_str()))
             .or_default() += 1;
     }
+    let by_id: std::collections::HashMap<i32, &TocEntry> =
+        archive.entries.iter().map(|e| (e.dump_id, e)).collect();
     let load: Vec<Load> = plan
         .data
         .iter()
         .map(|&index| {
             let entry = &archive.entries[index];
             if names[&(entry.namespace.as_deref(), entry.tag.as_str())] == 1
-                && !super::plan::loads_via_partition_root(entry)
+                && super::plan::may_empty_and_freeze(&by_id, entry)
             {
                 Load::Frozen
             } else {
