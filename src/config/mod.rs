@@ -9,6 +9,7 @@
 mod dotenv;
 mod endpoint;
 mod secret;
+mod timeouts;
 
 use std::collections::HashMap;
 use std::io;
@@ -17,6 +18,7 @@ use std::path::{Path, PathBuf};
 pub use dotenv::DotEnvError;
 pub use endpoint::{Endpoint, resolve_host};
 pub use secret::Secret;
+pub use timeouts::{DEFAULT_STALL_SECS, STALL_VAR, stall_timeout};
 
 /// The backup root when neither `--root` nor `STGY_BACKUP_ROOT` is given.
 pub const DEFAULT_ROOT: &str = "/var/backups/stgy";
