@@ -155,6 +155,11 @@ pub struct BackupArgs {
     /// Bounded waits for silent servers.
     #[command(flatten)]
     pub stall: StallArg,
+    /// How long to keep trying to take the dump's table locks while another session holds or
+    /// awaits a conflicting lock (an application migration), before failing and naming it
+    /// [env: FULLSITE_LOCK_WAIT_TIMEOUT; default: 120].
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
+    pub lock_wait_timeout: Option<u64>,
 }
 
 /// `fullsite restore`.

@@ -224,3 +224,89 @@ fn an_s3_server_that_stops_answering_mid_upload_fails_the_restore_within_the_sta
     assert_eq!(again.code, 0, "{}", again.stderr);
     assert_eq!(keys_in(&garage, &bucket), keys);
 }
+
+#[test]
+fn a_table_locked_by_a_migration_fails_the_dump_after_the_lock_wait_naming_table_and_session() {
+    let pg = servers().pg;
+    let db = pg.create_database("locked");
+    pg.psql(
+        &db,
+        "CREATE TABLE calm (v int); CREATE TABLE busy (v int); INSERT INTO busy VALUES (1);",
+    );
+    // The "migration": a session holding ACCESS EXCLUSIVE on one table.
+    let mut migration = pg
+        .client_command(
+            "psql",
+            &[
+                "-X",
+                "-q",
+                "-d",
+                &db,
+                "-c",
+                "BEGIN; LOCK TABLE busy IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(60); COMMIT;",
+            ],
+        )
+        .env("PGAPPNAME", "migration-0042")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let held = support::wait_until(Duration::from_secs(10), || {
+        pg.psql(
+            &db,
+            "SELECT count(*) FROM pg_locks WHERE relation = 'busy'::regclass AND mode = 'AccessExclusiveLock' AND granted",
+        )
+        .trim()
+            == "1"
+    });
+    assert!(held, "the migration took its lock");
+    let holder = pg.psql(
+        &db,
+        "SELECT pid FROM pg_stat_activity WHERE application_name = 'migration-0042'",
+    );
+
+    let sandbox = Sandbox::new();
+    let env = support::db::env_for(&db);
+    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let started = Instant::now();
+    let run = sandbox.run_with(
+        &[
+            "backup",
+            "--no-objects",
+            "--name",
+            "g",
+            "--lock-wait-timeout",
+            "2",
+        ],
+        &pairs,
+    );
+    let elapsed = started.elapsed();
+    pg.psql(
+        &db,
+        &format!("SELECT pg_terminate_backend({})", holder.trim()),
+    );
+    let _ = migration.wait();
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    eprintln!(
+        "failed after {elapsed:.1?}: {}",
+        run.stderr.lines().last().unwrap_or_default()
+    );
+    for needle in [
+        "within 2s",
+        "public.busy",
+        holder.trim(),
+        "migration-0042",
+        "holds ACCESS EXCLUSIVE",
+        "LOCK TABLE busy",
+    ] {
+        assert!(run.stderr.contains(needle), "{needle:?} in {}", run.stderr);
+    }
+    assert!(
+        elapsed < Duration::from_secs(2 + 5),
+        "fails soon after the lock wait: {elapsed:?}"
+    );
+    assert!(sandbox.entries().is_empty(), "{:?}", sandbox.entries());
+    // The dump held nothing: with the migration gone, the next backup takes every lock.
+    let again = sandbox.run_with(&["backup", "--no-objects", "--name", "g"], &pairs);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+}

@@ -71,11 +71,12 @@ async fn back_up(args: &BackupArgs, vars: &Vars) -> Result<BackupSummary> {
         .then(|| S3Settings::from_vars(vars))
         .transpose()?;
     let jobs = args.jobs.unwrap_or_else(super::default_jobs);
+    let stall = config::stall_timeout(args.stall.stall_timeout, vars)?;
+    let lock_wait = config::lock_wait_timeout(args.lock_wait_timeout, vars)?;
     let target = db
         .as_ref()
-        .map(|db| Target::resolve(db, &db.name))
+        .map(|db| Target::resolve(db, &db.name).map(|t| t.with_stall(stall)))
         .transpose()?;
-    let stall = config::stall_timeout(args.stall.stall_timeout, vars)?;
     let s3 = s3_settings
         .as_ref()
         .map(|settings| S3Store::new(settings, stall))
@@ -113,6 +114,7 @@ async fn back_up(args: &BackupArgs, vars: &Vars) -> Result<BackupSummary> {
             jobs,
             level: GZIP_LEVEL,
             allow_untested_server: args.allow_untested_server,
+            lock_wait,
         };
         let dumped = dump_database(target, &partial.dir().join(&archive), options).await?;
         let dedup = DedupIndex::load(&catalog, "db/");

@@ -52,11 +52,11 @@ pub async fn run(args: RestoreArgs, vars: &Vars) -> Result<()> {
         .into_db
         .clone()
         .unwrap_or_else(|| settings.name.clone());
-    let target = Target::resolve(&settings, &database)?;
+    let stall = config::stall_timeout(args.stall.stall_timeout, vars)?;
+    let target = Target::resolve(&settings, &database)?.with_stall(stall);
     let archive = db
         .then(|| archive_path(&generation, &settings))
         .transpose()?;
-    let stall = config::stall_timeout(args.stall.stall_timeout, vars)?;
     let patience = Patience::new(stall);
     let s3 = match (&s3_settings, objects) {
         (Some(settings), true) => Some(S3Store::new(settings, stall)?),

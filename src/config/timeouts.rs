@@ -1,9 +1,14 @@
-//! Bounded waits: how long a run waits for a server that says nothing.
+//! Bounded waits: how long a run waits for a server that says nothing, and for the tables an
+//! application has locked.
 //!
-//! `--stall-timeout SECS` (or `FULLSITE_STALL_TIMEOUT`): the longest a request may go
-//! unanswered or a body (COPY data, an object) may go without a byte before the run fails,
-//! naming the server. A hung server (a stopped VM, a network partition without a reset) would
-//! otherwise hold the run, and the root lock with it, for ever.
+//! - `--stall-timeout SECS` (or `FULLSITE_STALL_TIMEOUT`): the longest a request may go
+//!   unanswered or a body (COPY data, an object) may go without a byte before the run fails,
+//!   naming the server. A hung server (a stopped VM, a network partition without a reset)
+//!   would otherwise hold the run, and the root lock with it, for ever.
+//! - `--lock-wait-timeout SECS` (or `FULLSITE_LOCK_WAIT_TIMEOUT`), pg_dump's option: how long
+//!   the dump keeps trying to take its table locks while another session (an application
+//!   migration) holds or awaits a conflicting one, before it fails naming the table and that
+//!   session.
 
 use std::time::Duration;
 
@@ -15,12 +20,32 @@ pub const DEFAULT_STALL_SECS: u64 = 120;
 /// The variable setting the stall timeout.
 pub const STALL_VAR: &str = "FULLSITE_STALL_TIMEOUT";
 
+/// The lock wait when neither the flag nor the variable sets one.
+pub const DEFAULT_LOCK_WAIT_SECS: u64 = 120;
+
+/// The variable setting the lock wait.
+pub const LOCK_WAIT_VAR: &str = "FULLSITE_LOCK_WAIT_TIMEOUT";
+
 /// The stall timeout: the flag, else [`STALL_VAR`], else [`DEFAULT_STALL_SECS`].
 pub fn stall_timeout(flag: Option<u64>, vars: &Vars) -> Result<Duration, ConfigError> {
-    let seconds = match (flag, vars.get(STALL_VAR)) {
+    seconds(flag, vars, STALL_VAR, DEFAULT_STALL_SECS)
+}
+
+/// The lock wait: the flag, else [`LOCK_WAIT_VAR`], else [`DEFAULT_LOCK_WAIT_SECS`].
+pub fn lock_wait_timeout(flag: Option<u64>, vars: &Vars) -> Result<Duration, ConfigError> {
+    seconds(flag, vars, LOCK_WAIT_VAR, DEFAULT_LOCK_WAIT_SECS)
+}
+
+fn seconds(
+    flag: Option<u64>,
+    vars: &Vars,
+    var: &'static str,
+    default: u64,
+) -> Result<Duration, ConfigError> {
+    let seconds = match (flag, vars.get(var)) {
         (Some(seconds), _) => seconds,
-        (None, Some(text)) => parse_seconds(STALL_VAR, text)?,
-        (None, None) => DEFAULT_STALL_SECS,
+        (None, Some(text)) => parse_seconds(var, text)?,
+        (None, None) => default,
     };
     Ok(Duration::from_secs(seconds))
 }
@@ -62,5 +87,13 @@ mod tests {
         );
         let bad = stall_timeout(None, &vars(&[(STALL_VAR, "0")])).unwrap_err();
         assert!(bad.to_string().contains("FULLSITE_STALL_TIMEOUT"), "{bad}");
+        assert_eq!(
+            lock_wait_timeout(None, &vars(&[(LOCK_WAIT_VAR, "7")])).unwrap(),
+            Duration::from_secs(7)
+        );
+        assert_eq!(
+            lock_wait_timeout(None, &vars(&[])).unwrap(),
+            Duration::from_secs(DEFAULT_LOCK_WAIT_SECS)
+        );
     }
 }
