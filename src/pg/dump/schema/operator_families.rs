@@ -8,10 +8,10 @@
 //! The family a class made implicitly is a family like any other and is dumped too. Members are
 //! listed in strategy / support-number order; operators and functions come from `regoperator` /
 //! `regprocedure` under the dump's empty search_path, so everything outside pg_catalog is
-//! schema-qualified. Both kinds share pg_dump's priority; each depends on the operators,
-//! functions and families its members name.
-
-use std::collections::HashMap;
+//! schema-qualified. Members sharing a number (cross-type members of a family) come in whatever
+//! order the server's sort leaves them, so they are read per object with pg_dump's own queries,
+//! which the server executes, and orders, the same way. Both kinds share pg_dump's priority;
+//! each depends on the operators, functions and families its members name.
 
 use super::{Cx, Entry, Kind, ObjKey, USER_SCHEMA, catalog, row_not_extension_member};
 use crate::pg::connect::PgError;
@@ -25,13 +25,6 @@ pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
 
 /// Operator families with their loose members.
 async fn families(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
-    let owners = format!(
-        "SELECT f.oid FROM pg_catalog.pg_opfamily f \
-         JOIN pg_catalog.pg_namespace n ON n.oid = f.opfnamespace \
-         WHERE {USER_SCHEMA} AND {}",
-        row_not_extension_member("f")
-    );
-    let mut members = members(cx, "pg_opfamily", "d.refobjid", &owners).await?;
     let sql = format!(
         "SELECT f.tableoid, f.oid, n.nspname, f.opfname, \
                 pg_catalog.quote_ident(f.opfname) AS quoted, \
@@ -41,7 +34,8 @@ async fn families(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
          FROM pg_catalog.pg_opfamily f \
          JOIN pg_catalog.pg_namespace n ON n.oid = f.opfnamespace \
          JOIN pg_catalog.pg_am a ON a.oid = f.opfmethod \
-         WHERE f.oid IN ({owners}) ORDER BY n.nspname, f.opfname, a.amname"
+         WHERE {USER_SCHEMA} AND {} ORDER BY n.nspname, f.opfname, a.amname",
+        row_not_extension_member("f")
     );
     let mut entries = Vec::new();
     for row in cx.query("operator families", &sql, &[]).await? {
@@ -49,7 +43,7 @@ async fn families(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
         let qualified: String = row.get("qualified");
         let quoted: String = row.get("quoted");
         let am: String = row.get("amname");
-        let members = members.remove(&oid).unwrap_or_default();
+        let members = members(cx, "pg_opfamily", oid, oid).await?;
         let mut defn = format!("CREATE OPERATOR FAMILY {qualified} USING {am};\n");
         if !members.items.is_empty() {
             defn.push_str(&format!(
@@ -79,15 +73,6 @@ async fn families(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
 
 /// Operator classes with their members.
 async fn classes(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
-    let owners = format!(
-        "SELECT c.oid FROM pg_catalog.pg_opclass c \
-         JOIN pg_catalog.pg_namespace n ON n.oid = c.opcnamespace \
-         WHERE {USER_SCHEMA} AND {}",
-        row_not_extension_member("c")
-    );
-    let family_of_owner =
-        "(SELECT o.opcfamily FROM pg_catalog.pg_opclass o WHERE o.oid = d.refobjid)";
-    let mut members = members(cx, "pg_opclass", family_of_owner, &owners).await?;
     let sql = format!(
         "SELECT c.tableoid, c.oid, n.nspname, c.opcname, \
                 pg_catalog.quote_ident(c.opcname) AS quoted, \
@@ -98,13 +83,14 @@ async fn classes(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
                      THEN c.opckeytype::pg_catalog.regtype::text END AS opckeytype, \
                 CASE WHEN f.oid IS NOT NULL \
                      THEN pg_catalog.format('%I.%I', fn.nspname, f.opfname) END AS family, \
-                pg_catalog.obj_description(c.oid, 'pg_opclass') AS description \
+                c.opcfamily, pg_catalog.obj_description(c.oid, 'pg_opclass') AS description \
          FROM pg_catalog.pg_opclass c \
          JOIN pg_catalog.pg_namespace n ON n.oid = c.opcnamespace \
          JOIN pg_catalog.pg_am a ON a.oid = c.opcmethod \
          LEFT JOIN pg_catalog.pg_opfamily f ON f.oid = c.opcfamily \
          LEFT JOIN pg_catalog.pg_namespace fn ON fn.oid = f.opfnamespace \
-         WHERE c.oid IN ({owners}) ORDER BY n.nspname, c.opcname, a.amname"
+         WHERE {USER_SCHEMA} AND {} ORDER BY n.nspname, c.opcname, a.amname",
+        row_not_extension_member("c")
     );
     let mut entries = Vec::new();
     for row in cx.query("operator classes", &sql, &[]).await? {
@@ -122,7 +108,7 @@ async fn classes(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
             defn.push_str(&format!(" FAMILY {family}"));
         }
         defn.push_str(" AS\n    ");
-        let members = members.remove(&oid).unwrap_or_default();
+        let members = members(cx, "pg_opclass", oid, row.get("opcfamily")).await?;
         let mut items = Vec::new();
         if let Some(storage) = row.get::<_, Option<String>>("opckeytype") {
             items.push(format!("STORAGE {storage}"));
@@ -163,47 +149,46 @@ struct Members {
     deps: Vec<ObjKey>,
 }
 
-/// The members of every object of `catalog` (`pg_opfamily` or `pg_opclass`) listed by the
-/// `owners` query, keyed by its OID; `family` is the SQL for the owner's family (an operator of
-/// a class must also belong to the class's family, as pg_dump requires).
+/// The members tied to the object `owner` of `catalog_name` (`pg_opfamily` or `pg_opclass`);
+/// operators must also belong to `family` (the class's family), as pg_dump requires. The FROM,
+/// WHERE and ORDER BY clauses are pg_dump's, OIDs written into the text as it writes them.
 async fn members(
     cx: &Cx<'_>,
     catalog_name: &str,
-    family: &str,
-    owners: &str,
-) -> Result<HashMap<u32, Members>, PgError> {
+    owner: u32,
+    family: u32,
+) -> Result<Members, PgError> {
     let operators = format!(
-        "SELECT d.refobjid AS owner, ao.amopstrategy::int4 AS number, \
-                ao.amopopr::pg_catalog.regoperator::text AS operator, \
-                ao.amopopr AS operator_oid, \
-                'pg_catalog.pg_operator'::pg_catalog.regclass::oid AS operator_catalog, \
-                CASE WHEN sf.oid IS NOT NULL \
-                     THEN pg_catalog.format('%I.%I', sn.nspname, sf.opfname) END AS sort_family, \
-                sf.tableoid AS sort_family_catalog, sf.oid AS sort_family_oid \
-         FROM pg_catalog.pg_amop ao \
-         JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_amop'::pg_catalog.regclass \
-                                    AND d.objid = ao.oid \
-         LEFT JOIN pg_catalog.pg_opfamily sf ON sf.oid = ao.amopsortfamily \
-         LEFT JOIN pg_catalog.pg_namespace sn ON sn.oid = sf.opfnamespace \
-         WHERE d.refclassid = 'pg_catalog.{catalog_name}'::pg_catalog.regclass \
-           AND ao.amopfamily = {family} AND d.refobjid IN ({owners}) \
-         ORDER BY d.refobjid, ao.amopstrategy, ao.amoplefttype, ao.amoprighttype"
+        "SELECT amopstrategy::pg_catalog.int4 AS number, \
+                amopopr::pg_catalog.regoperator::pg_catalog.text AS operator, \
+                amopopr::pg_catalog.oid AS operator_oid, \
+                'pg_catalog.pg_operator'::pg_catalog.regclass::pg_catalog.oid AS operator_catalog, \
+                CASE WHEN f.oid IS NOT NULL \
+                     THEN pg_catalog.format('%I.%I', nspname, opfname) END AS sort_family, \
+                f.tableoid AS sort_family_catalog, f.oid AS sort_family_oid \
+         FROM pg_catalog.pg_amop ao JOIN pg_catalog.pg_depend ON \
+         (classid = 'pg_catalog.pg_amop'::pg_catalog.regclass AND objid = ao.oid) \
+         LEFT JOIN pg_catalog.pg_opfamily f ON f.oid = amopsortfamily \
+         LEFT JOIN pg_catalog.pg_namespace n ON n.oid = opfnamespace \
+         WHERE refclassid = 'pg_catalog.{catalog_name}'::pg_catalog.regclass \
+         AND refobjid = '{owner}'::pg_catalog.oid \
+         AND amopfamily = '{family}'::pg_catalog.oid \
+         ORDER BY amopstrategy"
     );
     let functions = format!(
-        "SELECT d.refobjid AS owner, ap.amprocnum::int4 AS number, ap.amproc::oid AS proc_oid, \
-                ap.amproc::pg_catalog.regprocedure::text AS proc, \
-                ap.amproclefttype::pg_catalog.regtype::text AS lefttype, \
-                ap.amprocrighttype::pg_catalog.regtype::text AS righttype \
-         FROM pg_catalog.pg_amproc ap \
-         JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_amproc'::pg_catalog.regclass \
-                                    AND d.objid = ap.oid \
-         WHERE d.refclassid = 'pg_catalog.{catalog_name}'::pg_catalog.regclass \
-           AND d.refobjid IN ({owners}) \
-         ORDER BY d.refobjid, ap.amprocnum, ap.amproclefttype, ap.amprocrighttype"
+        "SELECT amprocnum::pg_catalog.int4 AS number, amproc::pg_catalog.oid AS proc_oid, \
+                amproc::pg_catalog.regprocedure::pg_catalog.text AS proc, \
+                amproclefttype::pg_catalog.regtype::pg_catalog.text AS lefttype, \
+                amprocrighttype::pg_catalog.regtype::pg_catalog.text AS righttype \
+         FROM pg_catalog.pg_amproc ap, pg_catalog.pg_depend \
+         WHERE refclassid = 'pg_catalog.{catalog_name}'::pg_catalog.regclass \
+         AND refobjid = '{owner}'::pg_catalog.oid \
+         AND classid = 'pg_catalog.pg_amproc'::pg_catalog.regclass \
+         AND objid = ap.oid \
+         ORDER BY amprocnum"
     );
-    let mut members: HashMap<u32, Members> = HashMap::new();
+    let mut members = Members::default();
     for row in cx.query("operator family members", &operators, &[]).await? {
-        let member = members.entry(row.get("owner")).or_default();
         let mut item = format!(
             "OPERATOR {} {}",
             row.get::<_, i32>("number"),
@@ -211,27 +196,26 @@ async fn members(
         );
         if let Some(sort_family) = row.get::<_, Option<String>>("sort_family") {
             item.push_str(&format!(" FOR ORDER BY {sort_family}"));
-            member.deps.push(ObjKey::new(
+            members.deps.push(ObjKey::new(
                 row.get("sort_family_catalog"),
                 row.get("sort_family_oid"),
             ));
         }
-        member.items.push(item);
-        member.deps.push(ObjKey::new(
+        members.items.push(item);
+        members.deps.push(ObjKey::new(
             row.get("operator_catalog"),
             row.get("operator_oid"),
         ));
     }
     for row in cx.query("operator family members", &functions, &[]).await? {
-        let member = members.entry(row.get("owner")).or_default();
-        member.items.push(format!(
+        members.items.push(format!(
             "FUNCTION {} ({}, {}) {}",
             row.get::<_, i32>("number"),
             row.get::<_, String>("lefttype"),
             row.get::<_, String>("righttype"),
             row.get::<_, String>("proc")
         ));
-        member
+        members
             .deps
             .push(ObjKey::new(catalog::PROC, row.get("proc_oid")));
     }
