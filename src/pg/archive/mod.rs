@@ -19,7 +19,7 @@ pub const MAGIC: &[u8; 5] = b"PGDMP";
 /// to 15, 1.15 for 16 (the header's compression becomes an algorithm byte), 1.16 from 17 on
 /// (a relkind per entry, large objects as BLOB METADATA groups with one BLOBS entry and
 /// `blobs_<dumpId>.toc` each). A pg_restore reads versions up to its own pg_dump's.
-pub fn version_written_by(major: i32) -> (u8, u8, u8) {
+pub(crate) fn version_written_by(major: i32) -> (u8, u8, u8) {
     match major {
         ..=15 => (1, 14, 0),
         16 => (1, 15, 0),

@@ -18,7 +18,7 @@ pub fn data_file_name(dump_id: i32) -> String {
 
 /// The large objects' list file of a BLOBS entry: `blobs.toc` up to archive 1.15 (one BLOBS
 /// entry per archive; pg_restore 12–15 hard-code the name), `blobs_<dumpId>.toc` from 1.16.
-pub fn blobs_toc_name(version: (u8, u8, u8), dump_id: i32) -> String {
+pub(crate) fn blobs_toc_name(version: (u8, u8, u8), dump_id: i32) -> String {
     if version >= (1, 16, 0) {
         format!("blobs_{dump_id}.toc")
     } else {

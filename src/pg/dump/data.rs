@@ -27,7 +27,7 @@ use crate::pg::connect::Target;
 use crate::progress::Meter;
 
 /// Bytes of a large object read per round trip.
-pub const LO_CHUNK: i32 = 1 << 20;
+const LO_CHUNK: i32 = 1 << 20;
 
 /// A written data file.
 #[derive(Debug, Clone)]

@@ -20,7 +20,7 @@ use crate::pg::connect::PgError;
 
 /// Most large objects in one BLOB METADATA / BLOBS group (pg_dump's
 /// `MAX_BLOBS_PER_ARCHIVE_ENTRY`).
-pub const GROUP_SIZE: usize = 1000;
+pub(crate) const GROUP_SIZE: usize = 1000;
 
 /// The contents one BLOBS entry holds.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -112,7 +112,7 @@ pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
 
 /// A function reference as `regprocedure` prints it, without its argument list (pg_dump's
 /// `convertRegProcReference`): `geo."f(x)"(integer)` → `geo."f(x)"`.
-pub(crate) fn function_name(regprocedure: String) -> String {
+fn function_name(regprocedure: String) -> String {
     let mut quoted = false;
     for (at, c) in regprocedure.char_indices() {
         match c {
