@@ -8,7 +8,8 @@
 //! loads on servers of NN and later), plus `fixtures/pg/apps/*.sql` when both servers have the
 //! extensions the file creates. One test per source major, each running its targets in turn;
 //! every problem of a test is reported together. Server 14 is paired with 15's pg_dump (no
-//! registry publishes 14's).
+//! registry publishes 14's). The source's roles are created on the target first, as a
+//! migration does (roles are cluster-wide; pg_dump does not dump them).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -70,6 +71,25 @@ fn has_extensions(pg: &PgServer, names: &[String]) -> bool {
     })
 }
 
+/// Creates on `to` the roles `from` has (roles are cluster-wide: pg_dump leaves them out, and
+/// a migration creates them first, as `pg_dumpall --globals-only` would). Tests running
+/// beside this one may create the same role at the same moment: that is no error here.
+fn copy_roles(from: &PgServer, to: &PgServer) {
+    let roles = from.psql(
+        "postgres",
+        "SELECT quote_ident(rolname) FROM pg_roles WHERE oid >= 16384 AND rolname !~ '^pg_' ORDER BY 1",
+    );
+    for role in roles.lines().filter(|l| !l.is_empty()) {
+        to.psql(
+            "postgres",
+            &format!(
+                "DO $$ BEGIN CREATE ROLE {role}; \
+                 EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$"
+            ),
+        );
+    }
+}
+
 /// `pg_restore --exit-on-error --no-owner` of `pg` (the target's own) into a new database.
 fn pg_restore_into(pg: &PgServer, archive: &Path) -> Result<String, String> {
     let db = pg.create_database("versions_stock");
@@ -121,6 +141,7 @@ fn generations_restore_into_newer_majors(source: u32) {
         let scratch = tempfile::tempdir().unwrap();
         let stock = stock_dump(from, &db, scratch.path(), "stock", &["--no-sync"]);
         for to in targets.iter().filter(|to| has_extensions(to, &needs)) {
+            copy_roles(from, to);
             let pair = format!("{label}, PostgreSQL {} → {}", from.major(), to.major());
             let reference = match pg_restore_into(to, &stock) {
                 Ok(db) => db,
