@@ -22,7 +22,10 @@
 //! 5. last, in TOC order, what pg_restore keeps for its final pass: event triggers (and their
 //!    comments and security labels: created any earlier, they would fire on the restore's own
 //!    DDL), materialized view refreshes (they read fully restored, indexed tables) and
-//!    post-data statistics.
+//!    statistics (`pg_dump --with-statistics`, 18+). pg_restore runs a table's statistics in
+//!    its main pass, after the table's data; here a table's data is loaded after emptying it
+//!    (see `run::Load::Frozen`), which resets them, and an index build may rewrite them, so all
+//!    statistics wait for the end, where the dumped values are what remains.
 //!
 //! Entries of section "none" (COMMENT, ...) belong to the section of the entry before them,
 //! as in pg_restore. Skipped: ACLs, default ACLs and security labels (`--no-privileges`);
@@ -182,7 +185,7 @@ pub fn plan(entries: &[TocEntry]) -> Result<RestorePlan, PlanError> {
             continue;
         }
         match (entry.desc.as_str(), section) {
-            _ if runs_last(entry, section) => plan.last.push(index),
+            _ if runs_last(entry) => plan.last.push(index),
             ("TABLE DATA", _) if entry.had_dumper => plan.data.push(index),
             ("BLOBS", _) if entry.had_dumper => plan.large_objects.push(index),
             (_, Section::Data) => plan.after_data.push(index),
@@ -247,12 +250,11 @@ pub fn plan(entries: &[TocEntry]) -> Result<RestorePlan, PlanError> {
     Ok(plan)
 }
 
-/// Whether `entry` (in `section`) belongs to pg_restore's last pass.
-fn runs_last(entry: &TocEntry, section: Section) -> bool {
+/// Whether `entry` runs in the last phase (see the module docs).
+fn runs_last(entry: &TocEntry) -> bool {
     match entry.desc.as_str() {
-        "EVENT TRIGGER" | "MATERIALIZED VIEW DATA" => true,
+        "EVENT TRIGGER" | "MATERIALIZED VIEW DATA" | "STATISTICS DATA" => true,
         "COMMENT" | "SECURITY LABEL" => entry.tag.starts_with("EVENT TRIGGER "),
-        "STATISTICS DATA" => section == Section::PostData,
         _ => false,
     }
 }
