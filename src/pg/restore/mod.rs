@@ -159,20 +159,13 @@ pub async fn restore_database(
             .await
             .map_err(|e| RestoreError::Pg(target.error("begin a transaction on", &e)))?;
         replace::replace(&client, target, &plan, &replacement, true).await?;
-        run::create(&client, target, &archive, &plan).await?;
+        run::serial(&client, target, &archive, &plan, &plan.pre_data).await?;
         run::serial(&client, target, &archive, &plan, &plan.after_data).await?;
         let mut sent = 0;
         for &index in &plan.data {
-            let load = run::Load::Plain;
-            sent += run::copy_table(
-                &client,
-                target,
-                archive.clone(),
-                index,
-                load,
-                plan.std_strings,
-            )
-            .await?;
+            let (load, std_strings) = (run::Load::Plain, plan.std_strings);
+            sent +=
+                run::copy_table(&client, target, archive.clone(), index, load, std_strings).await?;
         }
         for &index in &plan.large_objects {
             sent += run::load_large_objects(&client, target, archive.clone(), index, true).await?;
@@ -187,7 +180,7 @@ pub async fn restore_database(
         sent
     } else {
         replace::replace(&client, target, &plan, &replacement, false).await?;
-        run::create(&client, target, &archive, &plan).await?;
+        run::serial(&client, target, &archive, &plan, &plan.pre_data).await?;
         run::serial(&client, target, &archive, &plan, &plan.after_data).await?;
         let sent = run::load_and_index(target, archive.clone(), &plan, options.jobs).await?;
         run::serial(&client, target, &archive, &plan, &plan.last).await?;

@@ -113,16 +113,6 @@ fn failed(target: &Target, entry: &TocEntry, error: &tokio_postgres::Error) -> R
     ))
 }
 
-/// Runs the pre-data entries in order.
-pub async fn create(
-    client: &Client,
-    target: &Target,
-    archive: &Archive,
-    plan: &RestorePlan,
-) -> Result<(), RestoreError> {
-    serial(client, target, archive, plan, &plan.pre_data).await
-}
-
 /// How a table's COPY runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Load {
