@@ -58,7 +58,10 @@ pub fn entry_sql(plan: &RestorePlan, entry: &TocEntry) -> String {
             literal(tablespace)
         ));
     }
-    if let Some(access_method) = &entry.tableam {
+    // A partitioned table has no storage: its access method (archives 1.16+ record the relkind)
+    // is set on it after its creation, as pg_restore does, not through the default.
+    let partitioned = entry.relkind == i32::from(b'p');
+    if let Some(access_method) = entry.tableam.as_ref().filter(|_| !partitioned) {
         sql.push_str(&format!(
             "SET default_table_access_method = {};\n",
             ident(access_method)
@@ -72,6 +75,16 @@ pub fn entry_sql(plan: &RestorePlan, entry: &TocEntry) -> String {
         }
     } else {
         sql.push_str(defn);
+    }
+    if let (true, Some(access_method), Some(namespace)) =
+        (partitioned, &entry.tableam, &entry.namespace)
+    {
+        sql.push_str(&format!(
+            "\nALTER TABLE {}.{} SET ACCESS METHOD {};\n",
+            ident(namespace),
+            ident(&entry.tag),
+            ident(access_method)
+        ));
     }
     sql
 }
@@ -575,4 +588,48 @@ pub async fn serial(
         execute(client, target, entry, &entry_sql(plan, entry)).await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn access_methods_large_object_groups_and_search_paths() {
+        let plan = RestorePlan {
+            search_path: Some("SELECT pg_catalog.set_config('search_path', '', false);\n".into()),
+            ..RestorePlan::default()
+        };
+        let mut table = TocEntry {
+            desc: "TABLE".into(),
+            tag: "events".into(),
+            namespace: Some("app".into()),
+            tableam: Some("heap2".into()),
+            relkind: i32::from(b'r'),
+            defn: Some("CREATE TABLE app.events (id integer);\n".into()),
+            ..TocEntry::default()
+        };
+        assert_eq!(
+            entry_sql(&plan, &table),
+            "SET default_table_access_method = \"heap2\";\nCREATE TABLE app.events (id integer);\n"
+        );
+        table.relkind = i32::from(b'p');
+        assert_eq!(
+            entry_sql(&plan, &table),
+            "CREATE TABLE app.events (id integer);\n\nALTER TABLE \"app\".\"events\" SET ACCESS METHOD \"heap2\";\n"
+        );
+        let metadata = TocEntry {
+            desc: "BLOB METADATA".into(),
+            defn: Some("16400\n16401\n".into()),
+            ..TocEntry::default()
+        };
+        assert_eq!(
+            entry_sql(&plan, &metadata),
+            "SELECT pg_catalog.lo_create('16400');\nSELECT pg_catalog.lo_create('16401');\n"
+        );
+        let without = RestorePlan::default();
+        assert!(
+            entry_sql(&without, &table).starts_with("SET search_path = \"app\", pg_catalog;\n")
+        );
+    }
 }
