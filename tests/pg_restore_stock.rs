@@ -402,3 +402,53 @@ fn a_large_object_of_a_custom_archive_is_streamed_in_bounded_memory() {
 fn an_lz4_directory_archive_is_refused_as_unsupported_before_anything_changes() {
     refused_and_untouched(17, &["-Fd", "-Z", "lz4"], |_| {}, 2, "compressed with lz4");
 }
+
+/// fullsite's own generation of the corpus, restored by fullsite serially, in parallel and in
+/// one transaction, gives what a stock dump/restore cycle gives.
+fn fullsite_generations_restore_in_every_mode(major: u32) {
+    let pg = pg(major);
+    let source = load_file(pg, "native", &corpus());
+    let sandbox = Sandbox::new();
+    let stock = stock_generation(pg, &sandbox, &source, "full-site-2026-01-01", &["-Fd"]);
+    let reference = restore_into(pg, &stock, &["--single-transaction"]);
+    let (schema, state) = (schema_of(pg, &reference), state_of(pg, &reference));
+    let env = env_for_server(pg, &source);
+    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let backup = sandbox.run_with(&["backup", "--no-objects", "--name", "g1"], &pairs);
+    assert_eq!(backup.code, 0, "{}", backup.stderr);
+    let mut problems = String::new();
+    for (n, mode) in ["--jobs=1", "--jobs=2", "--single-transaction"]
+        .iter()
+        .enumerate()
+    {
+        let into = format!("{source}_{n}");
+        let run = restore(pg, &sandbox, &source, &["--into-db", &into, mode, "g1"]);
+        if run.code != 0 {
+            problems.push_str(&format!("{mode}: exit {}\n{}\n", run.code, run.stderr));
+            continue;
+        }
+        if schema_of(pg, &into) != schema {
+            let diff = line_diff(&schema, &schema_of(pg, &into));
+            problems.push_str(&format!("{mode}: the schema differs\n{diff}\n"));
+        }
+        if state_of(pg, &into) != state {
+            let diff = line_diff(&state, &state_of(pg, &into));
+            problems.push_str(&format!("{mode}: rows or large objects differ\n{diff}\n"));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "PostgreSQL {}:\n{problems}",
+        pg.version()
+    );
+}
+
+#[test]
+fn fullsite_generations_of_postgresql_14_restore_in_every_mode() {
+    fullsite_generations_restore_in_every_mode(14);
+}
+
+#[test]
+fn fullsite_generations_of_postgresql_18_restore_in_every_mode() {
+    fullsite_generations_restore_in_every_mode(18);
+}
