@@ -575,7 +575,12 @@ pub async fn load_and_index(
     Ok(total)
 }
 
-/// Runs `entries` in order on `client`.
+/// Most consecutive BLOB entries sent in one round trip.
+const BLOB_BATCH: usize = 1000;
+
+/// Runs `entries` in order on `client`. Consecutive BLOB entries (archives up to 1.15 have one
+/// per large object, each a `lo_create`) go [`BLOB_BATCH`] at a time, in one round trip; a
+/// failure among them names the first and last.
 pub async fn serial(
     client: &Client,
     target: &Target,
@@ -583,9 +588,35 @@ pub async fn serial(
     plan: &RestorePlan,
     entries: &[usize],
 ) -> Result<(), RestoreError> {
-    for &index in entries {
+    let mut rest = entries;
+    while let Some(&index) = rest.first() {
         let entry = &archive.entries[index];
-        execute(client, target, entry, &entry_sql(plan, entry)).await?;
+        let run = rest
+            .iter()
+            .take(BLOB_BATCH)
+            .take_while(|&&i| archive.entries[i].desc == "BLOB")
+            .count();
+        if run > 1 {
+            let group = &rest[..run];
+            let sql: String = group
+                .iter()
+                .map(|&i| entry_sql(plan, &archive.entries[i]))
+                .collect();
+            let last = &archive.entries[group[run - 1]];
+            client.batch_execute(&sql).await.map_err(|e| {
+                RestoreError::Pg(target.error(
+                    format!(
+                        "restore BLOB {}..{} (entries {}..{}) into",
+                        entry.tag, last.tag, entry.dump_id, last.dump_id
+                    ),
+                    &e,
+                ))
+            })?;
+            rest = &rest[run..];
+        } else {
+            execute(client, target, entry, &entry_sql(plan, entry)).await?;
+            rest = &rest[1..];
+        }
     }
     Ok(())
 }
