@@ -169,7 +169,13 @@ pub fn build(
                 defn: Some(comment.defn.clone()),
                 namespace: entry.namespace.clone(),
                 owner: Some(String::new()),
-                dependencies: if has_sql { vec![dump_id] } else { Vec::new() },
+                // A comment on an object written as part of another entry (an inline CHECK
+                // constraint) waits for what that object depends on.
+                dependencies: if has_sql {
+                    vec![dump_id]
+                } else {
+                    deps[index].iter().map(|d| dump_ids[*d]).collect()
+                },
                 ..TocEntry::default()
             });
         }
