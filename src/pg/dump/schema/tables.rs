@@ -91,7 +91,8 @@ pub async fn collect(cx: &Cx<'_>) -> Result<Tables, PgError> {
                 c.relispartition, c.reltype, COALESCE(t.typarray, 0::oid), \
                 COALESCE(am.amname, ''), COALESCE(ts.spcname, ''), c.relreplident::text, \
                 pg_catalog.pg_relation_size(c.oid), \
-                pg_catalog.obj_description(c.oid, 'pg_class') \
+                pg_catalog.obj_description(c.oid, 'pg_class'), \
+                c.relforcerowsecurity AS force_row_security \
          FROM pg_catalog.pg_class c \
          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
          LEFT JOIN pg_catalog.pg_class tc ON tc.oid = c.reltoastrelid \
@@ -218,6 +219,11 @@ pub async fn collect(cx: &Cx<'_>) -> Result<Tables, PgError> {
         }
         for statement in &after {
             defn.push_str(statement);
+        }
+        if row.get::<_, bool>("force_row_security") {
+            defn.push_str(&format!(
+                "ALTER TABLE ONLY {qualified} FORCE ROW LEVEL SECURITY;\n"
+            ));
         }
 
         let mut entry = Entry::new(key, Kind::Table, "TABLE", &name, defn);
