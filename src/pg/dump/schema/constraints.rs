@@ -4,15 +4,17 @@
 //! - a foreign key is an FK CONSTRAINT entry (`ALTER TABLE ONLY`, or plain `ALTER TABLE` on a
 //!   partitioned table, whose partitions inherit it); the copies a partition gets from its
 //!   parent's foreign key (`conparentid`) are recreated by the parent's and only claimed. A
-//!   foreign key referencing a partitioned table waits for every attachment of the referenced
-//!   index (INDEX ATTACH) below it;
+//!   foreign key referencing a partitioned table waits for every index attachment (INDEX
+//!   ATTACH) below it: the referenced key must be valid, and validating the foreign key scans
+//!   the partitions (and opens their indexes) while attachments lock them;
 //! - a CHECK constraint that is validated is written inline in its table's CREATE (by the
 //!   tables collector), so here it is only claimed, with its comment when it is the table's
 //!   own; one that is not (NOT VALID, or 18's NOT ENFORCED) is a CHECK CONSTRAINT entry
 //!   (`ALTER TABLE` without ONLY, so children get it), unless it is inherited.
 
 use super::{
-    Cx, Entry, Kind, ObjKey, OnTable, USER_SCHEMA, catalog, not_extension_member, on_table_columns,
+    Cx, Entry, Kind, ObjKey, OnTable, USER_SCHEMA, attached_indexes_sql, attachments, catalog,
+    not_extension_member, on_table_columns,
 };
 use crate::pg::connect::PgError;
 
@@ -23,10 +25,7 @@ pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
                 pg_catalog.pg_get_constraintdef(x.oid) AS condef, \
                 x.convalidated AS validated, x.conislocal AS local, \
                 x.conparentid <> 0 AS cloned, x.confrelid AS referenced_table, \
-                CASE WHEN r.relkind = 'p' THEN \
-                  ARRAY(SELECT t.relid::pg_catalog.oid \
-                          FROM pg_catalog.pg_partition_tree(x.conindid) t WHERE t.level > 0) \
-                END AS referenced_partitions, \
+                {attached} AS referenced_attachments, \
                 (SELECT rc.oid FROM pg_catalog.pg_constraint rc \
                   WHERE rc.conindid = x.conindid AND rc.conrelid = x.confrelid \
                     AND rc.contype IN ('p', 'u') LIMIT 1) AS referenced_key, \
@@ -39,6 +38,7 @@ pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
            AND {USER_SCHEMA} AND {member} \
          ORDER BY n.nspname, c.relname, x.conname",
         on = on_table_columns("conname"),
+        attached = attached_indexes_sql("r"),
         member = not_extension_member(catalog::CLASS, "c.oid")
     );
     let mut entries = Vec::new();
@@ -56,12 +56,7 @@ pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
                 row.get::<_, Option<u32>>("referenced_key")
                     .map(|oid| ObjKey::new(catalog::CONSTRAINT, oid)),
             )
-            .chain(
-                row.get::<_, Option<Vec<u32>>>("referenced_partitions")
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|oid| ObjKey::new(catalog::INHERITS, oid)),
-            )
+            .chain(attachments(&row, "referenced_attachments"))
             .collect();
             foreign_key(&on, &definition, row.get("cloned"), referenced, comment)
         } else {

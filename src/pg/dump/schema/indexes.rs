@@ -10,7 +10,8 @@
 //!   STATISTICS`);
 //! - both carry `CLUSTER ON`, `REPLICA IDENTITY USING INDEX` and `DEPENDS ON EXTENSION`;
 //! - every index of a partition that belongs to a partitioned index (constraint-backed or not)
-//!   gets an INDEX ATTACH entry, keyed by [`catalog::INHERITS`] and the partition index's OID;
+//!   gets an INDEX ATTACH entry, keyed by [`catalog::INHERITS`] and the partition index's OID,
+//!   that waits for the attachments below it;
 //! - an invalid index (a failed `CREATE INDEX CONCURRENTLY`) on a table that is not partitioned is
 //!   skipped with a warning, as pg_dump skips it.
 
@@ -68,6 +69,8 @@ pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
                   WHERE p.oid = inh.inhparent) AS parent_qualified, \
                 (SELECT pi.indrelid FROM pg_catalog.pg_index pi \
                   WHERE pi.indexrelid = inh.inhparent) AS parent_table, \
+                ARRAY(SELECT h.inhrelid FROM pg_catalog.pg_inherits h \
+                       WHERE h.inhparent = ic.oid ORDER BY h.inhrelid) AS children, \
                 co.oid AS con_oid, co.conname AS con_name, \
                 pg_catalog.quote_ident(co.conname) AS con_quoted, co.contype::text AS contype, \
                 co.condeferrable AS deferrable, co.condeferred AS deferred, \
@@ -155,6 +158,7 @@ struct Index {
     stat_targets: Vec<i32>,
     extensions: Vec<String>,
     parent: Option<(u32, String, u32)>,
+    children: Vec<u32>,
     constraint: Option<Constraint>,
     comment: Option<String>,
 }
@@ -204,6 +208,7 @@ impl Index {
             stat_targets: row.get("stat_targets"),
             extensions: row.get("extensions"),
             parent,
+            children: row.get("children"),
             constraint,
             comment: row.get("index_comment"),
         }
@@ -376,6 +381,14 @@ impl Index {
             self.table_key,
             ObjKey::new(catalog::CLASS, *parent_table),
         ];
+        // Attached bottom-up: a partitioned index joins its parent only once its own
+        // partitions' indexes are attached (and it is valid), so that concurrent attachments
+        // in a parallel restore cannot leave the parent index invalid.
+        attach.deps.extend(
+            self.children
+                .iter()
+                .map(|oid| ObjKey::new(catalog::INHERITS, *oid)),
+        );
         Some(attach)
     }
 }

@@ -300,7 +300,9 @@ pub fn on_table_columns(name_column: &str) -> String {
          c.oid AS on_table_oid, c.relkind::text AS on_relkind, \
          CASE WHEN c.relkind = 'p' THEN ARRAY(SELECT p.relid::pg_catalog.oid \
            FROM pg_catalog.pg_partition_tree(c.oid::pg_catalog.regclass) p \
-           WHERE p.level > 0) END AS on_partitions"
+           WHERE p.level > 0) END AS on_partitions, \
+         {} AS on_attachments",
+        attached_indexes_sql("c")
     )
 }
 
@@ -308,10 +310,11 @@ pub fn on_table_columns(name_column: &str) -> String {
 /// of [`on_table_columns`]; it builds what such entries share: the tag `table name`, the table's
 /// schema, the dependencies, and `COMMENT ON <KIND> name ON table`.
 ///
-/// An object on a partitioned table depends on the table and on every partition below it:
-/// the statements creating such objects (a foreign key, a CHECK constraint, a trigger) recurse
-/// to the partitions, and listing them keeps `pg_restore -j` from running the statement while
-/// another worker holds a partition and waits for the parent (a deadlock).
+/// An object on a partitioned table depends on the table, on every partition below it and on
+/// every attachment of their indexes (INDEX ATTACH): the statements creating such objects (a
+/// foreign key, a CHECK constraint, a trigger) recurse to the partitions, and waiting for all
+/// of that keeps `pg_restore -j` from running the statement while another worker holds a
+/// partition or one of its indexes and waits for the parent (a deadlock).
 #[derive(Debug, Clone)]
 pub struct OnTable {
     /// The object's OID.
@@ -332,7 +335,8 @@ pub struct OnTable {
     pub table_key: ObjKey,
     /// The table's `relkind` (`r`, `p`, `f`, `v`, `m`).
     pub relkind: String,
-    /// The partitions of a partitioned table, at every level.
+    /// The partitions of a partitioned table, at every level, and the attachments of their
+    /// indexes.
     pub partitions: Vec<ObjKey>,
 }
 
@@ -354,6 +358,7 @@ impl OnTable {
                 .unwrap_or_default()
                 .into_iter()
                 .map(|oid| ObjKey::new(catalog::CLASS, oid))
+                .chain(attachments(row, "on_attachments"))
                 .collect(),
         }
     }
@@ -391,6 +396,28 @@ impl OnTable {
             &format!("{keyword} {} ON {}", self.quoted, self.qualified),
         );
     }
+}
+
+/// SQL expression: when the relation aliased `alias` is a partitioned table, the OIDs of the
+/// indexes of its partitions (at every level) that are attached to a parent index, which are
+/// the keys of their INDEX ATTACH entries ([`catalog::INHERITS`]); NULL otherwise.
+pub fn attached_indexes_sql(alias: &str) -> String {
+    format!(
+        "CASE WHEN {alias}.relkind = 'p' THEN ARRAY(SELECT h.inhrelid \
+           FROM pg_catalog.pg_partition_tree({alias}.oid::pg_catalog.regclass) p \
+           JOIN pg_catalog.pg_index i ON i.indrelid = p.relid \
+           JOIN pg_catalog.pg_inherits h ON h.inhrelid = i.indexrelid \
+           WHERE p.level > 0) END"
+    )
+}
+
+/// The INDEX ATTACH keys in the column `column` of `row`, an [`attached_indexes_sql`] value.
+pub fn attachments(row: &tokio_postgres::Row, column: &str) -> Vec<ObjKey> {
+    row.get::<_, Option<Vec<u32>>>(column)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|oid| ObjKey::new(catalog::INHERITS, oid))
+        .collect()
 }
 
 /// What collectors share: the leader's connection inside the snapshot.
