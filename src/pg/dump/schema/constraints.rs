@@ -14,7 +14,7 @@
 
 use super::{
     Cx, Entry, Kind, ObjKey, OnTable, USER_SCHEMA, attached_indexes_sql, attachments, catalog,
-    not_extension_member, on_table_columns,
+    on_table_columns,
 };
 use crate::pg::connect::PgError;
 
@@ -34,12 +34,10 @@ pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
          JOIN pg_catalog.pg_class c ON c.oid = x.conrelid \
          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
          LEFT JOIN pg_catalog.pg_class r ON r.oid = x.confrelid \
-         WHERE x.contype IN ('f', 'c') AND c.relkind IN ('r', 'p', 'f') \
-           AND {USER_SCHEMA} AND {member} \
+         WHERE x.contype IN ('f', 'c') AND c.relkind IN ('r', 'p', 'f') AND {USER_SCHEMA} \
          ORDER BY n.nspname, c.relname, x.conname",
         on = on_table_columns("conname"),
         attached = attached_indexes_sql("r"),
-        member = not_extension_member(catalog::CLASS, "c.oid")
     );
     let mut entries = Vec::new();
     for row in cx.query("constraints", &sql, &[]).await? {
@@ -68,7 +66,12 @@ pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
                 comment,
             )
         };
-        entries.push(entry);
+        // The extension's script makes the constraints of its tables.
+        entries.push(if on.extension_member {
+            entry.claim_only()
+        } else {
+            entry
+        });
     }
     Ok(entries)
 }

@@ -13,7 +13,9 @@
 //!   gets an INDEX ATTACH entry, keyed by [`catalog::INHERITS`] and the partition index's OID,
 //!   that waits for the attachments below it;
 //! - an invalid index (a failed `CREATE INDEX CONCURRENTLY`) on a table that is not partitioned is
-//!   skipped with a warning, as pg_dump skips it.
+//!   skipped with a warning, as pg_dump skips it;
+//! - the indexes (and index-backed constraints) of a table that belongs to an extension are made
+//!   by the extension's script: only claimed.
 
 use super::{Cx, Entry, Kind, ObjKey, USER_SCHEMA, catalog, not_extension_member, reloptions_sql};
 use crate::pg::connect::PgError;
@@ -40,6 +42,7 @@ pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
                 t.relkind::text AS table_relkind, \
                 pg_catalog.pg_get_indexdef(ic.oid) AS indexdef, \
                 (i.indisvalid OR t.relkind = 'p') AND i.indisready AS dumpable, \
+                NOT {member} AS extension_member, \
                 i.indisclustered AS clustered, i.indisreplident AS replica_identity, \
                 i.indnkeyatts::int AS key_count, \
                 ARRAY(SELECT pg_catalog.quote_ident(a.attname) \
@@ -86,7 +89,7 @@ pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
                AND co.conindid = i.indexrelid AND co.contype IN ('p', 'u', 'x') \
          LEFT JOIN pg_catalog.pg_inherits inh ON inh.inhrelid = ic.oid \
          LEFT JOIN pg_catalog.pg_tablespace ts ON ts.oid = ic.reltablespace \
-         WHERE t.relkind IN ('r', 'p', 'm') AND {USER_SCHEMA} AND {member} \
+         WHERE t.relkind IN ('r', 'p', 'm') AND {USER_SCHEMA} \
          ORDER BY n.nspname, t.relname, ic.relname",
         options = reloptions_sql("ic.reloptions"),
         member = not_extension_member(catalog::CLASS, "t.oid"),
@@ -111,6 +114,11 @@ pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
             Some(constraint) => index.constraint_entry(constraint, cx.major()),
             None => index.index_entry(),
         };
+        if index.extension_member {
+            // The extension's script makes the indexes of its tables.
+            entries.push(entry.claim_only());
+            continue;
+        }
         entry.tablespace = Some(index.tablespace.clone());
         entries.push(entry);
         if let Some(attach) = index.attach_entry() {
@@ -147,6 +155,7 @@ struct Index {
     foreign: bool,
     definition: String,
     dumpable: bool,
+    extension_member: bool,
     clustered: bool,
     replica_identity: bool,
     key_count: usize,
@@ -197,6 +206,7 @@ impl Index {
             foreign: row.get::<_, String>("table_relkind") == "f",
             definition: row.get("indexdef"),
             dumpable: row.get("dumpable"),
+            extension_member: row.get("extension_member"),
             clustered: row.get("clustered"),
             replica_identity: row.get("replica_identity"),
             key_count: usize::try_from(row.get::<_, i32>("key_count")).unwrap_or(0),

@@ -277,6 +277,15 @@ impl Entry {
 }
 
 impl Entry {
+    /// The entry without SQL or comments: it only accounts for its objects (for the census and
+    /// dependencies), which something else recreates.
+    pub fn claim_only(mut self) -> Entry {
+        self.defn.clear();
+        self.drop_stmt = None;
+        self.comments.clear();
+        self
+    }
+
     /// Attaches `COMMENT ON <target> IS '<text>'` (tagged `tag`) when there is a comment.
     pub fn comment(&mut self, text: Option<String>, tag: String, target: &str) {
         if let Some(text) = text {
@@ -289,8 +298,9 @@ impl Entry {
 }
 
 /// The columns, named `on_*`, that describe an object belonging to a table (see [`OnTable`]):
-/// the object's OID and name, and the table's schema, name, OID, relkind and partitions (at every
-/// level). `x` is the object's alias, `c` the table's, `n` the schema's.
+/// the object's OID and name, and the table's schema, name, OID, relkind, partitions (at every
+/// level) and whether it belongs to an extension. `x` is the object's alias, `c` the table's,
+/// `n` the schema's.
 pub fn on_table_columns(name_column: &str) -> String {
     format!(
         "x.oid AS on_oid, x.{name_column} AS on_name, \
@@ -301,8 +311,11 @@ pub fn on_table_columns(name_column: &str) -> String {
          CASE WHEN c.relkind = 'p' THEN ARRAY(SELECT p.relid::pg_catalog.oid \
            FROM pg_catalog.pg_partition_tree(c.oid::pg_catalog.regclass) p \
            WHERE p.level > 0) END AS on_partitions, \
-         {} AS on_attachments",
-        attached_indexes_sql("c")
+         {} AS on_attachments, \
+         EXISTS (SELECT 1 FROM pg_catalog.pg_depend e WHERE e.classid = {} \
+                  AND e.objid = c.oid AND e.deptype = 'e') AS on_extension_member",
+        attached_indexes_sql("c"),
+        catalog::CLASS
     )
 }
 
@@ -338,6 +351,9 @@ pub struct OnTable {
     /// The partitions of a partitioned table, at every level, and the attachments of their
     /// indexes.
     pub partitions: Vec<ObjKey>,
+    /// The table belongs to an extension: pg_dump writes only its policies and row security
+    /// (the extension's script makes the rest); other objects on it are only claimed.
+    pub extension_member: bool,
 }
 
 impl OnTable {
@@ -360,6 +376,7 @@ impl OnTable {
                 .map(|oid| ObjKey::new(catalog::CLASS, oid))
                 .chain(attachments(row, "on_attachments"))
                 .collect(),
+            extension_member: row.get("on_extension_member"),
         }
     }
 

@@ -1,23 +1,21 @@
 //! Row-level security, as pg_dump's getPolicy / dumpPolicy write it: a ROW SECURITY entry
 //! (`ALTER TABLE ... ENABLE ROW LEVEL SECURITY`) for each table that has it enabled, and a
 //! POLICY entry for each policy, enabled or not. (`FORCE ROW LEVEL SECURITY` belongs to the
-//! table's own entry, as in pg_dump.)
+//! table's own entry, as in pg_dump.) Tables that belong to an extension are included: pg_dump
+//! dumps their row security and policies (which the extension's script does not make).
 //!
 //! Policies name roles; like pg_dump we keep the names, so restoring needs those roles to exist.
 
-use super::{
-    Cx, Entry, Kind, ObjKey, OnTable, USER_SCHEMA, catalog, not_extension_member, on_table_columns,
-};
+use super::{Cx, Entry, Kind, ObjKey, OnTable, USER_SCHEMA, catalog, on_table_columns};
 use crate::pg::connect::PgError;
 
 /// Collects row-security settings and policies.
 pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
-    let member = not_extension_member(catalog::CLASS, "c.oid");
     let tables = format!(
         "SELECT c.oid AS table_oid, n.nspname AS schema, c.relname AS table_name, \
                 pg_catalog.format('%I.%I', n.nspname, c.relname) AS qualified \
          FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-         WHERE c.relrowsecurity AND c.relkind IN ('r', 'p') AND {USER_SCHEMA} AND {member} \
+         WHERE c.relrowsecurity AND c.relkind IN ('r', 'p') AND {USER_SCHEMA} \
          ORDER BY n.nspname, c.relname"
     );
     let mut entries = Vec::new();
@@ -49,7 +47,7 @@ pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
          FROM pg_catalog.pg_policy x \
          JOIN pg_catalog.pg_class c ON c.oid = x.polrelid \
          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-         WHERE c.relkind IN ('r', 'p') AND {USER_SCHEMA} AND {member} \
+         WHERE c.relkind IN ('r', 'p') AND {USER_SCHEMA} \
          ORDER BY n.nspname, c.relname, x.polname",
         on = on_table_columns("polname")
     );

@@ -3,7 +3,7 @@
 //! default state. A view's or materialized view's `ON SELECT DO INSTEAD` rule is the view's
 //! query: the views collector claims it.
 
-use super::{Cx, Kind, OnTable, USER_SCHEMA, catalog, not_extension_member, on_table_columns};
+use super::{Cx, Kind, OnTable, USER_SCHEMA, catalog, on_table_columns};
 use crate::pg::connect::PgError;
 
 /// Collects rules.
@@ -16,10 +16,9 @@ pub async fn collect(cx: &Cx<'_>) -> Result<Vec<super::Entry>, PgError> {
          JOIN pg_catalog.pg_class c ON c.oid = x.ev_class \
          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
          WHERE NOT (c.relkind IN ('v', 'm') AND x.ev_type = '1' AND x.is_instead) \
-           AND {USER_SCHEMA} AND {member} \
+           AND {USER_SCHEMA} \
          ORDER BY n.nspname, c.relname, x.rulename",
         on = on_table_columns("rulename"),
-        member = not_extension_member(catalog::CLASS, "c.oid")
     );
     let mut entries = Vec::new();
     for row in cx.query("rules", &sql, &[]).await? {
@@ -37,7 +36,12 @@ pub async fn collect(cx: &Cx<'_>) -> Result<Vec<super::Entry>, PgError> {
         let mut entry = on.entry(catalog::REWRITE, Kind::Rule, "RULE", defn);
         entry.drop_stmt = Some(format!("DROP RULE {} ON {};\n", on.quoted, on.qualified));
         on.comment(&mut entry, "RULE", row.get("comment"));
-        entries.push(entry);
+        // The extension's script makes the rules of its tables and views.
+        entries.push(if on.extension_member {
+            entry.claim_only()
+        } else {
+            entry
+        });
     }
     Ok(entries)
 }

@@ -13,9 +13,7 @@
 
 use std::collections::HashMap;
 
-use super::{
-    Cx, Entry, Kind, ObjKey, OnTable, USER_SCHEMA, catalog, not_extension_member, on_table_columns,
-};
+use super::{Cx, Entry, Kind, ObjKey, OnTable, USER_SCHEMA, catalog, on_table_columns};
 use crate::pg::connect::PgError;
 
 /// Collects triggers.
@@ -42,11 +40,9 @@ pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
          LEFT JOIN pg_catalog.pg_trigger u ON u.oid = x.tgparentid \
          LEFT JOIN pg_catalog.pg_constraint k ON k.oid = x.tgconstraint \
-         WHERE (NOT x.tgisinternal OR x.tgparentid <> 0) \
-           AND {USER_SCHEMA} AND {member} \
+         WHERE (NOT x.tgisinternal OR x.tgparentid <> 0) AND {USER_SCHEMA} \
          ORDER BY n.nspname, c.relname, x.tgname",
         on = on_table_columns("tgname"),
-        member = not_extension_member(catalog::CLASS, "c.oid"),
         trigger = catalog::TRIGGER,
         extension = catalog::EXTENSION,
     );
@@ -67,6 +63,11 @@ pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
             .deps
             .push(ObjKey::new(catalog::PROC, trigger.function));
 
+        if on.extension_member {
+            // Made by the extension's script with its table.
+            entries.push(entry);
+            continue;
+        }
         if trigger.parent.is_some() {
             // Created by the parent's trigger; ordered after every ancestor that has SQL of its
             // own (an ancestor's ALTER TABLE ... TRIGGER recurses down to this partition).
