@@ -7,10 +7,11 @@
 //!   foreign key referencing a partitioned table waits for every index attachment (INDEX
 //!   ATTACH) below it: the referenced key must be valid, and validating the foreign key scans
 //!   the partitions (and opens their indexes) while attachments lock them;
-//! - a CHECK constraint that is validated is written inline in its table's CREATE (by the
-//!   tables collector), so here it is only claimed, with its comment when it is the table's
-//!   own; one that is not (NOT VALID, or 18's NOT ENFORCED) is a CHECK CONSTRAINT entry
-//!   (`ALTER TABLE` without ONLY, so children get it), unless it is inherited.
+//! - a CHECK constraint that is written inline in its table's CREATE (by the tables collector,
+//!   see [`check_in_table_sql`]) is only claimed here, with its comment when it is the table's
+//!   own; any other (NOT VALID, 18's NOT ENFORCED, or using something that depends on the table)
+//!   is a CHECK CONSTRAINT entry (`ALTER TABLE` without ONLY, so children get it), unless it is
+//!   inherited.
 
 use super::{
     Cx, Entry, Kind, ObjKey, OnTable, USER_SCHEMA, attached_indexes_sql, attachments, catalog,
@@ -23,7 +24,7 @@ pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
     let sql = format!(
         "SELECT {on}, x.contype::text AS contype, \
                 pg_catalog.pg_get_constraintdef(x.oid) AS condef, \
-                x.convalidated AS validated, x.conislocal AS local, \
+                {in_table} AS in_table, x.conislocal AS local, \
                 x.conparentid <> 0 AS cloned, x.confrelid AS referenced_table, \
                 {attached} AS referenced_attachments, \
                 (SELECT rc.oid FROM pg_catalog.pg_constraint rc \
@@ -38,6 +39,7 @@ pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
          ORDER BY n.nspname, c.relname, x.conname",
         on = on_table_columns("conname"),
         attached = attached_indexes_sql("r"),
+        in_table = check_in_table_sql("x"),
     );
     let mut entries = Vec::new();
     for row in cx.query("constraints", &sql, &[]).await? {
@@ -61,7 +63,7 @@ pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
             check(
                 &on,
                 &definition,
-                row.get("validated"),
+                row.get("in_table"),
                 row.get("local"),
                 comment,
             )
@@ -114,17 +116,17 @@ fn foreign_key(
     entry
 }
 
-/// A CHECK constraint: a CHECK CONSTRAINT entry when it is not validated and is the table's own;
-/// otherwise only claimed (inline in the table, or inherited), with the comment of an inline
-/// one.
+/// A CHECK constraint: a CHECK CONSTRAINT entry when it is not written in its table's CREATE
+/// TABLE and is the table's own; otherwise only claimed (inline in the table, or inherited),
+/// with the comment of an inline one.
 fn check(
     on: &OnTable,
     definition: &str,
-    validated: bool,
+    in_table: bool,
     local: bool,
     comment: Option<String>,
 ) -> Entry {
-    let separate = !validated;
+    let separate = !in_table;
     let mut entry = on.entry(
         catalog::CONSTRAINT,
         Kind::Constraint,
@@ -147,4 +149,29 @@ fn check(
         on.comment(&mut entry, "CONSTRAINT", comment);
     }
     entry
+}
+
+/// SQL condition: the CHECK constraint aliased `alias` is written inside its table's CREATE
+/// TABLE, as pg_dump decides: it is validated (one that is NOT VALID, or 18's NOT ENFORCED,
+/// is added after the data), and nothing it uses depends on the table in turn (a function
+/// taking the table's row type, say: the table must exist before the function, and the
+/// function before the constraint, so pg_dump splits the constraint out of the table). The
+/// tables collector writes exactly these inline; [`collect`] writes the others.
+pub fn check_in_table_sql(alias: &str) -> String {
+    format!(
+        "({alias}.convalidated AND NOT EXISTS ( \
+           WITH RECURSIVE reach(classid, objid) AS ( \
+             SELECT d.refclassid, d.refobjid FROM pg_catalog.pg_depend d \
+              WHERE d.classid = {constraint} AND d.objid = {alias}.oid \
+                AND d.refobjid >= 16384 \
+                AND NOT (d.refclassid = {class} AND d.refobjid = {alias}.conrelid) \
+             UNION \
+             SELECT d.refclassid, d.refobjid FROM reach r \
+               JOIN pg_catalog.pg_depend d ON d.classid = r.classid AND d.objid = r.objid \
+              WHERE d.deptype IN ('n', 'a', 'i') AND d.refobjid >= 16384) \
+           SELECT 1 FROM reach \
+            WHERE reach.classid = {class} AND reach.objid = {alias}.conrelid))",
+        constraint = catalog::CONSTRAINT,
+        class = catalog::CLASS,
+    )
 }

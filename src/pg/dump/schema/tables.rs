@@ -354,19 +354,23 @@ async fn collect_columns(cx: &Cx<'_>, oids: &[u32]) -> Result<HashMap<u32, Vec<C
     Ok(by_table)
 }
 
-/// Valid, locally defined CHECK constraints, which go inline in CREATE TABLE.
+/// Locally defined CHECK constraints that go inline in CREATE TABLE (see
+/// [`super::constraints::check_in_table_sql`]).
 async fn collect_checks(
     cx: &Cx<'_>,
     oids: &[u32],
 ) -> Result<HashMap<u32, Vec<(u32, String, String)>>, PgError> {
-    let sql = "SELECT co.conrelid, co.oid, pg_catalog.quote_ident(co.conname), \
-                      pg_catalog.pg_get_constraintdef(co.oid) \
-               FROM pg_catalog.pg_constraint co \
-               WHERE co.conrelid = ANY($1) AND co.contype = 'c' AND co.convalidated \
-                 AND co.conislocal \
-               ORDER BY co.conrelid, co.conname";
+    let sql = format!(
+        "SELECT co.conrelid, co.oid, pg_catalog.quote_ident(co.conname), \
+                pg_catalog.pg_get_constraintdef(co.oid) \
+         FROM pg_catalog.pg_constraint co \
+         WHERE co.conrelid = ANY($1) AND co.contype = 'c' AND {} \
+           AND co.conislocal \
+         ORDER BY co.conrelid, co.conname",
+        super::constraints::check_in_table_sql("co")
+    );
     let mut by_table: HashMap<u32, Vec<(u32, String, String)>> = HashMap::new();
-    for row in cx.query("check constraints", sql, &[&oids]).await? {
+    for row in cx.query("check constraints", &sql, &[&oids]).await? {
         by_table
             .entry(row.get(0))
             .or_default()
