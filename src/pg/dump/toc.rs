@@ -357,4 +357,31 @@ mod tests {
         assert_eq!(tags.len(), 2);
         assert!(tags.contains(&"a") && tags.contains(&"b"));
     }
+
+    #[test]
+    fn comments_on_objects_without_sql_wait_for_what_the_object_depends_on() {
+        let table = entry(1, Kind::Table, "TABLE", "t");
+        let mut inline = Entry::new(
+            ObjKey::new(catalog::CONSTRAINT, 2),
+            Kind::Constraint,
+            "CHECK CONSTRAINT",
+            "t c",
+            "",
+        );
+        inline.deps.push(ObjKey::new(catalog::CLASS, 1));
+        inline.comments.push(Comment {
+            tag: "CONSTRAINT c ON t".into(),
+            defn: "COMMENT ON CONSTRAINT c ON public.t IS 'x';\n".into(),
+        });
+        let toc = build(vec![inline, table], vec![], &[], &HashMap::new());
+        let table_id = toc
+            .entries
+            .iter()
+            .find(|e| e.desc == "TABLE")
+            .unwrap()
+            .dump_id;
+        let comment = toc.entries.iter().find(|e| e.desc == "COMMENT").unwrap();
+        assert_eq!(comment.dependencies, [table_id]);
+        assert!(!toc.entries.iter().any(|e| e.desc == "CHECK CONSTRAINT"));
+    }
 }

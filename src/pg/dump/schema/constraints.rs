@@ -24,7 +24,8 @@ pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
     let sql = format!(
         "SELECT {on}, x.contype::text AS contype, \
                 pg_catalog.pg_get_constraintdef(x.oid) AS condef, \
-                {in_table} AS in_table, x.conislocal AS local, \
+                CASE WHEN x.contype = 'c' THEN {in_table} END AS in_table, \
+                x.conislocal AS local, \
                 x.conparentid <> 0 AS cloned, x.confrelid AS referenced_table, \
                 {attached} AS referenced_attachments, \
                 (SELECT rc.oid FROM pg_catalog.pg_constraint rc \
@@ -63,7 +64,7 @@ pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
             check(
                 &on,
                 &definition,
-                row.get("in_table"),
+                row.get::<_, Option<bool>>("in_table").unwrap_or(false),
                 row.get("local"),
                 comment,
             )
@@ -157,7 +158,7 @@ fn check(
 /// taking the table's row type, say: the table must exist before the function, and the
 /// function before the constraint, so pg_dump splits the constraint out of the table). The
 /// tables collector writes exactly these inline; [`collect`] writes the others.
-pub fn check_in_table_sql(alias: &str) -> String {
+pub(crate) fn check_in_table_sql(alias: &str) -> String {
     format!(
         "({alias}.convalidated AND NOT EXISTS ( \
            WITH RECURSIVE reach(classid, objid) AS ( \

@@ -402,3 +402,104 @@ impl Index {
         Some(attach)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn index(columns: &[&str], key_count: usize) -> Index {
+        Index {
+            oid: 10,
+            name: "t_key".into(),
+            quoted: "t_key".into(),
+            qualified: "s.t_key".into(),
+            namespace: "s".into(),
+            table_key: ObjKey::new(catalog::CLASS, 1),
+            table: "t".into(),
+            table_quoted: "t".into(),
+            table_qualified: "s.t".into(),
+            foreign: false,
+            definition: "CREATE UNIQUE INDEX t_key ON s.t USING btree (a)".into(),
+            dumpable: true,
+            extension_member: false,
+            clustered: false,
+            replica_identity: false,
+            key_count,
+            columns: columns.iter().map(|c| c.to_string()).collect(),
+            nulls_not_distinct: false,
+            options: None,
+            tablespace: String::new(),
+            stat_columns: Vec::new(),
+            stat_targets: Vec::new(),
+            extensions: Vec::new(),
+            parent: None,
+            children: Vec::new(),
+            constraint: None,
+            comment: None,
+        }
+    }
+
+    fn constraint(contype: &str) -> Constraint {
+        Constraint {
+            oid: 20,
+            name: "t_key".into(),
+            quoted: "t_key".into(),
+            contype: contype.into(),
+            deferrable: false,
+            deferred: false,
+            period: false,
+            definition: String::new(),
+            comment: None,
+        }
+    }
+
+    #[test]
+    fn keys_are_spelled_out_from_the_index_like_pg_dump() {
+        let mut idx = index(&["a", "\"B c\"", "d"], 2);
+        idx.options = Some("fillfactor='70'".into());
+        let mut unique = constraint("u");
+        unique.deferrable = true;
+        unique.deferred = true;
+        assert_eq!(
+            idx.key_clause(&unique, 18),
+            "UNIQUE (a, \"B c\") INCLUDE (d) WITH (fillfactor='70') DEFERRABLE INITIALLY DEFERRED"
+        );
+        let mut temporal = constraint("p");
+        temporal.period = true;
+        assert_eq!(
+            index(&["room", "during"], 2).key_clause(&temporal, 18),
+            "PRIMARY KEY (room, during WITHOUT OVERLAPS)"
+        );
+    }
+
+    #[test]
+    fn nulls_not_distinct_is_written_for_primary_keys_only_by_pg_dump_15() {
+        let mut idx = index(&["a"], 1);
+        idx.nulls_not_distinct = true;
+        assert_eq!(
+            idx.key_clause(&constraint("u"), 16),
+            "UNIQUE NULLS NOT DISTINCT (a)"
+        );
+        assert_eq!(
+            idx.key_clause(&constraint("p"), 15),
+            "PRIMARY KEY NULLS NOT DISTINCT (a)"
+        );
+        assert_eq!(idx.key_clause(&constraint("p"), 16), "PRIMARY KEY (a)");
+    }
+
+    #[test]
+    fn partition_indexes_attach_after_their_own_partitions() {
+        let mut idx = index(&["a"], 1);
+        assert!(idx.attach_entry().is_none());
+        idx.parent = Some((30, "s.parent_key".into(), 3));
+        idx.children = vec![40];
+        let attach = idx.attach_entry().unwrap();
+        assert_eq!(attach.key, ObjKey::new(catalog::INHERITS, 10));
+        assert_eq!(
+            attach.defn,
+            "ALTER INDEX s.parent_key ATTACH PARTITION s.t_key;\n"
+        );
+        assert!(attach.deps.contains(&ObjKey::new(catalog::INHERITS, 40)));
+        assert_eq!(idx.index_entry().drop_stmt.as_deref(), Some(""));
+    }
+}

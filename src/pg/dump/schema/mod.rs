@@ -279,7 +279,7 @@ impl Entry {
 impl Entry {
     /// The entry without SQL or comments: it only accounts for its objects (for the census and
     /// dependencies), which something else recreates.
-    pub fn claim_only(mut self) -> Entry {
+    pub(crate) fn claim_only(mut self) -> Entry {
         self.defn.clear();
         self.drop_stmt = None;
         self.comments.clear();
@@ -381,7 +381,7 @@ impl OnTable {
     }
 
     /// `ALTER TABLE`, or `ALTER FOREIGN TABLE` for a foreign table.
-    pub fn alter_table(&self) -> &'static str {
+    pub(crate) fn alter_table(&self) -> &'static str {
         if self.relkind == "f" {
             "ALTER FOREIGN TABLE"
         } else {
@@ -391,7 +391,13 @@ impl OnTable {
 
     /// An entry for this object in catalog `classid`, tagged `table name`, in the table's
     /// schema and depending on the table and its partitions.
-    pub fn entry(&self, classid: u32, kind: Kind, desc: &'static str, defn: String) -> Entry {
+    pub(crate) fn entry(
+        &self,
+        classid: u32,
+        kind: Kind,
+        desc: &'static str,
+        defn: String,
+    ) -> Entry {
         let mut entry = Entry::new(
             ObjKey::new(classid, self.oid),
             kind,
@@ -406,7 +412,7 @@ impl OnTable {
     }
 
     /// Attaches `COMMENT ON <keyword> name ON table` (pg_dump's form for objects on tables).
-    pub fn comment(&self, entry: &mut Entry, keyword: &str, text: Option<String>) {
+    pub(crate) fn comment(&self, entry: &mut Entry, keyword: &str, text: Option<String>) {
         entry.comment(
             text,
             format!("{keyword} {} ON {}", self.quoted, self.table_quoted),
@@ -418,7 +424,7 @@ impl OnTable {
 /// SQL expression: when the relation aliased `alias` is a partitioned table, the OIDs of the
 /// indexes of its partitions (at every level) that are attached to a parent index, which are
 /// the keys of their INDEX ATTACH entries ([`catalog::INHERITS`]); NULL otherwise.
-pub fn attached_indexes_sql(alias: &str) -> String {
+pub(crate) fn attached_indexes_sql(alias: &str) -> String {
     format!(
         "CASE WHEN {alias}.relkind = 'p' THEN ARRAY(SELECT h.inhrelid \
            FROM pg_catalog.pg_partition_tree({alias}.oid::pg_catalog.regclass) p \
@@ -429,7 +435,7 @@ pub fn attached_indexes_sql(alias: &str) -> String {
 }
 
 /// The INDEX ATTACH keys in the column `column` of `row`, an [`attached_indexes_sql`] value.
-pub fn attachments(row: &tokio_postgres::Row, column: &str) -> Vec<ObjKey> {
+pub(crate) fn attachments(row: &tokio_postgres::Row, column: &str) -> Vec<ObjKey> {
     row.get::<_, Option<Vec<u32>>>(column)
         .unwrap_or_default()
         .into_iter()
@@ -492,7 +498,7 @@ pub fn not_internal(classid: u32, oid_expr: &str) -> String {
 /// `WITH (...)` list, NULL when empty: names quoted as identifiers, values bare when they read
 /// as identifiers that need no quoting, string literals otherwise (`fillfactor='70'`,
 /// `deduplicate_items=off`).
-pub fn reloptions_sql(options: &str) -> String {
+pub(crate) fn reloptions_sql(options: &str) -> String {
     format!(
         "(SELECT pg_catalog.string_agg(\
                    pg_catalog.quote_ident(pg_catalog.split_part(o.opt, '=', 1)) || '=' || \
