@@ -187,3 +187,28 @@ fn a_dependency_from_a_schema_the_archive_does_not_hold_stops_the_restore_before
         "nothing changed"
     );
 }
+
+#[test]
+fn an_in_place_restore_replaces_a_schema_that_holds_only_an_extension() {
+    let pg = pg(17);
+    let sandbox = Sandbox::new();
+    let db = pg.create_database("extension_schema");
+    pg.psql(
+        &db,
+        "CREATE SCHEMA extensions; CREATE EXTENSION hstore WITH SCHEMA extensions; \
+         CREATE TABLE public.settings (name text PRIMARY KEY, value extensions.hstore); \
+         INSERT INTO public.settings VALUES ('mail', 'host => smtp, port => 25');",
+    );
+    let env = env_for_server(pg, &db);
+    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let backup = sandbox.run_with(&["backup", "--no-objects", "--name", "g1"], &pairs);
+    assert_eq!(backup.code, 0, "{}", backup.stderr);
+    let before = (schema_of(pg, &db), state_of(pg, &db));
+    pg.psql(
+        &db,
+        "UPDATE public.settings SET value = 'host => elsewhere'",
+    );
+    let run = restore(pg, &sandbox, &db, &["g1"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!((schema_of(pg, &db), state_of(pg, &db)), before);
+}

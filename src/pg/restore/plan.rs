@@ -164,8 +164,11 @@ pub fn plan(entries: &[TocEntry]) -> Result<RestorePlan, PlanError> {
             namespaces.insert(namespace.clone());
         }
         // pg_dump writes `public`'s entry as a comment ("*not* creating schema"): initdb made it.
+        // A schema the archive creates is replaced even when it holds none of the archive's
+        // objects (only an extension's members, say): its CREATE SCHEMA would fail otherwise.
         if entry.desc == "SCHEMA" && !entry.defn.as_deref().unwrap_or("--").starts_with("--") {
             created.insert(entry.tag.clone());
+            namespaces.insert(entry.tag.clone());
         }
         if entry.desc == "BLOB METADATA"
             && let Some(bad) = entry
@@ -479,6 +482,18 @@ mod tests {
             ),
             statistics,
         ];
+        let mut extensions = entry(15, "SCHEMA", Section::PreData, None, &[]);
+        extensions.tag = "extensions".into();
+        extensions.defn = Some("CREATE SCHEMA extensions;\n".into());
+        let mut entries = entries;
+        entries.insert(2, extensions);
+        let p = plan(&entries).unwrap();
+        assert_eq!(
+            p.drop_schemas,
+            ["extensions", "public"],
+            "a schema the archive creates is replaced, even with no object of the archive in it"
+        );
+        entries.remove(2);
         let p = plan(&entries).unwrap();
         assert_eq!(p.drop_schemas, ["public"]);
         assert_eq!(
