@@ -4,9 +4,9 @@
 //! A restore replaces the database with the backup's content. A pg_dump archive of a whole
 //! database (every fullsite generation, every legacy `pg_dump -Fc`) holds two sorts of objects:
 //!
-//! - **Objects in schemas.** The schemas the archive holds objects in, plus `public`, are
-//!   dropped with `CASCADE` and created again (as the legacy script's `DROP SCHEMA public
-//!   CASCADE` did). Schemas the archive knows nothing of are left alone.
+//! - **Objects in schemas.** The schemas the archive creates or holds objects in, plus
+//!   `public`, are dropped with `CASCADE` and created again (as the legacy script's `DROP
+//!   SCHEMA public CASCADE` did). Schemas the archive knows nothing of are left alone.
 //! - **Objects outside schemas**, of the kinds pg_dump dumps: event triggers, subscriptions,
 //!   publications, user mappings, foreign servers and foreign-data wrappers, casts, transforms,
 //!   access methods, procedural languages and large objects. The archive holds *every* such
