@@ -17,7 +17,9 @@
 
 mod aggregates;
 
-use super::{Cx, Entry, Kind, ObjKey, USER_SCHEMA, catalog, not_extension_member, not_internal};
+use super::{
+    Cx, Entry, Kind, ObjKey, USER_SCHEMA, catalog, not_extension_member, not_internal, types,
+};
 use crate::pg::connect::PgError;
 use crate::pg::quote::literal;
 
@@ -66,6 +68,9 @@ struct Routine {
     config: Vec<(String, String, String)>,
     body: Body,
     comment: Option<String>,
+    /// Types this function and which depend on each other (it is one of their I/O or
+    /// canonical functions): it follows their SHELL TYPE entries rather than them.
+    shell_types: Vec<u32>,
 }
 
 /// Where a routine's code is.
@@ -115,6 +120,9 @@ async fn routines(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
                 {config} AS config_names, {config_quoted} AS config_qnames, \
                 {config_values} AS config_values, \
                 {sqlbody} AS sqlbody, p.prosrc AS src, \
+                (SELECT pg_catalog.array_agg(DISTINCT d.refobjid) FROM pg_catalog.pg_depend d \
+                  WHERE d.classid = {proc} AND d.objid = p.oid AND d.refclassid = {ty} \
+                    AND {io_loop}) AS shell_types, \
                 COALESCE(p.probin, '') AS bin, \
                 pg_catalog.obj_description(p.oid, 'pg_proc') AS comment \
          FROM pg_catalog.pg_proc p \
@@ -124,6 +132,9 @@ async fn routines(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
          ORDER BY n.nspname, p.proname, p.oid",
         not_extension_member(catalog::PROC, "p.oid"),
         not_internal(catalog::PROC, "p.oid"),
+        proc = catalog::PROC,
+        ty = catalog::TYPE,
+        io_loop = types::type_function_loop("d.refobjid", "p.oid"),
         config = config_items("pg_catalog.split_part(c.item, '=', 1)"),
         config_quoted =
             config_items("pg_catalog.quote_ident(pg_catalog.split_part(c.item, '=', 1))"),
@@ -186,6 +197,7 @@ async fn routines(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
                 },
             },
             comment: row.get("comment"),
+            shell_types: row.get::<_, Option<_>>("shell_types").unwrap_or_default(),
         };
         entries.push(routine.entry());
     }
@@ -225,6 +237,10 @@ impl Routine {
         );
         entry.namespace = Some(self.namespace.clone());
         entry.drop_stmt = Some(format!("DROP {keyword} {qualified};\n"));
+        for oid in &self.shell_types {
+            entry.ignore_deps.push(ObjKey::new(catalog::TYPE, *oid));
+            entry.deps.push(types::shell_key(*oid));
+        }
         entry.comment(
             self.comment,
             format!("{keyword} {signature}"),

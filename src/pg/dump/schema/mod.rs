@@ -239,6 +239,9 @@ pub struct Entry {
     pub relkind: u8,
     /// Dependencies beyond those `pg_depend` records (e.g. an index on its table).
     pub deps: Vec<ObjKey>,
+    /// Objects whose `pg_depend` edges from this entry are left out: a loop pg_dump breaks,
+    /// such as a type's I/O functions, which depend on its SHELL TYPE entry instead.
+    pub ignore_deps: Vec<ObjKey>,
     /// Further catalog objects this entry accounts for (a table's row type, inline check
     /// constraints, a view's `_RETURN` rule, ...), for the census and dependency mapping.
     pub claims: Vec<ObjKey>,
@@ -267,6 +270,7 @@ impl Entry {
             tableam: None,
             relkind: 0,
             deps: Vec::new(),
+            ignore_deps: Vec::new(),
             claims: Vec::new(),
             comments: Vec::new(),
         }
