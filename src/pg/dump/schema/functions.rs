@@ -204,6 +204,21 @@ async fn routines(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
     Ok(entries)
 }
 
+/// SQL: function `oid_expr` as pg_dump names it where it must be found by its arguments
+/// (`schema.name(integer, text)`: quoted, qualified, input argument types formatted).
+pub(super) fn signature_sql(oid_expr: &str) -> String {
+    format!(
+        "(SELECT pg_catalog.format('%I.%I(%s)', sn.nspname, sf.proname, \
+                 (SELECT pg_catalog.string_agg(pg_catalog.format_type(sa.t, NULL), ', ' \
+                                               ORDER BY sa.i) \
+                    FROM pg_catalog.unnest(sf.proargtypes::pg_catalog.oid[]) \
+                         WITH ORDINALITY AS sa(t, i))) \
+            FROM pg_catalog.pg_proc sf \
+            JOIN pg_catalog.pg_namespace sn ON sn.oid = sf.pronamespace \
+           WHERE sf.oid = {oid_expr})"
+    )
+}
+
 /// SQL: an array of `expr` over `proconfig`'s `name=value` items (alias `c.item`), in order.
 fn config_items(expr: &str) -> String {
     format!(

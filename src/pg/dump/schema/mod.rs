@@ -72,6 +72,16 @@ pub mod catalog {
     pub const EXTENSION: u32 = 3079;
     /// pg_collation.
     pub const COLLATION: u32 = 3456;
+    /// pg_cast.
+    pub const CAST: u32 = 2605;
+    /// pg_transform.
+    pub const TRANSFORM: u32 = 3576;
+    /// pg_language: procedural languages.
+    pub const LANGUAGE: u32 = 2612;
+    /// pg_conversion: encoding conversions.
+    pub const CONVERSION: u32 = 2607;
+    /// pg_am: access methods.
+    pub const ACCESS_METHOD: u32 = 2601;
 }
 
 /// Identity of a catalog object: its catalog's OID and its own OID.
