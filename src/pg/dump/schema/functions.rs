@@ -13,7 +13,8 @@
 //! Tags follow pg_dump: the unquoted name and the input argument types (`add(integer,
 //! integer)`); DROP and COMMENT use the identity arguments, which keep argument names and modes.
 //! Functions made implicitly with another object (a range type's constructors) are not dumped:
-//! that object brings them back.
+//! that object brings them back. A function whose SQL-standard body relies on a key (GROUP BY
+//! the primary key) is created in post-data, after the key, as pg_dump does.
 
 mod aggregates;
 
@@ -71,6 +72,9 @@ struct Routine {
     /// Types this function and which depend on each other (it is one of their I/O or
     /// canonical functions): it follows their SHELL TYPE entries rather than them.
     shell_types: Vec<u32>,
+    /// Whether its body relies on a primary key, unique or exclusion constraint (a GROUP BY
+    /// on the key): then, as pg_dump does, it is created in post-data, after the constraint.
+    postponed: bool,
 }
 
 /// Where a routine's code is.
@@ -120,6 +124,11 @@ async fn routines(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
                 {config} AS config_names, {config_quoted} AS config_qnames, \
                 {config_values} AS config_values, \
                 {sqlbody} AS sqlbody, p.prosrc AS src, \
+                EXISTS (SELECT 1 FROM pg_catalog.pg_depend d \
+                         JOIN pg_catalog.pg_constraint c ON c.oid = d.refobjid \
+                        WHERE d.classid = {proc} AND d.objid = p.oid \
+                          AND d.refclassid = {constraint} AND d.deptype = 'n' \
+                          AND c.contype IN ('p', 'u', 'x')) AS postponed, \
                 (SELECT pg_catalog.array_agg(DISTINCT d.refobjid) FROM pg_catalog.pg_depend d \
                   WHERE d.classid = {proc} AND d.objid = p.oid AND d.refclassid = {ty} \
                     AND {io_loop}) AS shell_types, \
@@ -134,6 +143,7 @@ async fn routines(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
         not_internal(catalog::PROC, "p.oid"),
         proc = catalog::PROC,
         ty = catalog::TYPE,
+        constraint = catalog::CONSTRAINT,
         io_loop = types::type_function_loop("d.refobjid", "p.oid"),
         config = config_items("pg_catalog.split_part(c.item, '=', 1)"),
         config_quoted =
@@ -198,6 +208,7 @@ async fn routines(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
             },
             comment: row.get("comment"),
             shell_types: row.get::<_, Option<_>>("shell_types").unwrap_or_default(),
+            postponed: row.get("postponed"),
         };
         entries.push(routine.entry());
     }
@@ -245,7 +256,11 @@ impl Routine {
         let qualified = format!("{}.{signature}", self.qnamespace);
         let mut entry = Entry::new(
             ObjKey::new(catalog::PROC, self.oid),
-            Kind::Function,
+            if self.postponed {
+                Kind::PostponedFunction
+            } else {
+                Kind::Function
+            },
             keyword,
             format!("{}({})", self.name, self.arg_types),
             self.definition(),

@@ -173,6 +173,9 @@ pub enum Kind {
     Index,
     /// ALTER INDEX ... ATTACH PARTITION.
     IndexAttach,
+    /// Functions whose SQL-standard body needs a post-data object (a GROUP BY relying on a
+    /// primary key): pg_dump postpones them to post-data.
+    PostponedFunction,
     /// Extended statistics.
     Statistics,
     /// Rules.
