@@ -6,9 +6,7 @@
 //! event triggers, casts, languages, ...), skipping system schemas, extension members, and
 //! objects that exist implicitly (array types, relation row types, TOAST tables, internal
 //! triggers, and anything with an internal dependency on another object, such as a range
-//! type's constructor functions: the owner is checked instead), and objects that belong to an
-//! extension member (an auto dependency on it, like the CHECK constraints of an extension's
-//! domain). The dump compares this list with what the collectors claimed; any object left over
+//! type's constructor functions: the owner is checked instead). The dump compares this list with what the collectors claimed; any object left over
 //! is an error that names it via `pg_describe_object`.
 
 use std::collections::HashSet;
@@ -114,11 +112,6 @@ pub async fn take(cx: &Cx<'_>) -> Result<Vec<CensusItem>, PgError> {
          FROM ({}) o \
          WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e WHERE e.classid = o.classid \
                              AND e.objid = o.objid AND e.deptype IN ('e', 'i')) \
-           AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend a \
-                             JOIN pg_catalog.pg_depend m ON m.classid = a.refclassid \
-                              AND m.objid = a.refobjid AND m.deptype = 'e' \
-                            WHERE a.classid = o.classid AND a.objid = o.objid \
-                              AND a.deptype = 'a') \
          ORDER BY 3",
         selects.join(" UNION ALL ")
     );
