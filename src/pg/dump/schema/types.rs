@@ -24,7 +24,7 @@ use crate::pg::quote::literal;
 
 /// The key of the SHELL TYPE entry standing in for type `type_oid`. Shell entries have no
 /// catalog row of their own (pg_dump writes them with a null catalog id): catalog 0.
-pub fn shell_key(type_oid: u32) -> ObjKey {
+pub(crate) fn shell_key(type_oid: u32) -> ObjKey {
     ObjKey::new(0, type_oid)
 }
 
