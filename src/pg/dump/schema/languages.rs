@@ -1,11 +1,13 @@
 //! Procedural languages (CREATE PROCEDURAL LANGUAGE), as pg_dump's `dumpProcLang` writes them.
 //!
 //! A language is the user's when its OID is above initdb's range and it is not a member of an
-//! extension (plpgsql and the other core languages are extensions). When its handler, inline
-//! and validator functions are dumped too, it is written in full: `CREATE [TRUSTED]
-//! PROCEDURAL LANGUAGE name HANDLER schema.f INLINE ... VALIDATOR ...`; otherwise, as pg_dump
-//! does, as `CREATE OR REPLACE PROCEDURAL LANGUAGE name`, which the server takes for CREATE
-//! EXTENSION.
+//! extension (plpgsql and the other core languages are extensions). It is written in full:
+//! `CREATE [TRUSTED] PROCEDURAL LANGUAGE name HANDLER schema.f INLINE ... VALIDATOR ...`.
+//!
+//! A language whose handler, inline or validator function is not dumped itself (a built-in or
+//! an extension's function) is not collected, so the census refuses it by name: pg_dump writes
+//! it as `CREATE OR REPLACE PROCEDURAL LANGUAGE name`, which the server takes for CREATE
+//! EXTENSION of that name, and that archive does not restore.
 
 use super::{Cx, Entry, Kind, ObjKey, USER_SCHEMA, catalog, not_extension_member};
 use crate::pg::connect::PgError;
@@ -57,7 +59,7 @@ pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
     let rows = cx.query("procedural languages", &sql, &[]).await?;
     Ok(rows
         .iter()
-        .map(|row| {
+        .filter_map(|row| {
             Language {
                 oid: row.get("oid"),
                 name: row.get("name"),
@@ -76,14 +78,15 @@ pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
 }
 
 impl Language {
-    /// The archive entry, with its comment.
-    fn entry(self) -> Entry {
+    /// The archive entry, with its comment; `None` when the language's functions are not all
+    /// dumped (see the module documentation).
+    fn entry(self) -> Option<Entry> {
         let mut entry = Entry::new(
             ObjKey::new(catalog::LANGUAGE, self.oid),
             Kind::Language,
             "PROCEDURAL LANGUAGE",
             &self.name,
-            self.definition(),
+            self.definition()?,
         );
         entry.drop_stmt = Some(format!("DROP PROCEDURAL LANGUAGE {};\n", self.quoted));
         entry.comment(
@@ -91,17 +94,18 @@ impl Language {
             format!("LANGUAGE {}", self.quoted),
             &format!("LANGUAGE {}", self.quoted),
         );
-        entry
+        Some(entry)
     }
 
-    /// `CREATE ... PROCEDURAL LANGUAGE ...;\n` as dumpProcLang writes it.
-    fn definition(&self) -> String {
-        let complete = self.handler.is_some()
-            && (!self.has_inline || self.inline.is_some())
-            && (!self.has_validator || self.validator.is_some());
-        let Some(handler) = self.handler.as_ref().filter(|_| complete) else {
-            return format!("CREATE OR REPLACE PROCEDURAL LANGUAGE {};\n", self.quoted);
-        };
+    /// `CREATE ... PROCEDURAL LANGUAGE ...;\n` as dumpProcLang writes it when its functions are
+    /// dumped too; `None` otherwise.
+    fn definition(&self) -> Option<String> {
+        let handler = self.handler.as_ref()?;
+        if (self.has_inline && self.inline.is_none())
+            || (self.has_validator && self.validator.is_none())
+        {
+            return None;
+        }
         let mut sql = format!(
             "CREATE {}PROCEDURAL LANGUAGE {} HANDLER {handler}",
             if self.trusted { "TRUSTED " } else { "" },
@@ -114,7 +118,7 @@ impl Language {
             sql.push_str(&format!(" VALIDATOR {validator}"));
         }
         sql.push_str(";\n");
-        sql
+        Some(sql)
     }
 }
 
@@ -139,7 +143,7 @@ mod tests {
 
     #[test]
     fn languages_with_dumped_functions_are_written_in_full() {
-        let entry = language().entry();
+        let entry = language().entry().expect("a language entry");
         assert_eq!(entry.tag, "PL Copy");
         assert_eq!(
             entry.defn,
@@ -159,20 +163,22 @@ mod tests {
             ..language()
         };
         assert_eq!(
-            bare.definition(),
-            "CREATE PROCEDURAL LANGUAGE \"PL Copy\" HANDLER app.handler;\n"
+            bare.definition().as_deref(),
+            Some("CREATE PROCEDURAL LANGUAGE \"PL Copy\" HANDLER app.handler;\n")
         );
     }
 
     #[test]
-    fn languages_over_functions_not_dumped_are_left_to_create_extension() {
+    fn languages_over_functions_not_dumped_are_not_collected() {
         let built_in_validator = Language {
             validator: None,
             ..language()
         };
-        assert_eq!(
-            built_in_validator.definition(),
-            "CREATE OR REPLACE PROCEDURAL LANGUAGE \"PL Copy\";\n"
-        );
+        assert!(built_in_validator.entry().is_none());
+        let built_in_handler = Language {
+            handler: None,
+            ..language()
+        };
+        assert!(built_in_handler.entry().is_none());
     }
 }
