@@ -69,8 +69,8 @@ struct Routine {
     config: Vec<(String, String, String)>,
     body: Body,
     comment: Option<String>,
-    /// Types this function and which depend on each other (it is one of their I/O or
-    /// canonical functions): it follows their SHELL TYPE entries rather than them.
+    /// Types that depend on this function while it depends on them (it is one of their I/O or
+    /// canonical functions): it follows their SHELL TYPE entries rather than the types.
     shell_types: Vec<u32>,
     /// Whether its body relies on a primary key, unique or exclusion constraint (a GROUP BY
     /// on the key): then, as pg_dump does, it is created in post-data, after the constraint.
