@@ -158,10 +158,11 @@ pub async fn dump_database(
     entries.extend(schema::conversions::collect(&cx).await?);
     entries.extend(schema::text_search::collect(&cx).await?);
     entries.extend(schema::foreign_data::collect(&cx).await?);
-    let tables = schema::tables::collect(&cx).await?;
+    let mut graph = schema::loops::Graph::load(&cx).await?;
+    entries.extend(schema::views::collect(&cx, &mut graph).await?);
+    let tables = schema::tables::collect(&cx, &graph).await?;
     entries.extend(tables.entries);
     entries.extend(schema::sequences::collect(&cx).await?);
-    entries.extend(schema::views::collect(&cx).await?);
     entries.extend(schema::large_objects::collect(&cx).await?);
     entries.extend(schema::constraints::collect(&cx).await?);
     entries.extend(schema::indexes::collect(&cx).await?);
