@@ -83,7 +83,8 @@ pub fn checksums(pg: &PgServer, db: &str) -> String {
         db,
         "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c \
          JOIN pg_namespace n ON n.oid = c.relnamespace \
-         WHERE c.relkind IN ('r', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
+         WHERE c.relkind IN ('r', 'm') AND c.relispopulated \
+           AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
            AND n.nspname !~ '^pg_toast' ORDER BY 1",
     );
     let mut out = String::new();

@@ -12,6 +12,8 @@
 //! relies on a post-data object) and filled by `REFRESH MATERIALIZED VIEW` at the very end
 //! (MATERIALIZED VIEW DATA), when they were populated.
 
+use std::collections::{HashMap, HashSet};
+
 use super::loops::Graph;
 use super::tables::catalog::{self as tables, Column, options_sql};
 use super::{Cx, Entry, Kind, ObjKey, USER_SCHEMA, catalog, not_extension_member};
@@ -109,6 +111,12 @@ pub(crate) async fn collect(cx: &Cx<'_>, graph: &mut Graph) -> Result<Vec<Entry>
         .collect();
     let oids: Vec<u32> = views.iter().map(|v| v.oid).collect();
     let mut columns = tables::columns(cx, &oids).await?;
+    let refreshes = refresh_dependencies(cx).await?;
+    let unpopulated: HashSet<u32> = views
+        .iter()
+        .filter(|v| v.materialized && !v.populated)
+        .map(|v| v.oid)
+        .collect();
 
     let mut entries = Vec::new();
     for view in &views {
@@ -117,7 +125,10 @@ pub(crate) async fn collect(cx: &Cx<'_>, graph: &mut Graph) -> Result<Vec<Entry>
         let in_loop = rule_key.is_some_and(|rule| graph.loops_back(rule, key));
         let columns = columns.remove(&view.oid).unwrap_or_default();
         if view.materialized {
-            entries.extend(materialized(view, &columns, in_loop));
+            let reads = refreshes.get(&view.oid).cloned().unwrap_or_default();
+            // pg_dump leaves a materialized view that reads an unpopulated one unpopulated
+            let populated = view.populated && !reads.iter().any(|r| unpopulated.contains(r));
+            entries.extend(materialized(view, &columns, in_loop, populated, &reads));
             continue;
         }
         if in_loop {
@@ -264,8 +275,15 @@ fn plain(view: &View, columns: &[Column], dummy: bool) -> Vec<Entry> {
 }
 
 /// The entries of a materialized view: MATERIALIZED VIEW (post-data when `postponed`) and
-/// MATERIALIZED VIEW DATA when it was populated.
-fn materialized(view: &View, columns: &[Column], postponed: bool) -> Vec<Entry> {
+/// MATERIALIZED VIEW DATA when it was populated, after the refreshes of the materialized views
+/// it `reads`.
+fn materialized(
+    view: &View,
+    columns: &[Column],
+    postponed: bool,
+    populated: bool,
+    reads: &[u32],
+) -> Vec<Entry> {
     let key = ObjKey::new(catalog::CLASS, view.oid);
     let qualified = &view.qualified;
     let mut q = format!("CREATE MATERIALIZED VIEW {qualified}");
@@ -321,9 +339,10 @@ fn materialized(view: &View, columns: &[Column], postponed: bool) -> Vec<Entry> 
     }
     add_comments(&mut entry, view, "MATERIALIZED VIEW", columns);
     let mut entries = vec![entry];
-    if view.populated {
+    if populated {
+        // Keyed like pg_dump's data objects (no catalog), apart from the view itself.
         let mut refresh = Entry::new(
-            key,
+            refresh_key(view.oid),
             Kind::MatViewData,
             "MATERIALIZED VIEW DATA",
             &view.name,
@@ -331,9 +350,53 @@ fn materialized(view: &View, columns: &[Column], postponed: bool) -> Vec<Entry> 
         );
         refresh.namespace = Some(view.namespace.clone());
         refresh.deps = vec![key];
+        refresh.deps.extend(reads.iter().map(|r| refresh_key(*r)));
         entries.push(refresh);
     }
     entries
+}
+
+/// The key of a materialized view's MATERIALIZED VIEW DATA entry.
+fn refresh_key(oid: u32) -> ObjKey {
+    ObjKey::new(0, oid)
+}
+
+/// For each materialized view, the materialized views its query reads, directly or through
+/// views (pg_dump's buildMatViewRefreshDependencies).
+async fn refresh_dependencies(cx: &Cx<'_>) -> Result<HashMap<u32, Vec<u32>>, PgError> {
+    let rows = cx
+        .query(
+            "materialized view dependencies",
+            "WITH RECURSIVE w AS ( \
+                 SELECT d1.objid AS objid, d2.refobjid AS refobjid, c2.relkind AS refrelkind \
+                 FROM pg_catalog.pg_depend d1 \
+                 JOIN pg_catalog.pg_class c1 ON c1.oid = d1.objid AND c1.relkind = 'm' \
+                 JOIN pg_catalog.pg_rewrite r1 ON r1.ev_class = d1.objid \
+                 JOIN pg_catalog.pg_depend d2 \
+                   ON d2.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass \
+                  AND d2.objid = r1.oid AND d2.refobjid <> d1.objid \
+                 JOIN pg_catalog.pg_class c2 ON c2.oid = d2.refobjid AND c2.relkind IN ('m', 'v') \
+                 WHERE d1.classid = 'pg_catalog.pg_class'::pg_catalog.regclass \
+                 UNION \
+                 SELECT w.objid, d3.refobjid, c3.relkind \
+                 FROM w \
+                 JOIN pg_catalog.pg_rewrite r3 ON r3.ev_class = w.refobjid \
+                 JOIN pg_catalog.pg_depend d3 \
+                   ON d3.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass \
+                  AND d3.objid = r3.oid AND d3.refobjid <> w.refobjid \
+                 JOIN pg_catalog.pg_class c3 ON c3.oid = d3.refobjid AND c3.relkind IN ('m', 'v')) \
+             SELECT DISTINCT w.objid AS objid, w.refobjid AS refobjid FROM w \
+             WHERE w.refrelkind = 'm' ORDER BY 1, 2",
+            &[],
+        )
+        .await?;
+    let mut out: HashMap<u32, Vec<u32>> = HashMap::new();
+    for row in &rows {
+        out.entry(row.get("objid"))
+            .or_default()
+            .push(row.get("refobjid"));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
