@@ -82,8 +82,8 @@ pub enum DumpError {
         #[source]
         source: std::io::Error,
     },
-    /// The database holds objects fullsite cannot represent.
-    #[error("cannot dump database {database}: it holds {} object(s) fullsite does not support yet: {}", .objects.len(), .objects.join(", "))]
+    /// The database holds objects of a kind fullsite cannot dump.
+    #[error("cannot dump database {database}: it holds {} object(s) of a kind fullsite does not support dumping yet: {}", .objects.len(), .objects.join(", "))]
     Unsupported {
         /// The database.
         database: String,
