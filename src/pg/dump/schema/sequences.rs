@@ -6,7 +6,8 @@
 //!
 //! An identity sequence takes its type from its column: pg_dump writes no `AS` for it (the
 //! server rejects an `AS` there), and writes `UNLOGGED`/`LOGGED` only when the sequence's
-//! persistence differs from its table's.
+//! persistence differs from its table's (in the identity clause, or after it in older minor
+//! releases).
 
 use super::{Cx, Entry, Kind, ObjKey, USER_SCHEMA, catalog, not_extension_member};
 use crate::pg::connect::PgError;
@@ -91,15 +92,21 @@ pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
                     "ALTER TABLE {table} ALTER COLUMN {column} ADD GENERATED {kind} AS IDENTITY (\n    \
                      SEQUENCE NAME {qualified}\n"
                 );
-                if owner_persistence.as_deref() != Some(persistence.as_str()) {
-                    q.push_str(if persistence == "u" {
-                        "    UNLOGGED\n"
+                let persistence_word = (owner_persistence.as_deref() != Some(persistence.as_str()))
+                    .then_some(if persistence == "u" {
+                        "UNLOGGED"
                     } else {
-                        "    LOGGED\n"
+                        "LOGGED"
                     });
+                let inline = persistence_inline(cx.version);
+                if let (Some(word), true) = (persistence_word, inline) {
+                    q.push_str(&format!("    {word}\n"));
                 }
                 q.push_str(&params.clauses(false));
                 q.push_str("\n);\n");
+                if let (Some(word), false) = (persistence_word, inline) {
+                    q.push_str(&format!("ALTER SEQUENCE {qualified} SET {word};\n"));
+                }
                 (q, String::new())
             }
             None => (
@@ -176,6 +183,18 @@ pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
         entries.push(set);
     }
     Ok(entries)
+}
+
+/// Whether the identity clause itself can say `LOGGED`/`UNLOGGED`: pg_dump has written it
+/// there since 15.9, 16.5 and 17.1 (bug #18618); before, it followed with `ALTER SEQUENCE ...
+/// SET [UN]LOGGED`.
+fn persistence_inline(version: i32) -> bool {
+    match version / 10000 {
+        15 => version >= 150009,
+        16 => version >= 160005,
+        17 => version >= 170001,
+        _ => true,
+    }
 }
 
 struct Params {
@@ -262,6 +281,15 @@ mod tests {
             p.clauses(true),
             "    START WITH -1\n    INCREMENT BY -1\n    MINVALUE -100\n    NO MAXVALUE\n    CACHE 5\n    CYCLE"
         );
+    }
+
+    #[test]
+    fn older_minor_releases_set_identity_sequence_persistence_afterwards() {
+        assert!(!persistence_inline(160002));
+        assert!(persistence_inline(160005));
+        assert!(!persistence_inline(150008) && persistence_inline(150020));
+        assert!(!persistence_inline(170000) && persistence_inline(170010));
+        assert!(persistence_inline(180006) && persistence_inline(140023));
     }
 
     #[test]
