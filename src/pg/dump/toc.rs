@@ -275,6 +275,7 @@ mod tests {
             target: format!("public.{name}"),
             defn: String::new(),
             columns: vec!["a".into()],
+            filter: None,
             size: 0,
         }
     }

@@ -2,7 +2,8 @@
 //! SEQUENCE` with its parameters, `ALTER SEQUENCE ... OWNED BY` for a sequence owned by a
 //! dumped table's column (serial), an identity column's sequence as `ALTER TABLE ... ADD
 //! GENERATED ... AS IDENTITY (...)`, and each sequence's current value (SEQUENCE SET), read
-//! inside the dump's snapshot so it matches the table data.
+//! inside the dump's snapshot so it matches the table data. An extension's configuration
+//! sequences (`pg_extension_config_dump`) get only their SEQUENCE SET.
 //!
 //! An identity sequence takes its type from its column: pg_dump writes no `AS` for it (the
 //! server rejects an `AS` there), and writes `UNLOGGED`/`LOGGED` only when the sequence's
@@ -155,34 +156,67 @@ pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
             entries.push(owned);
         }
 
-        let value_row = cx
-            .query(
-                &format!("the value of sequence {qualified}"),
-                &format!(
-                    "SELECT last_value AS last_value, is_called AS is_called FROM {qualified}"
-                ),
-                &[],
-            )
-            .await?;
-        let (last_value, is_called): (i64, bool) = match value_row.first() {
-            Some(r) => (r.get("last_value"), r.get("is_called")),
-            None => (params.start, false),
-        };
-        let mut set = Entry::new(
-            key,
-            Kind::SequenceSet,
-            "SEQUENCE SET",
-            &name,
-            format!(
-                "SELECT pg_catalog.setval({}, {last_value}, {is_called});\n",
-                literal(&qualified)
-            ),
-        );
-        set.namespace = Some(namespace);
-        set.deps = vec![key];
-        entries.push(set);
+        entries.push(sequence_set(cx, key, &namespace, &name, &qualified, params.start).await?);
+    }
+    // Configuration sequences of extensions: the extension creates them, their value is data.
+    let config = cx
+        .query(
+            "extension configuration sequences",
+            "SELECT c.oid AS oid, n.nspname AS namespace, c.relname AS name, \
+                    pg_catalog.format('%I.%I', n.nspname, c.relname) AS qualified, \
+                    s.seqstart AS start \
+             FROM pg_catalog.pg_extension x \
+             CROSS JOIN LATERAL pg_catalog.unnest(x.extconfig) AS u(config) \
+             JOIN pg_catalog.pg_class c ON c.oid = u.config \
+             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+             JOIN pg_catalog.pg_sequence s ON s.seqrelid = c.oid \
+             WHERE x.oid >= 16384 AND c.relkind = 'S' \
+             ORDER BY c.oid",
+            &[],
+        )
+        .await?;
+    for row in &config {
+        let key = ObjKey::new(catalog::CLASS, row.get("oid"));
+        let (namespace, name, qualified): (String, String, String) =
+            (row.get("namespace"), row.get("name"), row.get("qualified"));
+        entries.push(sequence_set(cx, key, &namespace, &name, &qualified, row.get("start")).await?);
     }
     Ok(entries)
+}
+
+/// The SEQUENCE SET entry of a sequence: its value in the dump's snapshot.
+async fn sequence_set(
+    cx: &Cx<'_>,
+    key: ObjKey,
+    namespace: &str,
+    name: &str,
+    qualified: &str,
+    start: i64,
+) -> Result<Entry, PgError> {
+    let value_row = cx
+        .query(
+            &format!("the value of sequence {qualified}"),
+            &format!("SELECT last_value AS last_value, is_called AS is_called FROM {qualified}"),
+            &[],
+        )
+        .await?;
+    let (last_value, is_called): (i64, bool) = match value_row.first() {
+        Some(r) => (r.get("last_value"), r.get("is_called")),
+        None => (start, false),
+    };
+    let mut set = Entry::new(
+        key,
+        Kind::SequenceSet,
+        "SEQUENCE SET",
+        name,
+        format!(
+            "SELECT pg_catalog.setval({}, {last_value}, {is_called});\n",
+            literal(qualified)
+        ),
+    );
+    set.namespace = Some(namespace.to_string());
+    set.deps = vec![key];
+    Ok(set)
 }
 
 /// Whether the identity clause itself can say `LOGGED`/`UNLOGGED`: pg_dump has written it

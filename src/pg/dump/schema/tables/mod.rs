@@ -14,13 +14,15 @@
 //! - CONSTRAINT (post-data) for a NOT VALID NOT NULL constraint (18), after the data.
 //!
 //! CHECK constraints that are NOT VALID are the constraints collector's (post-data). Data is
-//! copied from plain tables and partitions; a partition of a table hash-partitioned on an enum
+//! copied from plain tables and partitions, and from extension configuration tables
+//! ([`config`]); a partition of a table hash-partitioned on an enum
 //! column is loaded through its root, as pg_dump forces (enum hash codes differ after a
 //! restore).
 //!
 //! [`loops`]: super::loops
 
 pub(crate) mod catalog;
+mod config;
 mod definition;
 mod inherit;
 
@@ -50,6 +52,8 @@ pub struct DataSpec {
     pub defn: String,
     /// Quoted columns in COPY order (generated columns excluded).
     pub columns: Vec<String>,
+    /// Only the rows this `WHERE ...` selects (an extension configuration table's condition).
+    pub filter: Option<String>,
     /// On-disk size, for scheduling largest first.
     pub size: i64,
 }
@@ -68,9 +72,23 @@ impl DataSpec {
         format!("COPY {} {} FROM stdin;\n", self.target, self.column_list())
     }
 
-    /// `COPY s.t (a, b) TO STDOUT`, as sent to the server.
+    /// `COPY s.t (a, b) TO STDOUT`, as sent to the server; `COPY (SELECT a, b FROM s.t
+    /// WHERE ...) TO STDOUT` with a filter.
     pub fn copy_to(&self) -> String {
-        format!("COPY {} {} TO STDOUT", self.qualified, self.column_list())
+        match &self.filter {
+            Some(filter) => {
+                let columns = if self.columns.is_empty() {
+                    "*".to_string()
+                } else {
+                    self.columns.join(", ")
+                };
+                format!(
+                    "COPY (SELECT {columns} FROM {} {filter}) TO STDOUT",
+                    self.qualified
+                )
+            }
+            None => format!("COPY {} {} TO STDOUT", self.qualified, self.column_list()),
+        }
     }
 }
 
@@ -140,6 +158,7 @@ pub(crate) async fn collect(cx: &Cx<'_>, graph: &Graph) -> Result<Tables, PgErro
             out.data.push(data_spec(table, &by_oid));
         }
     }
+    out.data.extend(config::data(cx).await?);
     Ok(out)
 }
 
@@ -370,6 +389,7 @@ fn data_spec(table: &Table, by_oid: &HashMap<u32, &Table>) -> DataSpec {
             .filter(|c| c.generated.is_empty())
             .map(|c| c.quoted.clone())
             .collect(),
+        filter: None,
         size: rel.size,
     }
 }
@@ -387,6 +407,7 @@ mod tests {
             target: "public.t".into(),
             defn: String::new(),
             columns: columns.iter().map(|c| c.to_string()).collect(),
+            filter: None,
             size: 0,
         }
     }
@@ -399,6 +420,17 @@ mod tests {
             "COPY public.t (id, \"Body\") FROM stdin;\n"
         );
         assert_eq!(spec.copy_to(), "COPY public.t (id, \"Body\") TO STDOUT");
+    }
+
+    #[test]
+    fn a_filtered_table_is_copied_through_a_query() {
+        let mut spec = spec(&["key", "value"]);
+        spec.filter = Some("WHERE user_defined".into());
+        assert_eq!(
+            spec.copy_to(),
+            "COPY (SELECT key, value FROM public.t WHERE user_defined) TO STDOUT"
+        );
+        assert_eq!(spec.copy_from(), "COPY public.t (key, value) FROM stdin;\n");
     }
 
     #[test]
