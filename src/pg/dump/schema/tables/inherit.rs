@@ -9,10 +9,12 @@
 //!   parent brings it back), except on partitions.
 //! - Defaults. A column that inherits a default but has none itself gets `DEFAULT NULL` (or
 //!   the inherited default would come back); an inherited generation expression is not
-//!   repeated (16 and older would reject it; from 18 only when every parent has the same one).
+//!   repeated (before 16 a child could not have its own; from 16 it is left out only when
+//!   every parent has the same one).
 //!
-//! Tables are visited in OID order and updated as they go, as pg_dump does: on servers before
-//! 18 a made-up `DEFAULT NULL` of a parent visited earlier counts as that parent's default.
+//! Tables are visited in OID order and updated as they go, as pg_dump does: pg_dump 15 counts
+//! a made-up `DEFAULT NULL` of a parent visited earlier as that parent's default (16 and later
+//! do not).
 
 use std::collections::HashMap;
 
@@ -45,9 +47,20 @@ pub(crate) struct NotNullName {
     pub quoted: String,
 }
 
+/// Which pg_dump's rules apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Rules {
+    /// NOT NULL constraints in pg_constraint (18).
+    pub not_null_constraints: bool,
+    /// Made-up `DEFAULT NULL`s are not inherited, children may have their own generation
+    /// expressions (pg_dump 16).
+    pub own_generation: bool,
+}
+
 /// Fills in `plans` of every table. `tables` holds the tables to dump and their parents,
-/// sorted by OID; `modern` is true for servers 18 and later.
-pub(crate) fn plan(tables: &mut [Table], modern: bool) {
+/// sorted by OID.
+pub(crate) fn plan(tables: &mut [Table], rules: Rules) {
+    let modern = rules.not_null_constraints;
     for table in tables.iter_mut() {
         let name = table.rel.name.clone();
         table.plans = table
@@ -106,7 +119,7 @@ pub(crate) fn plan(tables: &mut [Table], modern: bool) {
                 found_default |= parent_plan
                     .default
                     .as_ref()
-                    .is_some_and(|d| !modern || d.expr != "NULL")
+                    .is_some_and(|d| !rules.own_generation || d.expr != "NULL")
                     && !parent_generated;
                 if parent_generated {
                     match (&parent_plan.default, &column.default) {
@@ -141,7 +154,7 @@ pub(crate) fn plan(tables: &mut [Table], modern: bool) {
                     expr: "NULL".into(),
                 });
             }
-            if modern {
+            if rules.own_generation {
                 if same_gen && !diff_gen && !is_partition {
                     plan.default_dumped = false;
                 }
@@ -186,6 +199,15 @@ fn constraint_flags(
 mod tests {
     use super::super::catalog::{Column, Parent, Relation};
     use super::*;
+
+    const RULES_15: Rules = Rules {
+        not_null_constraints: false,
+        own_generation: false,
+    };
+    const RULES_18: Rules = Rules {
+        not_null_constraints: true,
+        own_generation: true,
+    };
 
     fn relation(oid: u32, name: &str) -> Relation {
         Relation {
@@ -272,7 +294,7 @@ mod tests {
                 vec![column("id", true, None), column("kind", false, None)],
             ),
         ];
-        plan(&mut tables, false);
+        plan(&mut tables, RULES_15);
         let child = &tables[1].plans;
         assert!(child[0].inherited_not_null);
         assert_eq!(
@@ -281,6 +303,21 @@ mod tests {
         );
         assert_eq!(child[1].default.as_ref().map(|d| d.oid), Some(0));
         assert!(!tables[0].plans[0].inherited_not_null);
+    }
+
+    #[test]
+    fn from_16_a_made_up_default_null_is_not_inherited() {
+        let mut tables = vec![
+            table(1, "animal", &[], vec![column("name", false, Some("'x'"))]),
+            table(2, "cat", &[1], vec![column("name", false, None)]),
+            table(3, "kitten", &[2], vec![column("name", false, None)]),
+        ];
+        let mut legacy = tables.clone();
+        plan(&mut legacy, RULES_15);
+        assert!(legacy[2].plans[0].default.is_some());
+        plan(&mut tables, RULES_18);
+        assert!(tables[1].plans[0].default.is_some());
+        assert!(tables[2].plans[0].default.is_none());
     }
 
     #[test]
@@ -298,7 +335,7 @@ mod tests {
                 comment: comment.map(str::to_string),
             });
             let mut tables = vec![table(1, "t", &[], vec![c])];
-            plan(&mut tables, true);
+            plan(&mut tables, RULES_18);
             tables[0].plans[0].not_null.clone().unwrap()
         };
         assert_eq!(with_constraint("t_id_not_null", None).name, "");
@@ -318,14 +355,14 @@ mod tests {
             oid: 2,
             expr: "(a * 2)".into(),
         });
-        for modern in [false, true] {
+        for rules in [RULES_15, RULES_18] {
             let mut tables = vec![
                 table(1, "p", &[], vec![parent.clone()]),
                 table(2, "c", &[1], vec![child.clone()]),
             ];
-            plan(&mut tables, modern);
+            plan(&mut tables, rules);
             let p = &tables[1].plans[0];
-            assert!(p.default.is_none() || !p.default_dumped, "{modern}: {p:?}");
+            assert!(p.default.is_none() || !p.default_dumped, "{rules:?}: {p:?}");
         }
     }
 }

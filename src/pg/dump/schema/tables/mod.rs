@@ -129,7 +129,13 @@ pub(crate) async fn collect(cx: &Cx<'_>, graph: &Graph) -> Result<Tables, PgErro
             rel,
         })
         .collect();
-    inherit::plan(&mut tables, dialect.modern());
+    inherit::plan(
+        &mut tables,
+        inherit::Rules {
+            not_null_constraints: dialect.modern(),
+            own_generation: dialect.major >= 16,
+        },
+    );
     let by_oid: HashMap<u32, &Table> = tables.iter().map(|t| (t.rel.oid, t)).collect();
 
     let mut out = Tables::default();
