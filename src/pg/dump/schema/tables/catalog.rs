@@ -355,10 +355,13 @@ fn storage_name(code: &str) -> Option<&'static str> {
 #[derive(Debug, Clone)]
 pub(crate) struct Check {
     pub oid: u32,
+    pub name: String,
     pub quoted: String,
     pub definition: String,
     pub local: bool,
     pub valid: bool,
+    /// Dumped apart, after the data: NOT VALID, or part of a dependency loop.
+    pub separate: bool,
     pub comment: Option<String>,
 }
 
@@ -382,10 +385,12 @@ pub(crate) async fn checks(cx: &Cx<'_>, oids: &[u32]) -> Result<HashMap<u32, Vec
     for row in &rows {
         out.entry(row.get("relid")).or_default().push(Check {
             oid: row.get("oid"),
+            name: row.get("name"),
             quoted: row.get("quoted"),
             definition: row.get("definition"),
             local: row.get("local"),
             valid: row.get("valid"),
+            separate: !row.get::<_, bool>("valid"),
             comment: row.get("comment"),
         });
     }

@@ -108,7 +108,7 @@ pub(crate) fn create_table(table: &Table, separate: &[bool], dialect: Dialect) -
         }
     }
     for check in &table.checks {
-        if !check.valid || !(check.local || rel.is_partition) {
+        if check.separate || !(check.local || rel.is_partition) {
             continue;
         }
         items.push(format!("CONSTRAINT {} {}", check.quoted, check.definition));

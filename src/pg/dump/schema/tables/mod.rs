@@ -136,6 +136,12 @@ pub(crate) async fn collect(cx: &Cx<'_>, graph: &Graph) -> Result<Tables, PgErro
             own_generation: dialect.major >= 16,
         },
     );
+    for table in tables.iter_mut().filter(|t| t.rel.dump) {
+        let key = class_key(table.rel.oid);
+        for check in table.checks.iter_mut().filter(|c| !c.separate) {
+            check.separate = graph.loops_back(ObjKey::new(cat::CONSTRAINT, check.oid), key);
+        }
+    }
     let by_oid: HashMap<u32, &Table> = tables.iter().map(|t| (t.rel.oid, t)).collect();
 
     let mut out = Tables::default();
@@ -157,6 +163,7 @@ pub(crate) async fn collect(cx: &Cx<'_>, graph: &Graph) -> Result<Tables, PgErro
                     .push(default_entry(table, column, default.oid, &default.expr));
             }
         }
+        out.entries.extend(separate_check_entries(table));
         if dialect.modern() {
             out.entries.extend(invalid_not_null_entries(table));
         }
@@ -218,7 +225,7 @@ fn table_entry(table: &Table, separate: &[bool], dialect: Dialect) -> Entry {
         .filter(|o| *o != 0)
         .map(|o| ObjKey::new(cat::TYPE, o))
         .collect();
-    for check in table.checks.iter().filter(|c| c.valid) {
+    for check in table.checks.iter().filter(|c| !c.separate) {
         entry.claims.push(ObjKey::new(cat::CONSTRAINT, check.oid));
     }
     for (j, column) in table.columns.iter().enumerate() {
@@ -263,7 +270,7 @@ fn table_entry(table: &Table, separate: &[bool], dialect: Dialect) -> Entry {
             }
         }
     }
-    for check in table.checks.iter().filter(|c| c.valid && c.local) {
+    for check in table.checks.iter().filter(|c| !c.separate && c.local) {
         entry.comment(
             check.comment.clone(),
             format!("CONSTRAINT {} ON {quoted}", check.quoted),
@@ -316,6 +323,43 @@ fn default_entry(table: &Table, column: &Column, attrdef: u32, expr: &str) -> En
     ));
     entry.deps = vec![class_key(rel.oid)];
     entry
+}
+
+/// Valid CHECK constraints defined on the table that are part of a dependency loop (their
+/// expression uses the table's row type through a function, say): added after the data, as
+/// pg_dump does. (NOT VALID ones are the constraints collector's.)
+fn separate_check_entries(table: &Table) -> Vec<Entry> {
+    let rel = &table.rel;
+    let foreign = if rel.relkind == b'f' { "FOREIGN " } else { "" };
+    let mut entries = Vec::new();
+    for check in &table.checks {
+        if !check.valid || !check.separate || !check.local {
+            continue;
+        }
+        let mut entry = Entry::new(
+            ObjKey::new(cat::CONSTRAINT, check.oid),
+            Kind::Constraint,
+            "CHECK CONSTRAINT",
+            format!("{} {}", rel.name, check.name),
+            format!(
+                "ALTER {foreign}TABLE {}\n    ADD CONSTRAINT {} {};\n",
+                rel.qualified, check.quoted, check.definition
+            ),
+        );
+        entry.namespace = Some(rel.namespace.clone());
+        entry.drop_stmt = Some(format!(
+            "ALTER {foreign}TABLE {} DROP CONSTRAINT {};\n",
+            rel.qualified, check.quoted
+        ));
+        entry.deps = vec![class_key(rel.oid)];
+        entry.comment(
+            check.comment.clone(),
+            format!("CONSTRAINT {} ON {}", check.quoted, rel.quoted),
+            &format!("CONSTRAINT {} ON {}", check.quoted, rel.qualified),
+        );
+        entries.push(entry);
+    }
+    entries
 }
 
 /// NOT VALID NOT NULL constraints defined on the table (18): added after the data.
