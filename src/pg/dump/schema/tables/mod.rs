@@ -11,7 +11,9 @@
 //! - DEFAULT for a default pg_dump cannot write inline: on a column the CREATE statement does
 //!   not list (inherited), or one whose expression leads back to the table ([`loops`]: a
 //!   serial column's sequence is owned by the table);
-//! - CONSTRAINT (post-data) for a NOT VALID NOT NULL constraint (18), after the data.
+//! - CONSTRAINT (post-data) for a NOT VALID NOT NULL constraint (18), after the data;
+//! - CHECK CONSTRAINT (post-data) for a valid CHECK constraint in a dependency loop (its
+//!   expression calls a function taking the table's row type).
 //!
 //! CHECK constraints that are NOT VALID are the constraints collector's (post-data). Data is
 //! copied from plain tables and partitions, and from extension configuration tables
