@@ -355,43 +355,39 @@ fn storage_name(code: &str) -> Option<&'static str> {
 #[derive(Debug, Clone)]
 pub(crate) struct Check {
     pub oid: u32,
-    pub name: String,
     pub quoted: String,
     pub definition: String,
     pub local: bool,
-    pub valid: bool,
-    /// Dumped apart, after the data: NOT VALID, or part of a dependency loop.
+    /// Dumped apart by the constraints collector, after the data: NOT VALID (or NOT ENFORCED),
+    /// or using something that depends on the table.
     pub separate: bool,
-    pub comment: Option<String>,
 }
 
-/// Reads the CHECK constraints of the given relations, by relation OID, in name order.
+/// Reads the CHECK constraints of the given relations, by relation OID, in name order. Which
+/// go inline is the constraints collector's rule ([`check_in_table_sql`]), so that each is
+/// written exactly once.
+///
+/// [`check_in_table_sql`]: super::super::constraints::check_in_table_sql
 pub(crate) async fn checks(cx: &Cx<'_>, oids: &[u32]) -> Result<HashMap<u32, Vec<Check>>, PgError> {
-    let rows = cx
-        .query(
-            "check constraints",
-            "SELECT co.conrelid AS relid, co.oid AS oid, co.conname AS name, \
-                    pg_catalog.quote_ident(co.conname) AS quoted, \
-                    pg_catalog.pg_get_constraintdef(co.oid) AS definition, \
-                    co.conislocal AS local, co.convalidated AS valid, \
-                    pg_catalog.obj_description(co.oid, 'pg_constraint') AS comment \
-             FROM pg_catalog.pg_constraint co \
-             WHERE co.conrelid = ANY($1) AND co.contype = 'c' \
-             ORDER BY co.conrelid, co.conname",
-            &[&oids],
-        )
-        .await?;
+    let sql = format!(
+        "SELECT co.conrelid AS relid, co.oid AS oid, co.conname AS name, \
+                pg_catalog.quote_ident(co.conname) AS quoted, \
+                pg_catalog.pg_get_constraintdef(co.oid) AS definition, \
+                co.conislocal AS local, {} AS in_table \
+         FROM pg_catalog.pg_constraint co \
+         WHERE co.conrelid = ANY($1) AND co.contype = 'c' \
+         ORDER BY co.conrelid, co.conname",
+        super::super::constraints::check_in_table_sql("co")
+    );
+    let rows = cx.query("check constraints", &sql, &[&oids]).await?;
     let mut out: HashMap<u32, Vec<Check>> = HashMap::new();
     for row in &rows {
         out.entry(row.get("relid")).or_default().push(Check {
             oid: row.get("oid"),
-            name: row.get("name"),
             quoted: row.get("quoted"),
             definition: row.get("definition"),
             local: row.get("local"),
-            valid: row.get("valid"),
-            separate: !row.get::<_, bool>("valid"),
-            comment: row.get("comment"),
+            separate: !row.get::<_, bool>("in_table"),
         });
     }
     Ok(out)

@@ -4,18 +4,17 @@
 //!
 //! Entries made here, as pg_dump makes them:
 //! - TABLE (or FOREIGN TABLE): the CREATE statement and per-column settings
-//!   ([`definition`]), with comments on the table, its columns, its inline CHECK constraints
-//!   and (18) its named NOT NULL constraints;
+//!   ([`definition`]), with comments on the table, its columns and (18) its named NOT NULL
+//!   constraints (the constraints collector comments on CHECK constraints);
 //! - TABLE ATTACH for each partition: partitions are created as plain tables and attached
 //!   afterwards, so their column order and defaults survive;
 //! - DEFAULT for a default pg_dump cannot write inline: on a column the CREATE statement does
 //!   not list (inherited), or one whose expression leads back to the table ([`loops`]: a
 //!   serial column's sequence is owned by the table);
-//! - CONSTRAINT (post-data) for a NOT VALID NOT NULL constraint (18), after the data;
-//! - CHECK CONSTRAINT (post-data) for a valid CHECK constraint in a dependency loop (its
-//!   expression calls a function taking the table's row type).
+//! - CONSTRAINT (post-data) for a NOT VALID NOT NULL constraint (18), after the data.
 //!
-//! CHECK constraints that are NOT VALID are the constraints collector's (post-data). Data is
+//! CHECK constraints that cannot go inline (NOT VALID, or using something that depends on the
+//! table) are the constraints collector's CHECK CONSTRAINT entries. Data is
 //! copied from plain tables and partitions, and from extension configuration tables
 //! ([`config`]); a partition of a table hash-partitioned on an enum
 //! column is loaded through its root, as pg_dump forces (enum hash codes differ after a
@@ -138,12 +137,6 @@ pub(crate) async fn collect(cx: &Cx<'_>, graph: &Graph) -> Result<Tables, PgErro
             own_generation: dialect.major >= 16,
         },
     );
-    for table in tables.iter_mut().filter(|t| t.rel.dump) {
-        let key = class_key(table.rel.oid);
-        for check in table.checks.iter_mut().filter(|c| !c.separate) {
-            check.separate = graph.loops_back(ObjKey::new(cat::CONSTRAINT, check.oid), key);
-        }
-    }
     let by_oid: HashMap<u32, &Table> = tables.iter().map(|t| (t.rel.oid, t)).collect();
 
     let mut out = Tables::default();
@@ -165,7 +158,6 @@ pub(crate) async fn collect(cx: &Cx<'_>, graph: &Graph) -> Result<Tables, PgErro
                     .push(default_entry(table, column, default.oid, &default.expr));
             }
         }
-        out.entries.extend(separate_check_entries(table));
         if dialect.modern() {
             out.entries.extend(invalid_not_null_entries(table));
         }
@@ -272,13 +264,6 @@ fn table_entry(table: &Table, separate: &[bool], dialect: Dialect) -> Entry {
             }
         }
     }
-    for check in table.checks.iter().filter(|c| !c.separate && c.local) {
-        entry.comment(
-            check.comment.clone(),
-            format!("CONSTRAINT {} ON {quoted}", check.quoted),
-            &format!("CONSTRAINT {} ON {qualified}", check.quoted),
-        );
-    }
     entry
 }
 
@@ -325,43 +310,6 @@ fn default_entry(table: &Table, column: &Column, attrdef: u32, expr: &str) -> En
     ));
     entry.deps = vec![class_key(rel.oid)];
     entry
-}
-
-/// Valid CHECK constraints defined on the table that are part of a dependency loop (their
-/// expression uses the table's row type through a function, say): added after the data, as
-/// pg_dump does. (NOT VALID ones are the constraints collector's.)
-fn separate_check_entries(table: &Table) -> Vec<Entry> {
-    let rel = &table.rel;
-    let foreign = if rel.relkind == b'f' { "FOREIGN " } else { "" };
-    let mut entries = Vec::new();
-    for check in &table.checks {
-        if !check.valid || !check.separate || !check.local {
-            continue;
-        }
-        let mut entry = Entry::new(
-            ObjKey::new(cat::CONSTRAINT, check.oid),
-            Kind::Constraint,
-            "CHECK CONSTRAINT",
-            format!("{} {}", rel.name, check.name),
-            format!(
-                "ALTER {foreign}TABLE {}\n    ADD CONSTRAINT {} {};\n",
-                rel.qualified, check.quoted, check.definition
-            ),
-        );
-        entry.namespace = Some(rel.namespace.clone());
-        entry.drop_stmt = Some(format!(
-            "ALTER {foreign}TABLE {} DROP CONSTRAINT {};\n",
-            rel.qualified, check.quoted
-        ));
-        entry.deps = vec![class_key(rel.oid)];
-        entry.comment(
-            check.comment.clone(),
-            format!("CONSTRAINT {} ON {}", check.quoted, rel.quoted),
-            &format!("CONSTRAINT {} ON {}", check.quoted, rel.qualified),
-        );
-        entries.push(entry);
-    }
-    entries
 }
 
 /// NOT VALID NOT NULL constraints defined on the table (18): added after the data.
