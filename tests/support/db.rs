@@ -83,14 +83,17 @@ pub fn checksums(pg: &PgServer, db: &str) -> String {
         db,
         "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c \
          JOIN pg_namespace n ON n.oid = c.relnamespace \
-         WHERE c.relkind IN ('r', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
+         WHERE c.relkind IN ('r', 'm') AND c.relispopulated \
+           AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
            AND n.nspname !~ '^pg_toast' ORDER BY 1",
     );
     let mut out = String::new();
     for table in tables.lines().filter(|l| !l.is_empty()) {
         let sum = pg.psql(
             db,
-            &format!("SELECT count(*) || ' ' || coalesce(md5(string_agg(t::text, E'\\n' ORDER BY t::text)), '-') FROM {table} t"),
+            // by column name (a restored inheritance child may order its columns differently),
+            // each table apart from its children (which may be foreign)
+            &format!("SELECT count(*) || ' ' || coalesce(md5(string_agg(to_jsonb(t)::text, E'\\n' ORDER BY to_jsonb(t)::text)), '-') FROM ONLY {table} t"),
         );
         out.push_str(&format!("{table} {sum}"));
     }
