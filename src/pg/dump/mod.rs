@@ -1,6 +1,8 @@
-//! The native dump: one snapshot, the schema read from the catalogs, table data streamed
-//! through parallel gzip, written as a pg_dump directory-format archive (`toc.dat` plus one
-//! `<dumpId>.dat.gz` per table) that stock `pg_restore` 12–17 reads.
+//! The native dump: one snapshot, the schema read from the catalogs, table data and large
+//! objects streamed through parallel gzip, written as a pg_dump directory-format archive
+//! (`toc.dat`, one `<dumpId>.dat.gz` per table, one `blob_<oid>.dat.gz` per large object with
+//! their lists) of the archive version pg_dump of the server's major writes, so that the
+//! server's own pg_restore reads it as it reads pg_dump's.
 //!
 //! Steps: leader snapshot → lock the relations → collect every family of objects → census (an
 //! object no collector claims stops the dump, naming it) → order into a TOC → workers copy the
@@ -34,6 +36,8 @@ pub struct DumpOptions {
     /// Dump from a server outside the tested majors ([`SUPPORTED_MAJORS`]) instead of
     /// refusing it.
     pub allow_untested_server: bool,
+    /// How long to keep trying to take the table locks (see `session`).
+    pub lock_wait: std::time::Duration,
 }
 
 /// The PostgreSQL majors whose dumps are proved against their own pg_dump.
@@ -59,7 +63,7 @@ pub struct DumpSummary {
     pub tables: usize,
     /// TOC entries.
     pub entries: usize,
-    /// Uncompressed COPY bytes.
+    /// Uncompressed COPY and large object bytes.
     pub raw_bytes: u64,
     /// Rows copied.
     pub rows: u64,
@@ -73,6 +77,9 @@ pub enum DumpError {
     /// The server refused or failed.
     #[error(transparent)]
     Pg(#[from] PgError),
+    /// The table locks could not be taken.
+    #[error(transparent)]
+    Lock(#[from] session::LockError),
     /// Writing the archive failed.
     #[error("cannot write '{path}': {source}")]
     Io {
@@ -132,15 +139,21 @@ pub async fn dump_database(
         .query(
             "the relations to lock",
             &format!(
-                "SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) FROM pg_catalog.pg_class c \
+                "SELECT c.oid, pg_catalog.format('%I.%I', n.nspname, c.relname) AS name \
+                 FROM pg_catalog.pg_class c \
                  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-                 WHERE c.relkind IN ('r', 'p') AND {USER_SCHEMA} ORDER BY 1"
+                 WHERE c.relkind IN ('r', 'p') AND {USER_SCHEMA} ORDER BY 2"
             ),
             &[],
         )
         .await?;
-    let relations: Vec<String> = relations.iter().map(|r| r.get(0)).collect();
-    leader.lock_tables(target, &relations).await?;
+    let relations: Vec<(u32, String)> = relations
+        .iter()
+        .map(|r| (r.get("oid"), r.get("name")))
+        .collect();
+    leader
+        .lock_tables(target, &relations, options.lock_wait)
+        .await?;
     crate::failpoint::pause("dump:after-snapshot").await;
 
     let mut entries: Vec<Entry> = Vec::new();
@@ -162,7 +175,8 @@ pub async fn dump_database(
     entries.extend(tables.entries);
     entries.extend(schema::sequences::collect(&cx).await?);
     entries.extend(schema::views::collect(&cx).await?);
-    entries.extend(schema::large_objects::collect(&cx).await?);
+    let large_objects = schema::large_objects::collect(&cx).await?;
+    entries.extend(large_objects.entries);
     entries.extend(schema::constraints::collect(&cx).await?);
     entries.extend(schema::indexes::collect(&cx).await?);
     entries.extend(schema::triggers::collect(&cx).await?);
@@ -187,7 +201,15 @@ pub async fn dump_database(
         });
     }
     let (depend, fallback) = dependencies(&cx).await?;
-    let toc = toc::build(entries, tables.data, &depend, &fallback);
+    let version = archive::version_written_by(cx.major());
+    let toc = toc::build(
+        entries,
+        tables.data,
+        large_objects.blobs,
+        version,
+        &depend,
+        &fallback,
+    );
 
     crate::fsutil::mkdir_private_all(dir).map_err(|source| DumpError::Io {
         path: dir.to_path_buf(),
@@ -205,7 +227,7 @@ pub async fn dump_database(
     .await?;
 
     let header = archive::Header {
-        version: archive::WRITE_VERSION,
+        version,
         format: archive::FORMAT_DIRECTORY,
         compression: Compression::Gzip(Some(options.level as i32)),
         created: Local::now().naive_local(),
@@ -243,10 +265,14 @@ pub async fn dump_database(
     });
     Ok(DumpSummary {
         server_version: leader.server_version.clone(),
-        tables: data.len(),
+        tables: data.iter().filter(|f| f.table).count(),
         entries: toc.entries.len(),
         raw_bytes: data.iter().map(|f| f.written.raw_bytes).sum(),
-        rows: data.iter().map(|f| f.written.rows).sum(),
+        rows: data
+            .iter()
+            .filter(|f| f.table)
+            .map(|f| f.written.rows)
+            .sum(),
         files,
     })
 }
