@@ -147,12 +147,27 @@ fn statements_after(sql: &str, keyword: &str) -> Vec<String> {
     found
 }
 
-/// The identifier at the start of `text`, without quotes.
+/// The identifier at the start of `text`: a quoted one up to its closing quote (doubled quotes
+/// inside it kept as one), else up to whitespace or `;`.
 fn first_name(text: impl AsRef<str>) -> String {
-    text.as_ref()
-        .split(|c: char| c.is_whitespace() || c == ';')
+    let text = text.as_ref();
+    if let Some(quoted) = text.strip_prefix('"') {
+        let mut name = String::new();
+        let mut chars = quoted.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c == '"' {
+                if chars.peek() == Some(&'"') {
+                    chars.next();
+                } else {
+                    break;
+                }
+            }
+            name.push(c);
+        }
+        return name;
+    }
+    text.split(|c: char| c.is_whitespace() || c == ';')
         .next()
         .unwrap_or_default()
-        .trim_matches('"')
         .to_string()
 }
