@@ -132,6 +132,15 @@ pub struct BackupArgs {
     /// is proved against pg_dump of 14 to 18 only).
     #[arg(long)]
     pub allow_untested_server: bool,
+    /// Also record each object's owner, as pg_dump does without --no-owner (by default, as the
+    /// legacy script's `--no-owner`, objects belong to whoever restores them).
+    #[arg(long)]
+    pub owners: bool,
+    /// Also dump privileges (GRANT/REVOKE, column privileges, ALTER DEFAULT PRIVILEGES), as
+    /// pg_dump does without --no-privileges (by default, as the legacy script's
+    /// `--no-privileges`, none are dumped).
+    #[arg(long)]
+    pub privileges: bool,
     /// Print the backup summary as one JSON document on stdout.
     #[arg(long)]
     pub json: bool,

@@ -106,6 +106,8 @@ async fn back_up(args: &BackupArgs, vars: &Vars) -> Result<BackupSummary> {
             jobs,
             level: GZIP_LEVEL,
             allow_untested_server: args.allow_untested_server,
+            owners: args.owners,
+            privileges: args.privileges,
         };
         let dumped = dump_database(target, &partial.dir().join(&archive), options).await?;
         let dedup = DedupIndex::load(&catalog, "db/");

@@ -7,6 +7,7 @@
 //! data → `toc.dat` written last. The archive directory is created by this module and holds
 //! nothing else.
 
+pub(crate) mod acl;
 pub mod data;
 pub mod gzip;
 pub mod schema;
@@ -34,6 +35,12 @@ pub struct DumpOptions {
     /// Dump from a server outside the tested majors ([`SUPPORTED_MAJORS`]) instead of
     /// refusing it.
     pub allow_untested_server: bool,
+    /// Record each object's owner (`ALTER ... OWNER TO` on restore), as pg_dump does without
+    /// `--no-owner`.
+    pub owners: bool,
+    /// Dump privileges (ACL and DEFAULT ACL entries), as pg_dump does without
+    /// `--no-privileges`.
+    pub privileges: bool,
 }
 
 /// The PostgreSQL majors whose dumps are proved against their own pg_dump.
@@ -171,7 +178,9 @@ pub async fn dump_database(
     entries.extend(schema::statistics::collect(&cx).await?);
     entries.extend(schema::publications::collect(&cx).await?);
     entries.extend(schema::subscriptions::collect(&cx).await?);
-    entries.extend(schema::default_acls::collect(&cx).await?);
+    if options.privileges {
+        entries.extend(schema::default_acls::collect(&cx).await?);
+    }
     entries.extend(schema::event_triggers::collect(&cx).await?);
 
     let claimed: HashSet<ObjKey> = entries
@@ -187,7 +196,8 @@ pub async fn dump_database(
         });
     }
     let (depend, fallback) = dependencies(&cx).await?;
-    let toc = toc::build(entries, tables.data, &depend, &fallback);
+    let privileges = acl::collect(&cx, options.owners, options.privileges).await?;
+    let toc = toc::build(entries, tables.data, &depend, &fallback, &privileges);
 
     crate::fsutil::mkdir_private_all(dir).map_err(|source| DumpError::Io {
         path: dir.to_path_buf(),

@@ -11,9 +11,15 @@
 //! Dependencies come from `pg_depend` (mapped through each entry's key and claims) plus each
 //! entry's explicit ones; parallel `pg_restore -j` schedules by them. TABLE DATA always lists its
 //! TABLE first, as pg_restore requires.
+//!
+//! Owners and ACL entries ([`Privileges`]) are attached by key: every entry (and its comments)
+//! gets its object's owner, and an object's ACL entries follow the entry of lowest kind with
+//! its key (after its comments), with dump ids after every other entry's, as pg_dump numbers
+//! them. ACL entries of objects the dump does not create come last.
 
 use std::collections::{BTreeSet, HashMap};
 
+use super::acl::{self, Privileges};
 use super::schema::tables::DataSpec;
 use super::schema::{Entry, Kind, ObjKey};
 use crate::pg::archive::write::data_file_name;
@@ -44,12 +50,14 @@ struct Item {
 
 /// Builds the TOC from collected entries, table data specs and `pg_depend` edges
 /// (`dependent → referenced`). `fallback` maps objects no entry claims (a column default kept
-/// inline) to the object that carries them (its table).
-pub fn build(
+/// inline) to the object that carries them (its table). `privileges` gives owners and ACL
+/// entries.
+pub(crate) fn build(
     entries: Vec<Entry>,
     data: Vec<DataSpec>,
     depend: &[(ObjKey, ObjKey)],
     fallback: &HashMap<ObjKey, ObjKey>,
+    privileges: &Privileges,
 ) -> Toc {
     let mut items: Vec<Item> = entries
         .into_iter()
@@ -109,6 +117,11 @@ pub fn build(
         dump_ids[index] = next_id;
         next_id += 1 + items[index].entry.comments.len() as i32;
     }
+    // The item an object's ACL entries follow: the lowest kind with its key.
+    let mut acl_home: HashMap<ObjKey, usize> = HashMap::new();
+    for (index, item) in items.iter().enumerate() {
+        acl_home.entry(item.entry.key).or_insert(index);
+    }
 
     let mut toc = Toc {
         entries: special_entries(),
@@ -130,6 +143,7 @@ pub fn build(
         }
         let oid = entry.key.objid.to_string();
         let has_sql = !entry.defn.is_empty() || item.data.is_some();
+        let owner = privileges.owner(&entry.key);
         if has_sql {
             toc.entries.push(TocEntry {
                 dump_id,
@@ -150,7 +164,7 @@ pub fn build(
                 tablespace: entry.tablespace.clone(),
                 tableam: entry.tableam.clone(),
                 relkind: i32::from(entry.relkind),
-                owner: Some(String::new()),
+                owner: Some(owner.to_string()),
                 dependencies,
                 data_location: match item.data {
                     Some(_) => DataLocation::File(data_file_name(dump_id)),
@@ -168,10 +182,19 @@ pub fn build(
                 section: Some(Section::None),
                 defn: Some(comment.defn.clone()),
                 namespace: entry.namespace.clone(),
-                owner: Some(String::new()),
+                owner: Some(owner.to_string()),
                 dependencies: if has_sql { vec![dump_id] } else { Vec::new() },
                 ..TocEntry::default()
             });
+        }
+        if acl_home.get(&entry.key) == Some(&index) {
+            let object = has_sql.then_some(dump_id);
+            acl::push_entries(
+                &mut toc.entries,
+                privileges.acls(&entry.key),
+                object,
+                &mut next_id,
+            );
         }
         if let Some(spec) = &item.data {
             toc.data.push(DataItem {
@@ -179,6 +202,14 @@ pub fn build(
                 spec: spec.clone(),
             });
         }
+    }
+    for detached in privileges.detached() {
+        let extension = detached
+            .extension
+            .and_then(|key| resolve(&key))
+            .filter(|&i| !items[i].entry.defn.is_empty())
+            .map(|i| dump_ids[i]);
+        acl::push_entries(&mut toc.entries, &detached.entries, extension, &mut next_id);
     }
     toc
 }
@@ -297,6 +328,7 @@ mod tests {
                 ObjKey::new(catalog::CLASS, 1),
             )],
             &HashMap::new(),
+            &Privileges::default(),
         );
         let order: Vec<(&str, &str)> = toc
             .entries
@@ -346,9 +378,102 @@ mod tests {
         b.deps.push(ObjKey::new(catalog::CLASS, 1));
         let mut claimed_only = entry(3, Kind::Index, "INDEX", "skipped");
         claimed_only.defn.clear();
-        let toc = build(vec![a, b, claimed_only], vec![], &[], &HashMap::new());
+        let toc = build(
+            vec![a, b, claimed_only],
+            vec![],
+            &[],
+            &HashMap::new(),
+            &Privileges::default(),
+        );
         let tags: Vec<&str> = toc.entries.iter().skip(3).map(|e| e.tag.as_str()).collect();
         assert_eq!(tags.len(), 2);
         assert!(tags.contains(&"a") && tags.contains(&"b"));
+    }
+
+    #[test]
+    fn owners_and_acl_entries_follow_their_objects() {
+        use crate::pg::dump::acl::{AclEntry, DetachedAcl};
+        let acl = |tag: &str, column: bool| AclEntry {
+            tag: tag.into(),
+            namespace: Some("public".into()),
+            owner: "o".into(),
+            defn: format!("-- grants on {tag}\n"),
+            column,
+        };
+        let mut table = entry(1, Kind::Table, "TABLE", "t");
+        table.comments.push(Comment {
+            tag: "TABLE t".into(),
+            defn: "COMMENT ON TABLE public.t IS 'x';\n".into(),
+        });
+        let extension = Entry::new(
+            ObjKey::new(catalog::EXTENSION, 5),
+            Kind::Extension,
+            "EXTENSION",
+            "ext",
+            "CREATE EXTENSION ext;\n",
+        );
+        let privileges = Privileges::for_tests(
+            vec![(ObjKey::new(catalog::CLASS, 1), "o")],
+            vec![(
+                ObjKey::new(catalog::CLASS, 1),
+                vec![acl("TABLE t", false), acl("COLUMN t.a", true)],
+            )],
+            vec![DetachedAcl {
+                entries: vec![acl("FUNCTION ext_f()", false)],
+                extension: Some(ObjKey::new(catalog::EXTENSION, 5)),
+            }],
+        );
+        let toc = build(
+            vec![table, extension],
+            vec![spec(1, "t")],
+            &[],
+            &HashMap::new(),
+            &privileges,
+        );
+        let find = |tag: &str, desc: &str| {
+            toc.entries
+                .iter()
+                .find(|e| e.tag == tag && e.desc == desc)
+                .unwrap()
+        };
+        let order: Vec<(&str, &str)> = toc
+            .entries
+            .iter()
+            .skip(3)
+            .map(|e| (e.desc.as_str(), e.tag.as_str()))
+            .collect();
+        assert_eq!(
+            order,
+            [
+                ("EXTENSION", "ext"),
+                ("TABLE", "t"),
+                ("COMMENT", "TABLE t"),
+                ("ACL", "TABLE t"),
+                ("ACL", "COLUMN t.a"),
+                ("TABLE DATA", "t"),
+                ("ACL", "FUNCTION ext_f()"),
+            ]
+        );
+        let (table, data) = (find("t", "TABLE"), find("t", "TABLE DATA"));
+        assert_eq!(table.owner.as_deref(), Some("o"));
+        assert_eq!(data.owner.as_deref(), Some("o"));
+        assert_eq!(find("TABLE t", "COMMENT").owner.as_deref(), Some("o"));
+        assert_eq!(find("ext", "EXTENSION").owner.as_deref(), Some(""));
+        let (own, column) = (find("TABLE t", "ACL"), find("COLUMN t.a", "ACL"));
+        assert_eq!(own.section, Some(Section::None));
+        assert_eq!(own.dependencies, [table.dump_id]);
+        assert_eq!(column.dependencies, [table.dump_id, own.dump_id]);
+        let highest = toc
+            .entries
+            .iter()
+            .filter(|e| e.desc != "ACL")
+            .map(|e| e.dump_id)
+            .max()
+            .unwrap();
+        assert!(own.dump_id > highest, "ACL entries are numbered last");
+        assert_eq!(
+            find("FUNCTION ext_f()", "ACL").dependencies,
+            [find("ext", "EXTENSION").dump_id]
+        );
     }
 }
