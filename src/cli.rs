@@ -169,6 +169,13 @@ pub struct RestoreArgs {
     /// Restore the database in one transaction: all or nothing (serial, so slower).
     #[arg(long)]
     pub single_transaction: bool,
+    /// Leave every restored object owned by the restoring role, even when the archive records
+    /// owners (backups made with --owners, stock pg_dump archives).
+    #[arg(long)]
+    pub no_owner: bool,
+    /// Leave out the privileges the archive holds (GRANT/REVOKE, ALTER DEFAULT PRIVILEGES).
+    #[arg(long, alias = "no-acl")]
+    pub no_privileges: bool,
     /// Leave objects the generation does not hold (by default they are deleted, after every
     /// upload succeeded).
     #[arg(long)]

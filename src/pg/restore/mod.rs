@@ -10,6 +10,7 @@
 //! `DROP SCHEMA public CASCADE`), and the plan runs phase by phase (see `plan`).
 
 pub mod plan;
+pub mod privileges;
 pub mod run;
 pub mod source;
 
@@ -28,6 +29,12 @@ pub struct RestoreOptions {
     pub jobs: usize,
     /// Everything in one transaction on one connection: all or nothing.
     pub single_transaction: bool,
+    /// Give objects the owners the archive records (`ALTER ... OWNER TO`), as pg_restore
+    /// does unless `--no-owner`.
+    pub owners: bool,
+    /// Run the archive's ACL and DEFAULT ACL entries, as pg_restore does unless
+    /// `--no-privileges`.
+    pub privileges: bool,
 }
 
 /// How much of the data streams [`check_archive`] reads.
@@ -67,6 +74,23 @@ pub enum RestoreError {
     /// The server refused or failed.
     #[error(transparent)]
     Pg(#[from] PgError),
+    /// Roles the archive gives objects to, or grants privileges to or from, do not exist on
+    /// the target.
+    #[error(
+        "cannot restore into {target}: the archive names {} role(s) that do not exist there: {}; \
+         create them first, or restore with {}",
+        .roles.len(),
+        .roles.join(", "),
+        .hint
+    )]
+    MissingRoles {
+        /// The target, as `user@host:port/database`.
+        target: String,
+        /// The missing roles, quoted where needed.
+        roles: Vec<String>,
+        /// The flags that would leave them out (`--no-owner`, `--no-privileges`).
+        hint: String,
+    },
     /// A bug or a panic in a worker.
     #[error("internal error: {0}")]
     Internal(String),
@@ -121,12 +145,14 @@ pub async fn restore_database(
     let started = Instant::now();
     let Checked {
         archive,
-        plan,
+        mut plan,
         bytes,
         seconds,
     } = checked;
+    plan.restrict(options.owners, options.privileges);
     let client = run::session(target, &plan).await?;
     check_privileges(&client, target, &plan).await?;
+    check_roles(&client, target, &archive, &plan).await?;
     let check_seconds = seconds + started.elapsed().as_secs_f64();
     let data = match bytes {
         Some(bytes) => format!("{} of data decoded", crate::display::bytes(bytes)),
@@ -152,6 +178,7 @@ pub async fn restore_database(
         }
         let post: Vec<usize> = plan.post_data.iter().map(|s| s.entry).collect();
         run::serial(&client, target, &archive, &plan, &post).await?;
+        run::privileges(&client, target, &archive, &plan).await?;
         run::serial(&client, target, &archive, &plan, &plan.last).await?;
         client
             .batch_execute("COMMIT")
@@ -162,6 +189,7 @@ pub async fn restore_database(
         run::replace_and_create(&client, target, &archive, &plan).await?;
         run::serial(&client, target, &archive, &plan, &plan.after_data).await?;
         let sent = run::load_and_index(target, archive.clone(), &plan, options.jobs).await?;
+        run::privileges(&client, target, &archive, &plan).await?;
         run::serial(&client, target, &archive, &plan, &plan.last).await?;
         sent
     };
@@ -169,6 +197,7 @@ pub async fn restore_database(
         + plan.data.len()
         + plan.after_data.len()
         + plan.post_data.len()
+        + plan.privileges.len()
         + plan.last.len();
     Ok(RestoreSummary {
         tables: plan.data.len(),
@@ -216,5 +245,58 @@ async fn check_privileges(
             message,
         })),
         None => Ok(()),
+    }
+}
+
+/// Refuses early when roles the restore would give objects to (owners) or name in privileges
+/// do not exist on the target, naming them and the flags that leave them out.
+async fn check_roles(
+    client: &tokio_postgres::Client,
+    target: &Target,
+    archive: &Archive,
+    plan: &RestorePlan,
+) -> Result<(), RestoreError> {
+    let (owners, grants) = privileges::roles(plan, &archive.entries);
+    let named: Vec<String> = owners.union(&grants).cloned().collect();
+    if named.is_empty() {
+        return Ok(());
+    }
+    let rows = client
+        .query(
+            "SELECT r.name FROM pg_catalog.unnest($1::pg_catalog.text[]) AS r(name) \
+             WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles a WHERE a.rolname = r.name) \
+             ORDER BY 1",
+            &[&named],
+        )
+        .await
+        .map_err(|e| target.error("look up roles on", &e))?;
+    let missing: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let mut flags = Vec::new();
+    if missing.iter().any(|r| owners.contains(r)) {
+        flags.push("--no-owner");
+    }
+    if missing.iter().any(|r| grants.contains(r)) {
+        flags.push("--no-privileges");
+    }
+    Err(RestoreError::MissingRoles {
+        target: target.to_string(),
+        roles: missing.iter().map(|r| role_display(r)).collect(),
+        hint: flags.join(" "),
+    })
+}
+
+/// A role name as a message shows it: as is when plain, else double-quoted.
+fn role_display(name: &str) -> String {
+    if !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    {
+        name.to_string()
+    } else {
+        format!("\"{}\"", name.replace('"', "\"\""))
     }
 }

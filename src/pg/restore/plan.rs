@@ -15,12 +15,15 @@
 //!    exclusively (everything but CREATE INDEX: ALTER TABLE takes strong locks, and two foreign
 //!    keys between the same tables could deadlock) never runs beside another step on that
 //!    table, while indexes of one table build side by side;
-//! 5. last: materialized view refreshes (they read fully restored, indexed tables).
+//! 5. privileges: ACL and DEFAULT ACL entries, serially in TOC order (as pg_restore's ACL
+//!    pass: after every object exists, so default privileges change no restored object);
+//! 6. last: materialized view refreshes (they read fully restored, indexed tables).
 //!
 //! Entries of section "none" (COMMENT, ...) belong to the section of the entry before them,
-//! as in pg_restore. ACLs, default ACLs and security labels are skipped (`--no-privileges`),
-//! as are ENCODING / STDSTRINGS / SEARCHPATH (they become session settings) and DATABASE
-//! entries. Large objects are refused: restoring them is not supported yet.
+//! as in pg_restore. Security labels are skipped, as are ENCODING / STDSTRINGS / SEARCHPATH
+//! (they become session settings) and DATABASE entries (with the ACLs of the database).
+//! Large objects are refused: restoring them is not supported yet. Owners are applied by
+//! `run` (`ALTER ... OWNER TO` after each entry) unless [`RestorePlan::skip_owners`].
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -72,8 +75,12 @@ pub struct RestorePlan {
     pub after_data: Vec<usize>,
     /// Post-data steps, in TOC order.
     pub post_data: Vec<PostStep>,
+    /// ACL and DEFAULT ACL entries, run after post-data.
+    pub privileges: Vec<usize>,
     /// Entries run last (MATERIALIZED VIEW DATA).
     pub last: Vec<usize>,
+    /// Leave every object owned by the restoring role (`--no-owner`).
+    pub skip_owners: bool,
     /// Entries skipped, with why.
     pub skipped: Vec<(usize, &'static str)>,
 }
@@ -126,9 +133,18 @@ pub fn plan(entries: &[TocEntry]) -> Result<RestorePlan, PlanError> {
                     .push((index, "database-level entry (only used with --create)"));
                 continue;
             }
-            "ACL" | "DEFAULT ACL" | "SECURITY LABEL" => {
+            "ACL" if entry.tag.starts_with("DATABASE ") => {
                 plan.skipped
-                    .push((index, "privileges are not restored (--no-privileges)"));
+                    .push((index, "database-level entry (only used with --create)"));
+                continue;
+            }
+            "ACL" | "DEFAULT ACL" => {
+                plan.privileges.push(index);
+                continue;
+            }
+            "SECURITY LABEL" => {
+                plan.skipped
+                    .push((index, "security labels are not restored"));
                 continue;
             }
             "BLOB" | "BLOBS" | "BLOB METADATA" => {
@@ -145,7 +161,14 @@ pub fn plan(entries: &[TocEntry]) -> Result<RestorePlan, PlanError> {
         {
             namespaces.insert(namespace.clone());
         }
-        if entry.desc == "SCHEMA" {
+        // `-- *not* creating schema` (public, recorded for its owner) creates nothing
+        if entry.desc == "SCHEMA"
+            && !entry
+                .defn
+                .as_deref()
+                .unwrap_or_default()
+                .starts_with("-- *not* creating schema")
+        {
             created.insert(entry.tag.clone());
         }
         let empty = entry.defn.as_deref().is_none_or(str::is_empty) && !entry.had_dumper;
@@ -215,6 +238,22 @@ pub fn plan(entries: &[TocEntry]) -> Result<RestorePlan, PlanError> {
     plan.drop_schemas = namespaces.iter().cloned().collect();
     plan.create_schemas = namespaces.difference(&created).cloned().collect();
     Ok(plan)
+}
+
+impl RestorePlan {
+    /// Applies `--no-owner` (`owners` false: no `ALTER ... OWNER TO`) and `--no-privileges`
+    /// (`privileges` false: the ACL pass is skipped).
+    pub fn restrict(&mut self, owners: bool, privileges: bool) {
+        self.skip_owners = !owners;
+        if !privileges {
+            let skipped = std::mem::take(&mut self.privileges);
+            self.skipped.extend(
+                skipped
+                    .into_iter()
+                    .map(|index| (index, "privileges are not restored (--no-privileges)")),
+            );
+        }
+    }
 }
 
 /// The first single-quoted value in `SET x = 'value';`.
@@ -318,8 +357,13 @@ mod tests {
         assert_eq!(p.post_data[1].needs, Needs::Tables(vec![0]));
         assert_eq!(p.post_data[3].after, [2], "a comment follows its object");
         assert_eq!(p.last, [13]);
+        assert_eq!(p.privileges, [12]);
+        assert!(p.skipped.is_empty());
+        let mut without = p.clone();
+        without.restrict(false, false);
+        assert!(without.skip_owners && without.privileges.is_empty());
         assert_eq!(
-            p.skipped,
+            without.skipped,
             [(12, "privileges are not restored (--no-privileges)")]
         );
     }
@@ -332,5 +376,23 @@ mod tests {
             "public is always replaced"
         );
         assert!(plan(&entries).unwrap_err().0.contains("large objects"));
+    }
+
+    #[test]
+    fn public_recorded_for_its_owner_is_still_recreated_and_database_acls_skipped() {
+        let mut public = entry(2, "SCHEMA", Section::PreData, None, &[]);
+        public.tag = "public".into();
+        public.defn = Some("-- *not* creating schema, since initdb creates it\n".into());
+        let mut database_acl = entry(3, "ACL", Section::None, None, &[]);
+        database_acl.tag = "DATABASE stgy".into();
+        let p = plan(&[public, database_acl]).unwrap();
+        assert_eq!(p.create_schemas, ["public"]);
+        assert_eq!(
+            p.pre_data,
+            [0],
+            "it still runs, for its ALTER SCHEMA ... OWNER TO"
+        );
+        assert!(p.privileges.is_empty());
+        assert_eq!(p.skipped[0].0, 1);
     }
 }
