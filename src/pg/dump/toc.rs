@@ -123,6 +123,7 @@ pub(crate) fn build(
         acl_home.entry(item.entry.key).or_insert(index);
     }
 
+    let mut acl_numbering = acl::AclNumbering::new(next_id);
     let mut toc = Toc {
         entries: special_entries(),
         data: Vec::new(),
@@ -189,12 +190,7 @@ pub(crate) fn build(
         }
         if acl_home.get(&entry.key) == Some(&index) {
             let object = has_sql.then_some(dump_id);
-            acl::push_entries(
-                &mut toc.entries,
-                privileges.acls(&entry.key),
-                object,
-                &mut next_id,
-            );
+            acl_numbering.push(&mut toc.entries, privileges.acls(&entry.key), object);
         }
         if let Some(spec) = &item.data {
             toc.data.push(DataItem {
@@ -209,7 +205,7 @@ pub(crate) fn build(
             .and_then(|key| resolve(&key))
             .filter(|&i| !items[i].entry.defn.is_empty())
             .map(|i| dump_ids[i]);
-        acl::push_entries(&mut toc.entries, &detached.entries, extension, &mut next_id);
+        acl_numbering.push(&mut toc.entries, &detached.entries, extension);
     }
     toc
 }
@@ -399,12 +395,25 @@ mod tests {
             owner: "o".into(),
             defn: format!("-- grants on {tag}\n"),
             column,
+            schema: None,
         };
         let mut table = entry(1, Kind::Table, "TABLE", "t");
         table.comments.push(Comment {
             tag: "TABLE t".into(),
             defn: "COMMENT ON TABLE public.t IS 'x';\n".into(),
         });
+        let schema = Entry::new(
+            ObjKey::new(catalog::NAMESPACE, 2200),
+            Kind::Schema,
+            "SCHEMA",
+            "public",
+            "",
+        );
+        let schema_acl = AclEntry {
+            namespace: None,
+            schema: Some("public".into()),
+            ..acl("SCHEMA public", false)
+        };
         let extension = Entry::new(
             ObjKey::new(catalog::EXTENSION, 5),
             Kind::Extension,
@@ -414,17 +423,20 @@ mod tests {
         );
         let privileges = Privileges::for_tests(
             vec![(ObjKey::new(catalog::CLASS, 1), "o")],
-            vec![(
-                ObjKey::new(catalog::CLASS, 1),
-                vec![acl("TABLE t", false), acl("COLUMN t.a", true)],
-            )],
+            vec![
+                (
+                    ObjKey::new(catalog::CLASS, 1),
+                    vec![acl("TABLE t", false), acl("COLUMN t.a", true)],
+                ),
+                (ObjKey::new(catalog::NAMESPACE, 2200), vec![schema_acl]),
+            ],
             vec![DetachedAcl {
                 entries: vec![acl("FUNCTION ext_f()", false)],
                 extension: Some(ObjKey::new(catalog::EXTENSION, 5)),
             }],
         );
         let toc = build(
-            vec![table, extension],
+            vec![table, extension, schema],
             vec![spec(1, "t")],
             &[],
             &HashMap::new(),
@@ -445,6 +457,7 @@ mod tests {
         assert_eq!(
             order,
             [
+                ("ACL", "SCHEMA public"),
                 ("EXTENSION", "ext"),
                 ("TABLE", "t"),
                 ("COMMENT", "TABLE t"),
@@ -461,8 +474,16 @@ mod tests {
         assert_eq!(find("ext", "EXTENSION").owner.as_deref(), Some(""));
         let (own, column) = (find("TABLE t", "ACL"), find("COLUMN t.a", "ACL"));
         assert_eq!(own.section, Some(Section::None));
-        assert_eq!(own.dependencies, [table.dump_id]);
-        assert_eq!(column.dependencies, [table.dump_id, own.dump_id]);
+        let schema_acl = find("SCHEMA public", "ACL");
+        assert!(
+            schema_acl.dependencies.is_empty(),
+            "public has no entry of its own"
+        );
+        assert_eq!(own.dependencies, [table.dump_id, schema_acl.dump_id]);
+        assert_eq!(
+            column.dependencies,
+            [table.dump_id, own.dump_id, schema_acl.dump_id]
+        );
         let highest = toc
             .entries
             .iter()
@@ -473,7 +494,7 @@ mod tests {
         assert!(own.dump_id > highest, "ACL entries are numbered last");
         assert_eq!(
             find("FUNCTION ext_f()", "ACL").dependencies,
-            [find("ext", "EXTENSION").dump_id]
+            [find("ext", "EXTENSION").dump_id, schema_acl.dump_id]
         );
     }
 }

@@ -341,6 +341,7 @@ impl AclCatalog {
         format!(
             "SELECT {classid} AS classid, x.oid AS objid, {kind} AS kind, {name} AS name, \
                     {schema} AS namespace, pg_catalog.quote_ident({schema}) AS namespace_quoted, \
+                    {itself} AS schema_itself, \
                     pg_catalog.pg_get_userbyid({owner}) AS owner, {acl}::pg_catalog.text AS acl, \
                     pg_catalog.acldefault(({default_kind})::\"char\", {owner})::pg_catalog.text \
                       AS acldefault, \
@@ -353,6 +354,11 @@ impl AclCatalog {
              WHERE {scope}{condition}",
             kind = self.kind,
             name = self.name,
+            itself = if self.table == "pg_namespace" {
+                "x.nspname::pg_catalog.text"
+            } else {
+                "NULL::pg_catalog.text"
+            },
             schema = self.schema,
             owner = self.owner,
             acl = self.acl,
@@ -455,6 +461,8 @@ struct AclObject {
     name: String,
     namespace: Option<String>,
     namespace_quoted: Option<String>,
+    /// For a schema, the schema.
+    schema_itself: Option<String>,
     owner: String,
     acl: Option<String>,
     acldefault: String,
@@ -468,6 +476,7 @@ impl AclObject {
             name: row.get("name"),
             namespace: row.get("namespace"),
             namespace_quoted: row.get("namespace_quoted"),
+            schema_itself: row.get("schema_itself"),
             owner: row.get("owner"),
             acl: row.get("acl"),
             acldefault: row.get("acldefault"),
@@ -529,6 +538,7 @@ impl AclObject {
                 owner: owner.clone(),
                 defn,
                 column: false,
+                schema: self.schema_itself.clone(),
             });
         }
         for (column, acl, initprivs) in columns {
@@ -549,6 +559,7 @@ impl AclObject {
                     owner: owner.clone(),
                     defn,
                     column: true,
+                    schema: None,
                 });
             }
         }
@@ -594,6 +605,7 @@ mod tests {
             name: name.into(),
             namespace: Some("app".into()),
             namespace_quoted: Some("app".into()),
+            schema_itself: None,
             owner: "o".into(),
             acl: acl.map(String::from),
             acldefault: default.into(),

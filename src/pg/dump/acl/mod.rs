@@ -43,6 +43,8 @@ pub(crate) struct AclEntry {
     /// A column's privileges: the entry also depends on its table's own ACL entry, which
     /// must run first (revoking a table privilege revokes it from every column).
     pub column: bool,
+    /// For a schema's ACL entry, the schema (not quoted).
+    pub schema: Option<String>,
 }
 
 /// The ACL entries of an object the dump does not create.
@@ -88,38 +90,67 @@ impl Privileges {
     }
 }
 
-/// Appends `entries` (one object's ACL entries) to a TOC, numbering them from `next_id`. Each
-/// depends on the object's entry (`object`, when the TOC has one); column entries also on the
-/// object's own ACL entry.
-pub(crate) fn push_entries(
-    toc: &mut Vec<TocEntry>,
-    entries: &[AclEntry],
-    object: Option<i32>,
-    next_id: &mut i32,
-) {
-    let mut own: Option<i32> = None;
-    for entry in entries {
-        let dump_id = *next_id;
-        *next_id += 1;
-        let mut dependencies: Vec<i32> = object.into_iter().collect();
-        if entry.column {
-            dependencies.extend(own);
-        } else {
-            own = Some(dump_id);
+/// Numbers ACL entries and appends them to a TOC.
+///
+/// Each entry depends on its object's entry (when the TOC has one); a column's entry also on
+/// its table's ACL entry; and the entry of an object in a schema also on that schema's ACL
+/// entry, when there is one. A grant made through a grant option runs as its grantor, who may
+/// need USAGE on the schema, itself granted in that pass: pg_dump records no such dependency,
+/// so `pg_restore -j` may run the two the wrong way round.
+#[derive(Debug)]
+pub(crate) struct AclNumbering {
+    /// The next free dump id.
+    next_id: i32,
+    /// Dump ids of the schemas' ACL entries, by schema.
+    schemas: HashMap<String, i32>,
+}
+
+impl AclNumbering {
+    /// Numbering from `next_id`, the first dump id no other entry has.
+    pub(crate) fn new(next_id: i32) -> AclNumbering {
+        AclNumbering {
+            next_id,
+            schemas: HashMap::new(),
         }
-        toc.push(TocEntry {
-            dump_id,
-            table_oid: "0".into(),
-            oid: "0".into(),
-            tag: entry.tag.clone(),
-            desc: "ACL".into(),
-            section: Some(Section::None),
-            defn: Some(entry.defn.clone()),
-            namespace: entry.namespace.clone(),
-            owner: Some(entry.owner.clone()),
-            dependencies,
-            ..TocEntry::default()
-        });
+    }
+
+    /// Appends one object's ACL `entries`; `object` is its entry's dump id.
+    pub(crate) fn push(
+        &mut self,
+        toc: &mut Vec<TocEntry>,
+        entries: &[AclEntry],
+        object: Option<i32>,
+    ) {
+        let mut own: Option<i32> = None;
+        for entry in entries {
+            let dump_id = self.next_id;
+            self.next_id += 1;
+            let mut dependencies: Vec<i32> = object.into_iter().collect();
+            if entry.column {
+                dependencies.extend(own);
+            } else {
+                own = Some(dump_id);
+            }
+            if let Some(schema) = entry.namespace.as_ref().and_then(|n| self.schemas.get(n)) {
+                dependencies.push(*schema);
+            }
+            if let Some(schema) = &entry.schema {
+                self.schemas.insert(schema.clone(), dump_id);
+            }
+            toc.push(TocEntry {
+                dump_id,
+                table_oid: "0".into(),
+                oid: "0".into(),
+                tag: entry.tag.clone(),
+                desc: "ACL".into(),
+                section: Some(Section::None),
+                defn: Some(entry.defn.clone()),
+                namespace: entry.namespace.clone(),
+                owner: Some(entry.owner.clone()),
+                dependencies,
+                ..TocEntry::default()
+            });
+        }
     }
 }
 
