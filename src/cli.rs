@@ -77,6 +77,16 @@ pub struct LockArg {
     pub wait_lock: Option<u64>,
 }
 
+/// `--stall-timeout`.
+#[derive(Debug, Args)]
+pub struct StallArg {
+    /// Fail when a server says nothing for SECS seconds: a query or request without an
+    /// answer, COPY data or an object body without a byte [env: FULLSITE_STALL_TIMEOUT;
+    /// default: 120].
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
+    pub stall_timeout: Option<u64>,
+}
+
 /// `--db|--no-db --objects|--no-objects`.
 #[derive(Debug, Args)]
 pub struct PartsArgs {
@@ -151,6 +161,14 @@ pub struct BackupArgs {
     /// Lock waiting.
     #[command(flatten)]
     pub lock: LockArg,
+    /// Bounded waits for silent servers.
+    #[command(flatten)]
+    pub stall: StallArg,
+    /// How long to keep trying to take the dump's table locks while another session holds or
+    /// awaits a conflicting lock (an application migration), before failing and naming it
+    /// [env: FULLSITE_LOCK_WAIT_TIMEOUT; default: 120].
+    #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
+    pub lock_wait_timeout: Option<u64>,
 }
 
 /// `fullsite restore`.
@@ -189,6 +207,9 @@ pub struct RestoreArgs {
     /// Lock waiting.
     #[command(flatten)]
     pub lock: LockArg,
+    /// Bounded waits for silent servers.
+    #[command(flatten)]
+    pub stall: StallArg,
     /// Generation to restore, e.g. full-site-2026-01-12.
     #[arg(value_name = "NAME")]
     pub name: String,
@@ -283,6 +304,15 @@ fn parse_jobs(text: &str) -> Result<usize, String> {
     match text.parse::<usize>() {
         Ok(n) if (1..=64).contains(&n) => Ok(n),
         _ => Err(format!("'{text}' is not a number of jobs from 1 to 64")),
+    }
+}
+
+fn parse_seconds(text: &str) -> Result<u64, String> {
+    match text.parse::<u64>() {
+        Ok(n) if (1..=86_400).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "'{text}' is not a number of seconds from 1 to 86400"
+        )),
     }
 }
 

@@ -50,6 +50,12 @@ pub struct ObjectsSummary {
     pub unchanged: u64,
     /// Downloaded objects linked to identical content.
     pub deduplicated: u64,
+    /// Listed objects deleted before they were fetched (not in the generation).
+    pub vanished: u64,
+    /// The first few of them, as `bucket/key`.
+    pub vanished_keys: Vec<String>,
+    /// Listed objects replaced before they were fetched (stored as fetched).
+    pub changed_during_backup: u64,
     /// Wall time of the part.
     pub seconds: f64,
 }
@@ -101,6 +107,26 @@ impl BackupSummary {
                 o.deduplicated,
                 o.seconds
             ));
+            if o.vanished > 0 || o.changed_during_backup > 0 {
+                out.push_str(&format!(
+                    "            changed during the backup: {} vanished (deleted after the listing){}, {} replaced (stored as fetched)\n",
+                    o.vanished,
+                    if o.vanished_keys.is_empty() {
+                        String::new()
+                    } else {
+                        format!(
+                            ": {}{}",
+                            o.vanished_keys.join(", "),
+                            if o.vanished > o.vanished_keys.len() as u64 {
+                                ", ..."
+                            } else {
+                                ""
+                            }
+                        )
+                    },
+                    o.changed_during_backup
+                ));
+            }
         }
         out.push_str(&format!(
             "  total     {:.1}s, finished {}\n",
@@ -174,6 +200,16 @@ impl BackupSummary {
                 "fullsite_backup_objects_linked",
                 "Objects hard-linked (unchanged or identical content)",
                 (o.unchanged + o.deduplicated) as f64,
+            );
+            m.gauge(
+                "fullsite_backup_objects_vanished",
+                "Listed objects deleted before they were fetched (not in the generation)",
+                o.vanished as f64,
+            );
+            m.gauge(
+                "fullsite_backup_objects_changed_during_backup",
+                "Listed objects replaced before they were fetched (stored as fetched)",
+                o.changed_during_backup as f64,
             );
             m.gauge(
                 "fullsite_backup_objects_new_bytes",
@@ -265,6 +301,9 @@ mod tests {
                 downloaded_bytes: 500,
                 unchanged: 9,
                 deduplicated: 0,
+                vanished: 0,
+                vanished_keys: Vec::new(),
+                changed_during_backup: 0,
                 seconds: 1.6,
             }),
         }
@@ -295,6 +334,34 @@ mod tests {
         assert!(
             prometheus_failure(None, 1)
                 .contains("fullsite_backup_last_success_timestamp_seconds 0\n")
+        );
+    }
+
+    #[test]
+    fn objects_changed_during_the_backup_are_reported_in_every_rendering() {
+        let mut changed = summary();
+        let objects = changed.objects.as_mut().unwrap();
+        objects.vanished = 12;
+        objects.vanished_keys = vec!["images/a.png".into(), "images/b.png".into()];
+        objects.changed_during_backup = 3;
+        let text = changed.text();
+        assert!(
+            text.contains(
+                "12 vanished (deleted after the listing): images/a.png, images/b.png, ..."
+            ),
+            "{text}"
+        );
+        assert!(text.contains("3 replaced (stored as fetched)"), "{text}");
+        let metrics = changed.prometheus();
+        assert!(metrics.contains("fullsite_backup_objects_vanished 12\n"));
+        assert!(metrics.contains("fullsite_backup_objects_changed_during_backup 3\n"));
+        let json = serde_json::to_value(&changed).unwrap();
+        assert_eq!(json["objects"]["vanished"], 12);
+        assert_eq!(json["objects"]["vanished_keys"][1], "images/b.png");
+        assert_eq!(json["objects"]["changed_during_backup"], 3);
+        assert!(
+            !summary().text().contains("vanished"),
+            "quiet when nothing changed"
         );
     }
 

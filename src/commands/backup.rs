@@ -18,9 +18,11 @@ use crate::lock::{RootLock, host_name};
 use crate::manifest::{
     self, DatabaseSource, FileEntry, Header, ManifestWriter, Parts, Source, StorageSource,
 };
-use crate::objects::client::S3;
 use crate::objects::listing::list_buckets;
 use crate::objects::mirror::{MirrorOptions, mirror};
+use crate::objects::patience::Patience;
+use crate::objects::s3::S3Store;
+use crate::objects::store::ObjectStore;
 use crate::pg::connect::Target;
 use crate::pg::dump::{DumpOptions, dump_database};
 use crate::summary::{BackupSummary, DatabaseSummary, ObjectsSummary};
@@ -69,11 +71,17 @@ async fn back_up(args: &BackupArgs, vars: &Vars) -> Result<BackupSummary> {
         .then(|| S3Settings::from_vars(vars))
         .transpose()?;
     let jobs = args.jobs.unwrap_or_else(super::default_jobs);
+    let stall = config::stall_timeout(args.stall.stall_timeout, vars)?;
+    let lock_wait = config::lock_wait_timeout(args.lock_wait_timeout, vars)?;
     let target = db
         .as_ref()
-        .map(|db| Target::resolve(db, &db.name))
+        .map(|db| Target::resolve(db, &db.name).map(|t| t.with_stall(stall)))
         .transpose()?;
-    let s3 = s3_settings.as_ref().map(S3::new).transpose()?;
+    let s3 = s3_settings
+        .as_ref()
+        .map(|settings| S3Store::new(settings, stall))
+        .transpose()?;
+    let patience = Patience::new(stall);
 
     create_private_dir_all(&root)?;
     let _lock = RootLock::acquire(
@@ -108,6 +116,7 @@ async fn back_up(args: &BackupArgs, vars: &Vars) -> Result<BackupSummary> {
             allow_untested_server: args.allow_untested_server,
             owners: args.owners,
             privileges: args.privileges,
+            lock_wait,
         };
         let dumped = dump_database(target, &partial.dir().join(&archive), options).await?;
         let dedup = DedupIndex::load(&catalog, "db/");
@@ -159,13 +168,13 @@ async fn back_up(args: &BackupArgs, vars: &Vars) -> Result<BackupSummary> {
     let buckets = match (&s3, &s3_settings) {
         (Some(s3), Some(settings)) => Some(match &settings.buckets {
             Some(list) => list.clone(),
-            None => list_buckets(s3).await?,
+            None => list_buckets(s3, &patience).await?,
         }),
         _ => None,
     };
     if let (Some(s3), Some(buckets)) = (&s3, &buckets) {
         source.storage = Some(StorageSource {
-            endpoint: s3.endpoint.clone(),
+            endpoint: s3.endpoint().to_string(),
             buckets: buckets.clone(),
         });
     }
@@ -190,6 +199,7 @@ async fn back_up(args: &BackupArgs, vars: &Vars) -> Result<BackupSummary> {
         let options = MirrorOptions {
             concurrency: args.transfers,
             allow_empty_bucket: args.allow_empty_bucket,
+            patience,
         };
         let (m, written) = mirror(s3, partial.dir(), &catalog, buckets, &options, manifest).await?;
         manifest = written;
@@ -201,6 +211,9 @@ async fn back_up(args: &BackupArgs, vars: &Vars) -> Result<BackupSummary> {
             downloaded_bytes: m.downloaded_bytes,
             unchanged: m.unchanged,
             deduplicated: m.deduplicated,
+            vanished: m.vanished,
+            vanished_keys: m.vanished_keys.clone(),
+            changed_during_backup: m.changed_during_backup,
             seconds: started.elapsed().as_secs_f64(),
         });
         tracing::info!(

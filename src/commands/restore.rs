@@ -14,8 +14,9 @@ use crate::config::{self, DbSettings, S3Settings, Vars};
 use crate::error::{Error, Result};
 use crate::generation::{Catalog, Generation, GenerationKind, GenerationName};
 use crate::lock::RootLock;
-use crate::objects::client::S3;
+use crate::objects::patience::Patience;
 use crate::objects::restore::{ObjectRestoreOptions, restore_objects};
+use crate::objects::s3::S3Store;
 use crate::pg::connect::Target;
 use crate::pg::restore::{DataCheck, RestoreOptions, check_archive, restore_database};
 use crate::verify::verify_generation;
@@ -51,12 +52,14 @@ pub async fn run(args: RestoreArgs, vars: &Vars) -> Result<()> {
         .into_db
         .clone()
         .unwrap_or_else(|| settings.name.clone());
-    let target = Target::resolve(&settings, &database)?;
+    let stall = config::stall_timeout(args.stall.stall_timeout, vars)?;
+    let target = Target::resolve(&settings, &database)?.with_stall(stall);
     let archive = db
         .then(|| archive_path(&generation, &settings))
         .transpose()?;
+    let patience = Patience::new(stall);
     let s3 = match (&s3_settings, objects) {
-        (Some(settings), true) => Some(S3::new(settings)?),
+        (Some(settings), true) => Some(S3Store::new(settings, stall)?),
         _ => None,
     };
 
@@ -105,13 +108,7 @@ pub async fn run(args: RestoreArgs, vars: &Vars) -> Result<()> {
         None => None,
     };
     if let Some(s3) = &s3 {
-        s3.client.list_buckets().send().await.map_err(|e| {
-            crate::objects::mirror::MirrorError::S3 {
-                action: "list buckets".into(),
-                endpoint: s3.endpoint.clone(),
-                message: crate::objects::client::describe(&e),
-            }
-        })?;
+        crate::objects::listing::list_buckets(s3, &patience).await?;
     }
     if let Some(checked) = checked {
         if args.into_db.is_some() {
@@ -131,6 +128,7 @@ pub async fn run(args: RestoreArgs, vars: &Vars) -> Result<()> {
             concurrency: args.transfers,
             keep_extra: args.keep_extra,
             anon_download_buckets: s3_settings.anon_download_buckets.clone(),
+            patience,
         };
         let done = restore_objects(s3, &generation, &options).await?;
         tracing::info!(

@@ -9,6 +9,7 @@
 mod dotenv;
 mod endpoint;
 mod secret;
+mod timeouts;
 
 use std::collections::HashMap;
 use std::io;
@@ -17,6 +18,10 @@ use std::path::{Path, PathBuf};
 pub use dotenv::DotEnvError;
 pub use endpoint::{Endpoint, resolve_host};
 pub use secret::Secret;
+pub use timeouts::{
+    DEFAULT_LOCK_WAIT_SECS, DEFAULT_STALL_SECS, LOCK_WAIT_VAR, STALL_VAR, lock_wait_timeout,
+    stall_timeout,
+};
 
 /// The backup root when neither `--root` nor `STGY_BACKUP_ROOT` is given.
 pub const DEFAULT_ROOT: &str = "/var/backups/stgy";

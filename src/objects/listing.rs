@@ -5,24 +5,10 @@
 //! map them to files. It is the only per-object state the mirror keeps for the whole run, so it
 //! stays small: key, size, ETag and Last-Modified.
 
-use aws_sdk_s3::primitives::{DateTime, DateTimeFormat};
-
-use super::client::S3;
 use super::key_path::KeyPaths;
-use super::mirror::{MirrorError, s3_error};
-
-/// One object as a bucket listing reports it.
-#[derive(Debug, Clone)]
-pub struct Listed {
-    /// Key.
-    pub key: String,
-    /// Size in bytes.
-    pub size: u64,
-    /// ETag (quotes included).
-    pub etag: String,
-    /// Last-Modified, RFC 3339.
-    pub last_modified: String,
-}
+use super::mirror::MirrorError;
+use super::patience::Patience;
+use super::store::{Listed, ObjectStore, StoreErrorKind};
 
 /// One bucket's objects, sorted by key, and their paths.
 #[derive(Debug)]
@@ -37,11 +23,16 @@ pub struct BucketListing {
 }
 
 impl BucketListing {
-    /// The listing of bucket `name`; `None` when it does not exist.
+    /// The listing of bucket `name`; `None` when it does not exist. A key listed twice (a
+    /// listing that changed between pages) is kept once, with its last-listed identity.
     pub fn new(name: String, listed: Option<Vec<Listed>>) -> BucketListing {
         let missing = listed.is_none();
         let mut objects = listed.unwrap_or_default();
-        objects.sort_unstable_by(|a, b| a.key.cmp(&b.key));
+        // Reversed, then sorted stably: of equal keys the last listed comes first, and dedup
+        // keeps the first of each run.
+        objects.reverse();
+        objects.sort_by(|a, b| a.key.cmp(&b.key));
+        objects.dedup_by(|later, earlier| later.key == earlier.key);
         objects.shrink_to_fit();
         let paths = KeyPaths::new(objects.iter().map(|o| o.key.as_str()));
         BucketListing {
@@ -70,54 +61,45 @@ impl BucketListing {
 }
 
 /// Every bucket the endpoint lists, sorted by name.
-pub async fn list_buckets(s3: &S3) -> Result<Vec<String>, MirrorError> {
-    let output = s3
-        .client
-        .list_buckets()
-        .send()
+pub async fn list_buckets<S: ObjectStore>(
+    store: &S,
+    patience: &Patience,
+) -> Result<Vec<String>, MirrorError> {
+    patience
+        .retry(patience.stall, || store.list_buckets())
         .await
-        .map_err(|e| s3_error(s3, "list buckets".into(), &e))?;
-    let mut names: Vec<String> = output
-        .buckets()
-        .iter()
-        .filter_map(|b| b.name().map(String::from))
-        .collect();
-    names.sort();
-    Ok(names)
+        .map_err(|e| MirrorError::store(store, "list buckets".into(), e))
 }
 
-/// Every object of `bucket` (paginated), or `None` when the bucket does not exist.
-pub async fn list_bucket(s3: &S3, bucket: &str) -> Result<Option<Vec<Listed>>, MirrorError> {
-    let mut pages = s3
-        .client
-        .list_objects_v2()
-        .bucket(bucket)
-        .into_paginator()
-        .send();
+/// Every object of `bucket`, page by page, or `None` when the bucket does not exist.
+pub async fn list_bucket<S: ObjectStore>(
+    store: &S,
+    patience: &Patience,
+    bucket: &str,
+) -> Result<Option<Vec<Listed>>, MirrorError> {
     let mut listed = Vec::new();
-    while let Some(page) = pages.next().await {
+    let mut token: Option<String> = None;
+    loop {
+        let page = patience
+            .retry(patience.stall, || store.list_page(bucket, token.clone()))
+            .await;
         let page = match page {
             Ok(page) => page,
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_bucket()) => {
-                return Ok(None);
+            Err(e) if e.kind == StoreErrorKind::NoSuchBucket => return Ok(None),
+            Err(e) => {
+                return Err(MirrorError::store(
+                    store,
+                    format!("list bucket '{bucket}'"),
+                    e,
+                ));
             }
-            Err(e) => return Err(s3_error(s3, format!("list bucket '{bucket}'"), &e)),
         };
-        for object in page.contents() {
-            let Some(key) = object.key() else { continue };
-            listed.push(Listed {
-                key: key.to_string(),
-                size: object.size().unwrap_or(0).max(0) as u64,
-                etag: object.e_tag().unwrap_or_default().to_string(),
-                last_modified: object.last_modified().map(format_time).unwrap_or_default(),
-            });
+        listed.extend(page.objects);
+        match page.next {
+            Some(next) => token = Some(next),
+            None => return Ok(Some(listed)),
         }
     }
-    Ok(Some(listed))
-}
-
-fn format_time(time: &DateTime) -> String {
-    time.fmt(DateTimeFormat::DateTime).unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -131,6 +113,15 @@ mod tests {
             etag: String::new(),
             last_modified: String::new(),
         }
+    }
+
+    #[test]
+    fn a_key_listed_twice_is_kept_once_with_its_last_identity() {
+        let mut again = listed("a");
+        again.etag = "\"new\"".into();
+        let listing = BucketListing::new("bkt".into(), Some(vec![listed("a"), listed("b"), again]));
+        assert_eq!(listing.objects.len(), 2);
+        assert_eq!(listing.objects[0].etag, "\"new\"");
     }
 
     #[test]

@@ -15,12 +15,24 @@
 //!    ([`DedupIndex`]), given Last-Modified as its mtime, and renamed into place;
 //! 4. record the bucket's policy (`None` when the server has none or does not implement them).
 //!
+//! A live site changes while it is mirrored. Each GET asks for the listed version (`If-Match`
+//! on the listed ETag):
+//! - an object deleted since the listing (404) has *vanished*: it is counted and named in the
+//!   summary, and simply absent from the generation, as it is from the site;
+//! - an object replaced since the listing (412) is fetched again without the condition and
+//!   recorded with the identity of the bytes actually stored (the GET's ETag, size,
+//!   Last-Modified and metadata), never the listing's; it is counted as changed during the
+//!   backup.
+//!
+//! Every request and body is bounded by the stall timeout and transient failures are tried
+//! again ([`Patience`]); a body cut short is fetched again from the start, one that stalls
+//! fails the run.
+//!
 //! Every object's record goes into the manifest ([`Records`]) as soon as its file is in place,
 //! so memory holds only the listings (key, size, ETag, Last-Modified per object) and the
 //! content index, never the records. Temporary files live in the generation's `.tmp/`, never
 //! among object paths (keys may start with a dot), and it is removed at the end.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -29,8 +41,9 @@ use std::time::SystemTime;
 use futures_util::{StreamExt, TryStreamExt};
 use tokio::io::AsyncWriteExt;
 
-use super::client::{S3, describe};
 use super::listing::{BucketListing, list_bucket};
+use super::patience::Patience;
+use super::store::{Fetched, ObjectStore, StoreError, StoreErrorKind};
 use super::unchanged::{Linked, Previous, link_unchanged};
 use crate::dedup::{DedupIndex, Outcome};
 use crate::fsutil::{mkdir_private_all, open_new_private};
@@ -45,7 +58,12 @@ pub struct MirrorOptions {
     pub concurrency: usize,
     /// Accept a bucket that held objects before and is now empty or missing.
     pub allow_empty_bucket: bool,
+    /// Bounded waits and retries.
+    pub patience: Patience,
 }
+
+/// How many vanished objects a summary names.
+pub const VANISHED_NAMED: usize = 10;
 
 /// What the mirror did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -64,6 +82,12 @@ pub struct MirrorSummary {
     pub deduplicated: u64,
     /// Bytes of all objects.
     pub bytes: u64,
+    /// Listed objects gone when fetched (deleted during the backup): not in the generation.
+    pub vanished: u64,
+    /// The first [`VANISHED_NAMED`] of them, as `bucket/key`.
+    pub vanished_keys: Vec<String>,
+    /// Listed objects replaced before they were fetched: stored as fetched.
+    pub changed_during_backup: u64,
 }
 
 /// The manifest being written, shared by the downloads and the linking threads: each object's
@@ -86,15 +110,24 @@ impl Records {
 /// Why the mirror failed.
 #[derive(Debug, thiserror::Error)]
 pub enum MirrorError {
-    /// The S3 server refused or failed.
-    #[error("cannot {action} at {endpoint}: {message}")]
-    S3 {
+    /// The object store refused or failed.
+    #[error("cannot {action} at {endpoint}: {source}")]
+    Store {
         /// What was being done, naming the bucket and key.
         action: String,
         /// The endpoint.
         endpoint: String,
-        /// The SDK's description.
-        message: String,
+        /// The store's error.
+        #[source]
+        source: StoreError,
+    },
+    /// A bucket the configuration names does not exist.
+    #[error("cannot list bucket '{bucket}' at {endpoint}: the bucket does not exist")]
+    NoSuchBucket {
+        /// The bucket.
+        bucket: String,
+        /// The endpoint.
+        endpoint: String,
     },
     /// A bucket that held objects is now empty or missing.
     #[error(
@@ -129,10 +162,21 @@ pub enum MirrorError {
     Manifest(#[from] ManifestError),
 }
 
+impl MirrorError {
+    /// A failure of `store` while doing `action`.
+    pub fn store<S: ObjectStore>(store: &S, action: String, source: StoreError) -> MirrorError {
+        MirrorError::Store {
+            action,
+            endpoint: store.endpoint().to_string(),
+            source,
+        }
+    }
+}
+
 /// Mirrors `buckets` into `generation` (the partial directory being built), writing every
 /// object and bucket record to `manifest`, which is handed back.
-pub async fn mirror(
-    s3: &S3,
+pub async fn mirror<S: ObjectStore>(
+    store: &S,
     generation: &Path,
     catalog: &Catalog,
     buckets: &[String],
@@ -149,7 +193,7 @@ pub async fn mirror(
         let mut listings = Vec::with_capacity(buckets.len());
         for bucket in buckets {
             let started = std::time::Instant::now();
-            let listed = list_bucket(s3, bucket).await?;
+            let listed = list_bucket(store, &options.patience, bucket).await?;
             tracing::debug!(
                 "bucket '{bucket}': {} object(s) listed in {:.2}s",
                 listed.as_ref().map_or(0, Vec::len),
@@ -175,8 +219,14 @@ pub async fn mirror(
             .map(Arc::new)
     };
     for listing in listings.iter() {
-        check_listing(s3, listing, previous.as_deref(), options.allow_empty_bucket)?;
+        check_listing(
+            store,
+            listing,
+            previous.as_deref(),
+            options.allow_empty_bucket,
+        )?;
     }
+    crate::failpoint::pause("mirror:after-listing").await;
     let tmp = generation.join(".tmp");
     mkdir_private_all(&tmp).map_err(|source| MirrorError::Io {
         action: "create directory",
@@ -191,7 +241,8 @@ pub async fn mirror(
     };
     let meter = Meter::start(&label, Some(total));
     let fetcher = Fetcher {
-        s3,
+        store,
+        patience: options.patience,
         listings: &listings,
         generation,
         tmp: &tmp,
@@ -199,6 +250,10 @@ pub async fn mirror(
         records: &records,
         meter: &meter,
         counter: AtomicU64::new(0),
+        vanished: Mutex::new(Vanished {
+            per_bucket: vec![0; listings.len()],
+            named: Vec::new(),
+        }),
     };
     let started = std::time::Instant::now();
     let to_fetch = listings.iter().enumerate().flat_map(|(b, listing)| {
@@ -239,25 +294,48 @@ pub async fn mirror(
     let refetched = fetcher
         .fetch_all(linked.stale.iter().copied(), concurrency)
         .await?;
+    let vanished = fetcher
+        .vanished
+        .into_inner()
+        .unwrap_or_else(PoisonError::into_inner);
     drop(meter);
     summary.downloaded += refetched.downloaded;
     summary.downloaded_bytes += refetched.downloaded_bytes;
     summary.deduplicated += refetched.deduplicated;
+    summary.changed_during_backup += refetched.changed_during_backup;
     summary.bytes = summary.downloaded_bytes + linked_bytes;
-    for listing in listings.iter() {
-        let policy = bucket_policy(s3, &listing.name).await?;
-        tracing::info!(
-            "bucket '{}': {} objects",
-            listing.name,
-            listing.objects.len()
+    summary.vanished = vanished.per_bucket.iter().sum();
+    summary.vanished_keys = vanished.named;
+    if summary.vanished > 0 {
+        tracing::warn!(
+            "{} object(s) vanished during the backup (deleted after the listing, so not in \
+             this generation): {}{}",
+            summary.vanished,
+            summary.vanished_keys.join(", "),
+            if summary.vanished > summary.vanished_keys.len() as u64 {
+                ", ..."
+            } else {
+                ""
+            }
         );
+    }
+    if summary.changed_during_backup > 0 {
+        tracing::info!(
+            "{} object(s) changed during the backup; stored as fetched",
+            summary.changed_during_backup
+        );
+    }
+    for (b, listing) in listings.iter().enumerate() {
+        let policy = bucket_policy(store, &options.patience, &listing.name).await?;
+        let objects = listing.objects.len() as u64 - vanished.per_bucket[b];
+        tracing::info!("bucket '{}': {objects} objects", listing.name);
         records.bucket(BucketEntry {
             name: listing.name.clone(),
-            objects: listing.objects.len() as u64,
+            objects,
             policy,
         })?;
         summary.buckets += 1;
-        summary.objects += listing.objects.len() as u64;
+        summary.objects += objects;
     }
     std::fs::remove_dir_all(&tmp).map_err(|source| MirrorError::Io {
         action: "remove",
@@ -278,8 +356,8 @@ pub async fn mirror(
 
 /// Fails when `listing` is empty or missing while the previous generation held objects of it
 /// (and that was not allowed), or when the bucket does not exist.
-fn check_listing(
-    s3: &S3,
+fn check_listing<S: ObjectStore>(
+    store: &S,
     listing: &BucketListing,
     previous: Option<&Previous>,
     allow_empty: bool,
@@ -302,24 +380,61 @@ fn check_listing(
         return Err(MirrorError::EmptyBucket {
             bucket: bucket.to_string(),
             now,
-            endpoint: s3.endpoint.clone(),
+            endpoint: store.endpoint().to_string(),
             before,
             generation: previous.name.clone(),
         });
     }
     if listing.missing {
-        return Err(MirrorError::S3 {
-            action: format!("list bucket '{bucket}'"),
-            endpoint: s3.endpoint.clone(),
-            message: "the bucket does not exist".into(),
+        return Err(MirrorError::NoSuchBucket {
+            bucket: bucket.to_string(),
+            endpoint: store.endpoint().to_string(),
         });
     }
     Ok(())
 }
 
+/// Objects gone when fetched.
+struct Vanished {
+    /// Per listed bucket.
+    per_bucket: Vec<u64>,
+    /// The first [`VANISHED_NAMED`], as `bucket/key`.
+    named: Vec<String>,
+}
+
+/// What one download did.
+enum Downloaded {
+    /// The object is in place: its size, whether its content was already there (it became a
+    /// hard link to it), and whether it had changed since the listing.
+    Stored {
+        size: u64,
+        deduplicated: bool,
+        changed: bool,
+    },
+    /// It was deleted since the listing.
+    Vanished,
+}
+
+/// A fetched object's bytes in a temporary file, and the identity of the version they are.
+struct FetchedFile {
+    temporary: PathBuf,
+    size: u64,
+    hash: blake3::Hash,
+    /// `None`: the listed version (If-Match held); otherwise the GET's identity.
+    replaced: Option<(String, Option<String>)>,
+    meta: super::store::ObjectMeta,
+}
+
+/// Why reading a body into a file failed.
+enum BodyError {
+    Store(StoreError),
+    Io(MirrorError),
+}
+
 /// What downloading objects shares.
-struct Fetcher<'a> {
-    s3: &'a S3,
+struct Fetcher<'a, S> {
+    store: &'a S,
+    patience: Patience,
     listings: &'a [BucketListing],
     generation: &'a Path,
     tmp: &'a Path,
@@ -327,9 +442,10 @@ struct Fetcher<'a> {
     records: &'a Records,
     meter: &'a Meter,
     counter: AtomicU64,
+    vanished: Mutex<Vanished>,
 }
 
-impl Fetcher<'_> {
+impl<S: ObjectStore> Fetcher<'_, S> {
     /// Downloads the `(bucket, object)` indexes `objects`, `concurrency` at a time; stops at the
     /// first failure.
     async fn fetch_all(
@@ -340,22 +456,26 @@ impl Fetcher<'_> {
         futures_util::stream::iter(objects)
             .map(|(b, i)| self.download(b, i))
             .buffer_unordered(concurrency.max(1))
-            .try_fold(
-                MirrorSummary::default(),
-                |mut summary, (size, deduplicated)| {
+            .try_fold(MirrorSummary::default(), |mut summary, downloaded| {
+                if let Downloaded::Stored {
+                    size,
+                    deduplicated,
+                    changed,
+                } = downloaded
+                {
                     summary.downloaded += 1;
                     summary.downloaded_bytes += size;
                     summary.deduplicated += u64::from(deduplicated);
-                    async move { Ok(summary) }
-                },
-            )
+                    summary.changed_during_backup += u64::from(changed);
+                }
+                async move { Ok(summary) }
+            })
             .await
     }
 
-    /// Downloads object `index` of bucket `b` into place and writes its records; returns its
-    /// size and whether its content was already there (it became a hard link to it).
-    async fn download(&self, b: usize, index: usize) -> Result<(u64, bool), MirrorError> {
-        let (s3, generation, tmp, dedup) = (self.s3, self.generation, self.tmp, self.dedup);
+    /// Downloads object `index` of bucket `b` into place and writes its records.
+    async fn download(&self, b: usize, index: usize) -> Result<Downloaded, MirrorError> {
+        let (generation, dedup) = (self.generation, self.dedup);
         let listing = &self.listings[b];
         let (bucket, object) = (&listing.name, &listing.objects[index]);
         let path = listing.path_of(index);
@@ -367,54 +487,25 @@ impl Fetcher<'_> {
                 source,
             })?;
         }
-
-        let action = || {
-            format!(
-                "get '{}' from bucket '{bucket}'",
-                crate::display::printable(&object.key)
-            )
+        let Some(fetched) = self.fetch(bucket, &object.key, &object.etag).await? else {
+            let mut vanished = self.vanished.lock().unwrap_or_else(PoisonError::into_inner);
+            vanished.per_bucket[b] += 1;
+            if vanished.named.len() < VANISHED_NAMED {
+                vanished.named.push(format!(
+                    "{bucket}/{}",
+                    crate::display::printable(&object.key)
+                ));
+            }
+            self.meter.add(1, 0);
+            return Ok(Downloaded::Vanished);
         };
-        let output = s3
-            .client
-            .get_object()
-            .bucket(bucket)
-            .key(&object.key)
-            .send()
-            .await
-            .map_err(|e| s3_error(s3, action(), &e))?;
-        let temporary = tmp.join(self.counter.fetch_add(1, Ordering::Relaxed).to_string());
-        let io = |action: &'static str, source| MirrorError::Io {
-            action,
-            path: temporary.clone(),
-            source,
-        };
-        let mut file =
-            tokio::fs::File::from_std(open_new_private(&temporary).map_err(|e| io("create", e))?);
-        let mut hasher = blake3::Hasher::new();
-        let mut size = 0u64;
-        let mut body = output.body;
-        while let Some(chunk) = body
-            .try_next()
-            .await
-            .map_err(|e| s3_error(s3, action(), &e))?
-        {
-            hasher.update(&chunk);
-            size += chunk.len() as u64;
-            file.write_all(&chunk).await.map_err(|e| io("write", e))?;
-            crate::failpoint::pause("mirror:mid-download").await;
-        }
-        file.flush().await.map_err(|e| io("write", e))?;
-        let std_file = file.into_std().await;
-        if let Some(time) = output
-            .last_modified
-            .and_then(|t| SystemTime::try_from(t).ok())
-        {
-            std_file
-                .set_modified(time)
-                .map_err(|e| io("set the modification time of", e))?;
-        }
-        drop(std_file);
-        let hash = hasher.finalize();
+        let FetchedFile {
+            temporary,
+            size,
+            hash,
+            replaced,
+            meta,
+        } = fetched;
         let outcome = dedup.lock().map_or(Outcome::New, |index| {
             index.link_identical(&temporary, size, &hash)
         });
@@ -428,57 +519,173 @@ impl Fetcher<'_> {
         {
             index.remember(size, &hash, dest);
         }
-        let metadata: BTreeMap<String, String> =
-            output.metadata.unwrap_or_default().into_iter().collect();
+        let changed = replaced.is_some();
+        // The listed version keeps the listing's values: the next run compares them with its
+        // listing (GET reports Last-Modified with less precision). A replaced one gets the
+        // GET's: the identity of the bytes stored.
+        let (etag, last_modified) = match replaced {
+            None => (object.etag.clone(), object.last_modified.clone()),
+            Some((etag, last_modified)) => (etag, last_modified.unwrap_or_default()),
+        };
         self.records.object(ObjectEntry {
             bucket: bucket.clone(),
             key: object.key.clone(),
             path,
             size,
-            // The listing's values: the next run compares them with its listing (GET reports
-            // Last-Modified with less precision).
-            etag: object.etag.clone(),
-            last_modified: object.last_modified.clone(),
+            etag,
+            last_modified,
             blake3: hash.to_hex().to_string(),
-            content_type: output.content_type,
-            cache_control: output.cache_control,
-            content_encoding: output.content_encoding,
-            content_disposition: output.content_disposition,
-            metadata,
+            content_type: meta.content_type,
+            cache_control: meta.cache_control,
+            content_encoding: meta.content_encoding,
+            content_disposition: meta.content_disposition,
+            metadata: meta.user,
         })?;
         self.meter.add(1, size);
-        Ok((size, outcome == Outcome::Linked))
+        Ok(Downloaded::Stored {
+            size,
+            deduplicated: outcome == Outcome::Linked,
+            changed,
+        })
     }
-}
 
-async fn bucket_policy(s3: &S3, bucket: &str) -> Result<Option<String>, MirrorError> {
-    match s3.client.get_bucket_policy().bucket(bucket).send().await {
-        Ok(output) => Ok(output.policy),
-        Err(e) => {
-            let code = e
-                .as_service_error()
-                .and_then(|s| aws_sdk_s3::error::ProvideErrorMetadata::code(s).map(String::from));
-            match code.as_deref() {
-                Some("NoSuchBucketPolicy" | "NotImplemented") => Ok(None),
-                _ => Err(s3_error(
-                    s3,
-                    format!("read the policy of bucket '{bucket}'"),
-                    &e,
-                )),
+    /// Fetches the listed version of `key` (ETag `etag`) into a temporary file, or the current
+    /// one if it was replaced; `None` when the object is gone. A body cut short is fetched
+    /// again from the start, up to the patience's attempts; a body that stalls fails (the
+    /// server said nothing for the whole stall timeout).
+    async fn fetch(
+        &self,
+        bucket: &str,
+        key: &str,
+        etag: &str,
+    ) -> Result<Option<FetchedFile>, MirrorError> {
+        let action = || {
+            format!(
+                "get '{}' from bucket '{bucket}'",
+                crate::display::printable(key)
+            )
+        };
+        let patience = &self.patience;
+        let mut if_match = (!etag.is_empty()).then(|| etag.to_string());
+        let mut attempt = 1;
+        let mut wait = patience.backoff;
+        loop {
+            let got = patience
+                .retry(patience.stall, || {
+                    self.store.get(bucket, key, if_match.as_deref())
+                })
+                .await;
+            let fetched = match got {
+                Ok(fetched) => fetched,
+                Err(e) if e.kind == StoreErrorKind::NotFound => return Ok(None),
+                Err(e) if e.kind == StoreErrorKind::PreconditionFailed && if_match.is_some() => {
+                    if_match = None;
+                    continue;
+                }
+                Err(e) => return Err(MirrorError::store(self.store, action(), e)),
+            };
+            let replaced = if_match
+                .is_none()
+                .then(|| (fetched.etag.clone(), fetched.last_modified.clone()));
+            match self.write_body(fetched).await {
+                Ok((temporary, size, hash, meta)) => {
+                    return Ok(Some(FetchedFile {
+                        temporary,
+                        size,
+                        hash,
+                        replaced: replaced.filter(|_| !etag.is_empty()),
+                        meta,
+                    }));
+                }
+                Err(BodyError::Store(e)) if e.is_transient() && attempt < patience.attempts => {
+                    tracing::debug!("{}: {e}; fetching it again", action());
+                    tokio::time::sleep(wait).await;
+                    wait *= 4;
+                    attempt += 1;
+                }
+                Err(BodyError::Store(e)) => {
+                    return Err(MirrorError::store(self.store, action(), e));
+                }
+                Err(BodyError::Io(e)) => return Err(e),
             }
         }
     }
+
+    /// Streams a body into a new temporary file while hashing it, with Last-Modified as the
+    /// file's mtime. The file is removed when the body fails.
+    async fn write_body(
+        &self,
+        fetched: Fetched,
+    ) -> Result<(PathBuf, u64, blake3::Hash, super::store::ObjectMeta), BodyError> {
+        let temporary = self
+            .tmp
+            .join(self.counter.fetch_add(1, Ordering::Relaxed).to_string());
+        let io = |action: &'static str, source| {
+            BodyError::Io(MirrorError::Io {
+                action,
+                path: temporary.clone(),
+                source,
+            })
+        };
+        let Fetched {
+            size: expected,
+            last_modified,
+            meta,
+            mut body,
+            ..
+        } = fetched;
+        let mut file =
+            tokio::fs::File::from_std(open_new_private(&temporary).map_err(|e| io("create", e))?);
+        let mut hasher = blake3::Hasher::new();
+        let mut size = 0u64;
+        let result = async {
+            while let Some(chunk) = self
+                .patience
+                .next_chunk(&mut body)
+                .await
+                .map_err(BodyError::Store)?
+            {
+                hasher.update(&chunk);
+                size += chunk.len() as u64;
+                file.write_all(&chunk).await.map_err(|e| io("write", e))?;
+                crate::failpoint::pause("mirror:mid-download").await;
+            }
+            if size != expected {
+                return Err(BodyError::Store(StoreError::new(
+                    StoreErrorKind::Transient,
+                    format!("the body ended after {size} of {expected} bytes"),
+                )));
+            }
+            file.flush().await.map_err(|e| io("write", e))?;
+            Ok(())
+        }
+        .await;
+        if let Err(e) = result {
+            drop(file);
+            let _ = std::fs::remove_file(&temporary);
+            return Err(e);
+        }
+        let std_file = file.into_std().await;
+        if let Some(time) = last_modified
+            .as_deref()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        {
+            std_file
+                .set_modified(SystemTime::from(time))
+                .map_err(|e| io("set the modification time of", e))?;
+        }
+        drop(std_file);
+        Ok((temporary, size, hasher.finalize(), meta))
+    }
 }
 
-/// An S3 failure while doing `action`.
-pub(super) fn s3_error<E: std::error::Error + 'static>(
-    s3: &S3,
-    action: String,
-    error: &E,
-) -> MirrorError {
-    MirrorError::S3 {
-        action,
-        endpoint: s3.endpoint.clone(),
-        message: describe(error),
-    }
+async fn bucket_policy<S: ObjectStore>(
+    store: &S,
+    patience: &Patience,
+    bucket: &str,
+) -> Result<Option<String>, MirrorError> {
+    patience
+        .retry(patience.stall, || store.get_policy(bucket))
+        .await
+        .map_err(|e| MirrorError::store(store, format!("read the policy of bucket '{bucket}'"), e))
 }

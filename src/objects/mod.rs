@@ -1,9 +1,15 @@
-//! S3 objects: the client, key ↔ path mapping, and the mirror that copies buckets into a
-//! generation with hard-link deduplication.
+//! S3 objects: the object store behind a trait, key ↔ path mapping, the mirror that copies
+//! buckets into a generation with hard-link deduplication, and the restore that puts them back.
 
-pub mod client;
+#[cfg(test)]
+mod faults;
 pub mod key_path;
 pub mod listing;
+#[cfg(test)]
+mod memory;
 pub mod mirror;
+pub mod patience;
 pub mod restore;
+pub mod s3;
+pub mod store;
 pub mod unchanged;

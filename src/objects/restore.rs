@@ -15,16 +15,18 @@
 //!
 //! Legacy generations have no manifest: their files are walked, the key is the relative path,
 //! and Content-Type is guessed from the file extension.
+//!
+//! Every request is bounded and transient failures are tried again ([`Patience`]): an upload
+//! to a server that stops answering fails within its deadline instead of hanging.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, Delete, ObjectIdentifier};
-use futures_util::StreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 
-use super::client::{S3, describe};
 use super::mirror::MirrorError;
+use super::patience::Patience;
+use super::store::{FileRange, ObjectMeta, ObjectStore, StoreErrorKind};
 use crate::generation::{Generation, GenerationKind};
 use crate::manifest::{self, ObjectEntry, Record};
 use crate::progress::Meter;
@@ -43,6 +45,8 @@ pub struct ObjectRestoreOptions {
     pub keep_extra: bool,
     /// Buckets made public-read when the generation records no policy for them.
     pub anon_download_buckets: Vec<String>,
+    /// Bounded waits and retries.
+    pub patience: Patience,
 }
 
 /// What the object restore did.
@@ -68,58 +72,54 @@ struct BucketPlan {
 }
 
 /// Restores every bucket of `generation`.
-pub async fn restore_objects(
-    s3: &S3,
+pub async fn restore_objects<S: ObjectStore>(
+    store: &S,
     generation: &Generation,
     options: &ObjectRestoreOptions,
 ) -> Result<ObjectsRestored, MirrorError> {
     let plans = plan(generation)?;
+    let patience = &options.patience;
     // Reachability and credentials before the first change.
-    s3.client
-        .list_buckets()
-        .send()
-        .await
-        .map_err(|e| error(s3, "list buckets".into(), &e))?;
+    super::listing::list_buckets(store, patience).await?;
     let mut done = ObjectsRestored::default();
     for bucket in &plans {
-        ensure_bucket(s3, &bucket.name).await?;
-        let present = list_present(s3, &bucket.name).await?;
+        ensure_bucket(store, patience, &bucket.name).await?;
+        let present = list_present(store, patience, &bucket.name).await?;
         crate::failpoint::pause("restore:before-uploads").await;
         let meter = Meter::start(
             &format!("bucket {}", bucket.name),
             Some(bucket.objects.len() as u64),
         );
         // Each result: the bytes uploaded, or None when the object was already there.
-        let results: Vec<Result<Option<u64>, MirrorError>> =
-            futures_util::stream::iter(bucket.objects.iter())
-                .map(|object| {
-                    let unchanged = present.get(&object.key).is_some_and(|(size, etag)| {
-                        *size == object.size && !object.etag.is_empty() && *etag == object.etag
-                    });
-                    let meter = &meter;
-                    async move {
-                        if unchanged {
-                            meter.add(1, 0);
-                            return Ok(None);
-                        }
-                        let uploaded = upload(s3, &generation.path, object).await;
-                        meter.add(1, object.size);
-                        crate::failpoint::pause("restore:mid-upload").await;
-                        uploaded.map(|()| Some(object.size))
+        // Stops at the first failed upload (the ones in flight are dropped).
+        let (uploaded, bytes, skipped) = futures_util::stream::iter(bucket.objects.iter())
+            .map(|object| {
+                let unchanged = present.get(&object.key).is_some_and(|(size, etag)| {
+                    *size == object.size && !object.etag.is_empty() && *etag == object.etag
+                });
+                let meter = &meter;
+                async move {
+                    if unchanged {
+                        meter.add(1, 0);
+                        return Ok(None);
                     }
-                })
-                .buffer_unordered(options.concurrency.max(1))
-                .collect()
-                .await;
-        for result in results {
-            match result? {
-                Some(bytes) => {
-                    done.uploaded += 1;
-                    done.bytes += bytes;
+                    let uploaded = upload(store, patience, &generation.path, object).await;
+                    meter.add(1, object.size);
+                    crate::failpoint::pause("restore:mid-upload").await;
+                    uploaded.map(|()| Some(object.size))
                 }
-                None => done.skipped += 1,
-            }
-        }
+            })
+            .buffer_unordered(options.concurrency.max(1))
+            .try_fold((0u64, 0u64, 0u64), |(n, b, s), result| async move {
+                Ok(match result {
+                    Some(bytes) => (n + 1, b + bytes, s),
+                    None => (n, b, s + 1),
+                })
+            })
+            .await?;
+        done.uploaded += uploaded;
+        done.bytes += bytes;
+        done.skipped += skipped;
         if !options.keep_extra {
             let held: std::collections::HashSet<&str> =
                 bucket.objects.iter().map(|o| o.key.as_str()).collect();
@@ -127,9 +127,9 @@ pub async fn restore_objects(
                 .keys()
                 .filter(|k| !held.contains(k.as_str()))
                 .collect();
-            done.deleted += delete_keys(s3, &bucket.name, &extra).await?;
+            done.deleted += delete_keys(store, patience, &bucket.name, &extra).await?;
         }
-        apply_policy(s3, bucket, options).await?;
+        apply_policy(store, bucket, options).await?;
         tracing::info!(
             "bucket '{}': {} objects restored",
             bucket.name,
@@ -237,26 +237,34 @@ fn plan(generation: &Generation) -> Result<Vec<BucketPlan>, MirrorError> {
     Ok(plans)
 }
 
-async fn ensure_bucket(s3: &S3, bucket: &str) -> Result<(), MirrorError> {
-    if s3.client.head_bucket().bucket(bucket).send().await.is_ok() {
+async fn ensure_bucket<S: ObjectStore>(
+    store: &S,
+    patience: &Patience,
+    bucket: &str,
+) -> Result<(), MirrorError> {
+    let fail = |action: String| move |e| MirrorError::store(store, action, e);
+    let exists = patience
+        .retry(patience.stall, || store.bucket_exists(bucket))
+        .await
+        .map_err(fail(format!("look up bucket '{bucket}'")))?;
+    if exists {
         return Ok(());
     }
-    s3.client
-        .create_bucket()
-        .bucket(bucket)
-        .send()
+    patience
+        .retry(patience.stall, || store.create_bucket(bucket))
         .await
-        .map_err(|e| error(s3, format!("create bucket '{bucket}'"), &e))?;
+        .map_err(fail(format!("create bucket '{bucket}'")))?;
     tracing::info!("created bucket '{bucket}'");
     Ok(())
 }
 
 /// Key → (size, ETag) of what the bucket holds now.
-async fn list_present(
-    s3: &S3,
+async fn list_present<S: ObjectStore>(
+    store: &S,
+    patience: &Patience,
     bucket: &str,
 ) -> Result<HashMap<String, (u64, String)>, MirrorError> {
-    let listed = super::listing::list_bucket(s3, bucket)
+    let listed = super::listing::list_bucket(store, patience, bucket)
         .await?
         .unwrap_or_default();
     Ok(listed
@@ -265,7 +273,23 @@ async fn list_present(
         .collect())
 }
 
-async fn upload(s3: &S3, generation: &Path, object: &ObjectEntry) -> Result<(), MirrorError> {
+/// The metadata an object is restored with.
+fn meta_of(object: &ObjectEntry) -> ObjectMeta {
+    ObjectMeta {
+        content_type: object.content_type.clone(),
+        cache_control: object.cache_control.clone(),
+        content_encoding: object.content_encoding.clone(),
+        content_disposition: object.content_disposition.clone(),
+        user: object.metadata.clone(),
+    }
+}
+
+async fn upload<S: ObjectStore>(
+    store: &S,
+    patience: &Patience,
+    generation: &Path,
+    object: &ObjectEntry,
+) -> Result<(), MirrorError> {
     let path: PathBuf = generation.join(&object.path);
     let action = || {
         format!(
@@ -274,145 +298,81 @@ async fn upload(s3: &S3, generation: &Path, object: &ObjectEntry) -> Result<(), 
             object.bucket
         )
     };
-    let metadata: Option<HashMap<String, String>> =
-        (!object.metadata.is_empty()).then(|| object.metadata.clone().into_iter().collect());
+    let fail = |e| MirrorError::store(store, action(), e);
+    let meta = meta_of(object);
+    let (bucket, key) = (object.bucket.as_str(), object.key.as_str());
+    let range = |offset: u64, length: u64| FileRange {
+        path: path.clone(),
+        offset,
+        length,
+    };
     if object.size <= MULTIPART_THRESHOLD {
-        let body = ByteStream::from_path(&path)
+        return patience
+            .retry(patience.upload_deadline(object.size), || {
+                store.put(bucket, key, range(0, object.size), &meta)
+            })
             .await
-            .map_err(|e| MirrorError::Io {
-                action: "read",
-                path: path.clone(),
-                source: std::io::Error::other(e),
-            })?;
-        s3.client
-            .put_object()
-            .bucket(&object.bucket)
-            .key(&object.key)
-            .body(body)
-            .set_content_type(object.content_type.clone())
-            .set_cache_control(object.cache_control.clone())
-            .set_content_encoding(object.content_encoding.clone())
-            .set_content_disposition(object.content_disposition.clone())
-            .set_metadata(metadata)
-            .send()
-            .await
-            .map_err(|e| error(s3, action(), &e))?;
-        return Ok(());
+            .map_err(fail);
     }
-    let created = s3
-        .client
-        .create_multipart_upload()
-        .bucket(&object.bucket)
-        .key(&object.key)
-        .set_content_type(object.content_type.clone())
-        .set_cache_control(object.cache_control.clone())
-        .set_content_encoding(object.content_encoding.clone())
-        .set_content_disposition(object.content_disposition.clone())
-        .set_metadata(metadata)
-        .send()
+    let upload_id = patience
+        .retry(patience.stall, || {
+            store.create_multipart(bucket, key, &meta)
+        })
         .await
-        .map_err(|e| error(s3, action(), &e))?;
-    let upload_id = created.upload_id().unwrap_or_default().to_string();
+        .map_err(fail)?;
     let mut parts = Vec::new();
     let mut offset = 0u64;
     let mut number = 1;
     while offset < object.size {
         let length = PART_SIZE.min(object.size - offset);
-        let body = ByteStream::read_from()
-            .path(&path)
-            .offset(offset)
-            .length(aws_sdk_s3::primitives::Length::Exact(length))
-            .build()
-            .await
-            .map_err(|e| MirrorError::Io {
-                action: "read",
-                path: path.clone(),
-                source: std::io::Error::other(e),
-            })?;
-        let part = s3
-            .client
-            .upload_part()
-            .bucket(&object.bucket)
-            .key(&object.key)
-            .upload_id(&upload_id)
-            .part_number(number)
-            .body(body)
-            .send()
+        let part = patience
+            .retry(patience.upload_deadline(length), || {
+                store.upload_part(bucket, key, &upload_id, number, range(offset, length))
+            })
             .await;
-        let part = match part {
-            Ok(part) => part,
+        match part {
+            Ok(etag) => parts.push((number, etag)),
             Err(e) => {
-                let _ = s3
-                    .client
-                    .abort_multipart_upload()
-                    .bucket(&object.bucket)
-                    .key(&object.key)
-                    .upload_id(&upload_id)
-                    .send()
-                    .await;
-                return Err(error(s3, action(), &e));
+                // Best effort: a failed abort leaves parts the server expires on its own.
+                let _ = tokio::time::timeout(
+                    patience.stall,
+                    store.abort_multipart(bucket, key, &upload_id),
+                )
+                .await;
+                return Err(fail(e));
             }
-        };
-        parts.push(
-            CompletedPart::builder()
-                .part_number(number)
-                .set_e_tag(part.e_tag)
-                .build(),
-        );
+        }
         offset += length;
         number += 1;
     }
-    s3.client
-        .complete_multipart_upload()
-        .bucket(&object.bucket)
-        .key(&object.key)
-        .upload_id(&upload_id)
-        .multipart_upload(
-            CompletedMultipartUpload::builder()
-                .set_parts(Some(parts))
-                .build(),
-        )
-        .send()
+    patience
+        .retry(patience.stall, || {
+            store.complete_multipart(bucket, key, &upload_id, parts.clone())
+        })
         .await
-        .map_err(|e| error(s3, action(), &e))?;
-    Ok(())
+        .map_err(fail)
 }
 
-async fn delete_keys(s3: &S3, bucket: &str, keys: &[&String]) -> Result<u64, MirrorError> {
+async fn delete_keys<S: ObjectStore>(
+    store: &S,
+    patience: &Patience,
+    bucket: &str,
+    keys: &[&String],
+) -> Result<u64, MirrorError> {
     for batch in keys.chunks(1000) {
-        let objects: Vec<ObjectIdentifier> = batch
-            .iter()
-            .filter_map(|k| ObjectIdentifier::builder().key(k.as_str()).build().ok())
-            .collect();
-        let delete = Delete::builder()
-            .set_objects(Some(objects))
-            .quiet(true)
-            .build()
-            .map_err(|e| error(s3, format!("delete objects from bucket '{bucket}'"), &e))?;
-        let output = s3
-            .client
-            .delete_objects()
-            .bucket(bucket)
-            .delete(delete)
-            .send()
+        let batch: Vec<String> = batch.iter().map(|k| k.to_string()).collect();
+        patience
+            .retry(patience.stall, || store.delete(bucket, &batch))
             .await
-            .map_err(|e| error(s3, format!("delete objects from bucket '{bucket}'"), &e))?;
-        if let Some(failed) = output.errors().first() {
-            return Err(MirrorError::S3 {
-                action: format!(
-                    "delete '{}' from bucket '{bucket}'",
-                    failed.key().unwrap_or_default()
-                ),
-                endpoint: s3.endpoint.clone(),
-                message: failed.message().unwrap_or_default().to_string(),
-            });
-        }
+            .map_err(|e| {
+                MirrorError::store(store, format!("delete objects from bucket '{bucket}'"), e)
+            })?;
     }
     Ok(keys.len() as u64)
 }
 
-async fn apply_policy(
-    s3: &S3,
+async fn apply_policy<S: ObjectStore>(
+    store: &S,
     bucket: &BucketPlan,
     options: &ObjectRestoreOptions,
 ) -> Result<(), MirrorError> {
@@ -427,33 +387,24 @@ async fn apply_policy(
         }
         None => return Ok(()),
     };
-    match s3
-        .client
-        .put_bucket_policy()
-        .bucket(&bucket.name)
-        .policy(policy)
-        .send()
+    let patience = &options.patience;
+    match patience
+        .retry(patience.stall, || store.put_policy(&bucket.name, &policy))
         .await
     {
-        Ok(_) => Ok(()),
-        Err(e) => {
-            let code = e
-                .as_service_error()
-                .and_then(|s| aws_sdk_s3::error::ProvideErrorMetadata::code(s).map(String::from));
-            if code.as_deref() == Some("NotImplemented") {
-                tracing::warn!(
-                    "bucket '{}': the server does not implement bucket policies; none applied",
-                    bucket.name
-                );
-                Ok(())
-            } else {
-                Err(error(
-                    s3,
-                    format!("set the policy of bucket '{}'", bucket.name),
-                    &e,
-                ))
-            }
+        Ok(()) => Ok(()),
+        Err(e) if e.kind == StoreErrorKind::NotImplemented => {
+            tracing::warn!(
+                "bucket '{}': the server does not implement bucket policies; none applied",
+                bucket.name
+            );
+            Ok(())
         }
+        Err(e) => Err(MirrorError::store(
+            store,
+            format!("set the policy of bucket '{}'", bucket.name),
+            e,
+        )),
     }
 }
 
@@ -488,14 +439,6 @@ pub fn content_type_for(key: &str) -> &'static str {
         "webm" => "video/webm",
         "mp3" => "audio/mpeg",
         _ => "application/octet-stream",
-    }
-}
-
-fn error<E: std::error::Error + 'static>(s3: &S3, action: String, e: &E) -> MirrorError {
-    MirrorError::S3 {
-        action,
-        endpoint: s3.endpoint.clone(),
-        message: describe(e),
     }
 }
 

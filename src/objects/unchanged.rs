@@ -18,8 +18,9 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, mpsc};
 
-use super::listing::{BucketListing, Listed};
+use super::listing::BucketListing;
 use super::mirror::{MirrorError, Records};
+use super::store::Listed;
 use crate::fsutil::mkdir_private_all;
 use crate::generation::{Catalog, GenerationKind};
 use crate::manifest::{self, ObjectEntry, Record};

@@ -1,10 +1,20 @@
-//! Connecting to PostgreSQL with the configured settings.
+//! Connecting to PostgreSQL with the configured settings, and waiting for it without waiting
+//! for ever.
 //!
 //! The host goes through the default-name fallback rule first; the password is handed to the
 //! driver and never formatted anywhere. Every error names `user@host:port/database`, and
 //! connecting is bounded in time so an unreachable server fails promptly.
+//!
+//! A server can also stop answering an established connection: a hung VM, a network
+//! partition without a reset, a stopped process. Every connection has TCP keepalives and a
+//! `TCP_USER_TIMEOUT` of the stall timeout (a peer that stops acknowledging is dropped), and
+//! [`Target::bounded`] puts a stall watch on any wait: when nothing has come back for the stall
+//! timeout, a probe opens a fresh connection; a server that answers it is busy, not hung (a
+//! long index build, a slow disk), so the wait goes on; one that does not fails the run,
+//! naming the server and what was waited for.
 
 use std::fmt;
+use std::future::Future;
 use std::time::Duration;
 
 use tokio_postgres::{Client, NoTls};
@@ -14,23 +24,39 @@ use crate::config::{ConfigError, DbSettings};
 /// How long to wait for a connection before giving up.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// Keepalive probes start after this much idle time, and repeat this often, this many times.
+const KEEPALIVE: (Duration, Duration, u32) = (Duration::from_secs(15), Duration::from_secs(5), 3);
+
 /// A resolved connection target, printable without secrets.
 #[derive(Debug, Clone)]
 pub struct Target {
     settings: DbSettings,
     host: String,
     database: String,
+    stall: Duration,
 }
 
 impl Target {
     /// Applies the host fallback rule to `settings` and targets `database` (usually the
-    /// configured one).
+    /// configured one), with the default stall timeout.
     pub fn resolve(settings: &DbSettings, database: &str) -> Result<Target, ConfigError> {
         Ok(Target {
             host: settings.connect_host()?,
             settings: settings.clone(),
             database: database.to_string(),
+            stall: Duration::from_secs(crate::config::DEFAULT_STALL_SECS),
         })
+    }
+
+    /// The same target with another stall timeout (see [`Target::bounded`]).
+    pub fn with_stall(mut self, stall: Duration) -> Target {
+        self.stall = stall;
+        self
+    }
+
+    /// The stall timeout.
+    pub fn stall(&self) -> Duration {
+        self.stall
     }
 
     /// The database name.
@@ -48,7 +74,12 @@ impl Target {
             .password(self.settings.password.expose())
             .dbname(&self.database)
             .application_name("fullsite")
-            .connect_timeout(CONNECT_TIMEOUT);
+            .connect_timeout(CONNECT_TIMEOUT)
+            .keepalives(true)
+            .keepalives_idle(KEEPALIVE.0)
+            .keepalives_interval(KEEPALIVE.1)
+            .keepalives_retries(KEEPALIVE.2)
+            .tcp_user_timeout(self.stall);
         let connecting = config.connect(NoTls);
         let (client, connection) = match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
             Ok(Ok(pair)) => pair,
@@ -68,6 +99,60 @@ impl Target {
             }
         });
         Ok(client)
+    }
+
+    /// Waits for `wait` (a query, a COPY chunk, ...) under the stall watch: each time it has
+    /// taken the stall timeout, the server is probed on a fresh connection; if the probe gets
+    /// no answer within the stall timeout either, the wait fails, naming the server and
+    /// `what` was waited for (`"read table public.posts from"`, ...).
+    pub async fn bounded<T, F>(&self, what: impl Fn() -> String, wait: F) -> Result<T, PgError>
+    where
+        F: Future<Output = Result<T, PgError>>,
+    {
+        tokio::pin!(wait);
+        loop {
+            match tokio::time::timeout(self.stall, &mut wait).await {
+                Ok(result) => return result,
+                Err(_) => match self.probe().await {
+                    Ok(()) => tracing::info!(
+                        "still waiting to {} {self} after {}s; the server answers, so it is busy, not hung",
+                        what(),
+                        self.stall.as_secs()
+                    ),
+                    Err(reason) => {
+                        return Err(PgError {
+                            target: self.to_string(),
+                            action: what(),
+                            message: format!(
+                                "no answer for {}s, and {reason}: the server looks hung (stopped, or cut off without a reset)",
+                                self.stall.as_secs()
+                            ),
+                        });
+                    }
+                },
+            }
+        }
+    }
+
+    /// Whether the server answers a new connection's `SELECT 1` within the stall timeout; why
+    /// not otherwise.
+    async fn probe(&self) -> Result<(), String> {
+        let attempt = async {
+            let client = self.connect().await.map_err(|e| e.message)?;
+            client
+                .simple_query("SELECT 1")
+                .await
+                .map(|_| ())
+                .map_err(|e| describe(&e))
+        };
+        match tokio::time::timeout(self.stall, attempt).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(reason)) => Err(format!("a new connection failed ({reason})")),
+            Err(_) => Err(format!(
+                "a new connection got no answer within {}s either",
+                self.stall.as_secs()
+            )),
+        }
     }
 
     /// Wraps a driver error with what was being done and this target.

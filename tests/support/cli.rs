@@ -107,11 +107,17 @@ impl Sandbox {
         let mut child = self
             .command(args, env)
             .env("FULLSITE_TEST_PAUSE_AT", point)
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("start the fullsite binary");
         let stderr = child.stderr.take().expect("stderr is piped");
+        let mut stdout = child.stdout.take().expect("stdout is piped");
+        let out = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = std::io::Read::read_to_string(&mut stdout, &mut text);
+            text
+        });
         let (tx, rx) = mpsc::channel();
         let needle = format!("paused at {point}");
         let log = std::thread::spawn(move || {
@@ -130,6 +136,7 @@ impl Sandbox {
             Ok(true) => Paused {
                 child,
                 log: Some(log),
+                out: Some(out),
             },
             Ok(false) => {
                 let _ = child.wait();
@@ -163,6 +170,7 @@ pub struct Paused {
     /// The process.
     pub child: Child,
     log: Option<std::thread::JoinHandle<String>>,
+    out: Option<std::thread::JoinHandle<String>>,
 }
 
 impl Paused {
@@ -183,14 +191,23 @@ impl Paused {
     }
 
     /// Waits for the process to finish on its own; returns its exit code and whole log.
-    pub fn wait(mut self) -> (Option<i32>, String) {
-        let code = self.child.wait().expect("wait for fullsite").code();
-        let log = self
-            .log
-            .take()
-            .map(|l| l.join().unwrap_or_default())
-            .unwrap_or_default();
+    pub fn wait(self) -> (Option<i32>, String) {
+        let (code, _, log) = self.wait_with_stdout();
         (code, log)
+    }
+
+    /// Waits for the process to finish on its own; returns its exit code, standard output and
+    /// whole log.
+    pub fn wait_with_stdout(mut self) -> (Option<i32>, String, String) {
+        let code = self.child.wait().expect("wait for fullsite").code();
+        let join = |handle: Option<std::thread::JoinHandle<String>>| {
+            handle
+                .map(|h| h.join().unwrap_or_default())
+                .unwrap_or_default()
+        };
+        let log = join(self.log.take());
+        let out = join(self.out.take());
+        (code, out, log)
     }
 }
 

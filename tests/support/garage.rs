@@ -324,6 +324,26 @@ admin_token = "{admin_token}"
         self.child.as_ref().map(Child::id)
     }
 
+    /// Freezes the server (SIGSTOP): its connections stay open and say nothing, as a hung VM
+    /// or a partition without a reset looks to a client.
+    pub fn freeze(&self) {
+        self.signal("STOP");
+    }
+
+    /// Lets a frozen server run again (SIGCONT).
+    pub fn thaw(&self) {
+        self.signal("CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let pid = self.pid().expect("garage is running");
+        let status = Command::new("kill")
+            .args([format!("-{signal}"), pid.to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{signal} {pid} failed");
+    }
+
     /// Stops the server (SIGKILL); the directory stays until drop.
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {

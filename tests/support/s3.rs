@@ -177,6 +177,31 @@ pub fn keys_in(s3: &super::garage::GarageServer, bucket: &str) -> Vec<String> {
     keys_with(&client_for(s3), bucket)
 }
 
+/// Key → ETag of every object in `bucket` of `s3`.
+pub fn etags_in(
+    s3: &super::garage::GarageServer,
+    bucket: &str,
+) -> std::collections::BTreeMap<String, String> {
+    let client = client_for(s3);
+    runtime().block_on(async {
+        let mut etags = std::collections::BTreeMap::new();
+        let mut pages = client
+            .list_objects_v2()
+            .bucket(bucket)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            for object in page.expect("list the bucket").contents() {
+                etags.insert(
+                    object.key().unwrap_or_default().to_string(),
+                    object.e_tag().unwrap_or_default().to_string(),
+                );
+            }
+        }
+        etags
+    })
+}
+
 fn keys_with(client: &Client, bucket: &str) -> Vec<String> {
     runtime().block_on(async {
         let mut keys = Vec::new();

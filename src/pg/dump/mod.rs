@@ -41,6 +41,8 @@ pub struct DumpOptions {
     /// Dump privileges (ACL and DEFAULT ACL entries), as pg_dump does without
     /// `--no-privileges`.
     pub privileges: bool,
+    /// How long to keep trying to take the table locks (see `session`).
+    pub lock_wait: std::time::Duration,
 }
 
 /// The PostgreSQL majors whose dumps are proved against their own pg_dump.
@@ -80,6 +82,9 @@ pub enum DumpError {
     /// The server refused or failed.
     #[error(transparent)]
     Pg(#[from] PgError),
+    /// The table locks could not be taken.
+    #[error(transparent)]
+    Lock(#[from] session::LockError),
     /// Writing the archive failed.
     #[error("cannot write '{path}': {source}")]
     Io {
@@ -139,15 +144,21 @@ pub async fn dump_database(
         .query(
             "the relations to lock",
             &format!(
-                "SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) FROM pg_catalog.pg_class c \
+                "SELECT c.oid, pg_catalog.format('%I.%I', n.nspname, c.relname) AS name \
+                 FROM pg_catalog.pg_class c \
                  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-                 WHERE c.relkind IN ('r', 'p') AND {USER_SCHEMA} ORDER BY 1"
+                 WHERE c.relkind IN ('r', 'p') AND {USER_SCHEMA} ORDER BY 2"
             ),
             &[],
         )
         .await?;
-    let relations: Vec<String> = relations.iter().map(|r| r.get(0)).collect();
-    leader.lock_tables(target, &relations).await?;
+    let relations: Vec<(u32, String)> = relations
+        .iter()
+        .map(|r| (r.get("oid"), r.get("name")))
+        .collect();
+    leader
+        .lock_tables(target, &relations, options.lock_wait)
+        .await?;
     crate::failpoint::pause("dump:after-snapshot").await;
 
     let mut entries: Vec<Entry> = Vec::new();
