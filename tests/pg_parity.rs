@@ -583,6 +583,47 @@ fn restore_refuses_roles_missing_on_the_target_before_changing_anything() {
     let sandbox = Sandbox::new();
     backup_with(pg, &sandbox, &source, "g1", &["--owners", "--privileges"]);
     backup_with(pg, &sandbox, &source, "g2", &["--privileges"]);
+
+    // A role that is not a superuser cannot give objects to roles it cannot become: refused
+    // before anything changes, like any other privilege the role lacks.
+    let restorer = format!("fs_acl_restorer_{suffix}");
+    pg.psql(
+        "postgres",
+        &format!("CREATE ROLE {restorer} LOGIN PASSWORD 'restorer-password'"),
+    );
+    let owned = pg.create_database("acl_restorer");
+    pg.psql(
+        "postgres",
+        &format!("ALTER DATABASE \"{owned}\" OWNER TO {restorer}"),
+    );
+    pg.psql(
+        &owned,
+        &format!("CREATE TABLE public.before (id int); ALTER TABLE before OWNER TO {restorer}"),
+    );
+    let env = env_for_server(pg, &source);
+    let mut pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    pairs.extend([
+        ("STGY_DATABASE_USER", restorer.as_str()),
+        ("STGY_DATABASE_PASSWORD", "restorer-password"),
+    ]);
+    let run = sandbox.run_with(
+        &["restore", "--no-objects", "--into-db", &owned, "g1"],
+        &pairs,
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&owner) && run.stderr.contains("--no-owner"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        pg.psql(
+            &owned,
+            "SELECT count(*) FROM pg_class WHERE relname = 'before'"
+        ),
+        "1\n"
+    );
+
     pg.psql(
         &source,
         &format!(

@@ -11,6 +11,7 @@
 
 pub mod plan;
 pub mod privileges;
+pub mod roles;
 pub mod run;
 pub mod source;
 
@@ -152,7 +153,7 @@ pub async fn restore_database(
     plan.restrict(options.owners, options.privileges);
     let client = run::session(target, &plan).await?;
     check_privileges(&client, target, &plan).await?;
-    check_roles(&client, target, &archive, &plan).await?;
+    roles::check(&client, target, &archive.entries, &plan).await?;
     let check_seconds = seconds + started.elapsed().as_secs_f64();
     let data = match bytes {
         Some(bytes) => format!("{} of data decoded", crate::display::bytes(bytes)),
@@ -245,58 +246,5 @@ async fn check_privileges(
             message,
         })),
         None => Ok(()),
-    }
-}
-
-/// Refuses early when roles the restore would give objects to (owners) or name in privileges
-/// do not exist on the target, naming them and the flags that leave them out.
-async fn check_roles(
-    client: &tokio_postgres::Client,
-    target: &Target,
-    archive: &Archive,
-    plan: &RestorePlan,
-) -> Result<(), RestoreError> {
-    let (owners, grants) = privileges::roles(plan, &archive.entries);
-    let named: Vec<String> = owners.union(&grants).cloned().collect();
-    if named.is_empty() {
-        return Ok(());
-    }
-    let rows = client
-        .query(
-            "SELECT r.name FROM pg_catalog.unnest($1::pg_catalog.text[]) AS r(name) \
-             WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles a WHERE a.rolname = r.name) \
-             ORDER BY 1",
-            &[&named],
-        )
-        .await
-        .map_err(|e| target.error("look up roles on", &e))?;
-    let missing: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
-    if missing.is_empty() {
-        return Ok(());
-    }
-    let mut flags = Vec::new();
-    if missing.iter().any(|r| owners.contains(r)) {
-        flags.push("--no-owner");
-    }
-    if missing.iter().any(|r| grants.contains(r)) {
-        flags.push("--no-privileges");
-    }
-    Err(RestoreError::MissingRoles {
-        target: target.to_string(),
-        roles: missing.iter().map(|r| role_display(r)).collect(),
-        hint: flags.join(" "),
-    })
-}
-
-/// A role name as a message shows it: as is when plain, else double-quoted.
-fn role_display(name: &str) -> String {
-    if !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-    {
-        name.to_string()
-    } else {
-        format!("\"{}\"", name.replace('"', "\"\""))
     }
 }
