@@ -355,9 +355,15 @@ fn privilege_corpora(major: u32) -> Vec<PathBuf> {
         .into_iter()
         .filter(|f| {
             let sql = std::fs::read_to_string(f).unwrap().to_lowercase();
-            ["grant ", "revoke ", "owner to", "authorization", "default privileges"]
-                .iter()
-                .any(|word| sql.contains(word))
+            [
+                "grant ",
+                "revoke ",
+                "owner to",
+                "authorization",
+                "default privileges",
+            ]
+            .iter()
+            .any(|word| sql.contains(word))
         })
         .collect()
 }

@@ -2,9 +2,11 @@
 //! readers.
 //!
 //! A directory archive is `toc.dat` (header + table of contents, [`write::encode_toc`]) plus one
-//! data file per TABLE DATA entry. We write archive version 1.14.0, the newest that every
-//! `pg_restore` from 12 to 17 reads; we read 1.12 to 1.16. The byte layout is described in
-//! `shared/pgdump-archive-format.md`; PostgreSQL's `src/bin/pg_dump` is the authority.
+//! data file per TABLE DATA entry (and the large objects' files). We write the archive version
+//! that pg_dump of the dumped server's major writes ([`version_written_by`]), so that the
+//! server's own pg_restore reads it and lays it out entry for entry as it lays out pg_dump's;
+//! we read 1.12 to 1.16. The byte layout is described in `shared/pgdump-archive-format.md`;
+//! PostgreSQL's `src/bin/pg_dump` is the authority.
 
 pub mod read;
 pub mod write;
@@ -13,8 +15,17 @@ use chrono::NaiveDateTime;
 
 /// Magic bytes at the start of every archive.
 pub const MAGIC: &[u8; 5] = b"PGDMP";
-/// The archive version we write: (major, minor, revision).
-pub const WRITE_VERSION: (u8, u8, u8) = (1, 14, 0);
+/// The archive version (major, minor, revision) pg_dump of PostgreSQL `major` writes: 1.14 up
+/// to 15, 1.15 for 16 (the header's compression becomes an algorithm byte), 1.16 from 17 on
+/// (a relkind per entry, large objects as BLOB METADATA groups with one BLOBS entry and
+/// `blobs_<dumpId>.toc` each). A pg_restore reads versions up to its own pg_dump's.
+pub(crate) fn version_written_by(major: i32) -> (u8, u8, u8) {
+    match major {
+        ..=15 => (1, 14, 0),
+        16 => (1, 15, 0),
+        _ => (1, 16, 0),
+    }
+}
 /// Format byte of custom archives.
 pub const FORMAT_CUSTOM: u8 = 1;
 /// Format byte stored in a directory archive's `toc.dat` (pg_dump's "tar" code).

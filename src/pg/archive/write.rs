@@ -1,4 +1,6 @@
-//! Encoding `toc.dat` for a directory archive, version 1.14.0.
+//! Encoding `toc.dat` for a directory archive, versions 1.14.0 to 1.16.0 (the header's
+//! version decides: 1.15 stores the compression as an algorithm byte instead of a zlib level,
+//! 1.16 adds each entry's relkind).
 //!
 //! Invariants that keep stock pg_restore 12–17 from crashing or skipping data: table OID, OID,
 //! tag, desc, `withOids` ("false") and the file name are never NULL; TABLE DATA has
@@ -7,26 +9,46 @@
 
 use chrono::{Datelike, Timelike};
 
-use super::{Compression, DataLocation, FORMAT_DIRECTORY, Header, MAGIC, TocEntry, WRITE_VERSION};
+use super::{Compression, DataLocation, FORMAT_DIRECTORY, Header, MAGIC, TocEntry};
 
 /// Data files of entries are named `<dumpId>.dat` in the TOC (`.gz` is added on disk).
 pub fn data_file_name(dump_id: i32) -> String {
     format!("{dump_id}.dat")
 }
 
-/// Encodes a complete `toc.dat`. `header.version` and `header.format` are ignored: we always
-/// write 1.14.0 in directory format.
+/// The large objects' list file of a BLOBS entry: `blobs.toc` up to archive 1.15 (one BLOBS
+/// entry per archive; pg_restore 12–15 hard-code the name), `blobs_<dumpId>.toc` from 1.16.
+pub(crate) fn blobs_toc_name(version: (u8, u8, u8), dump_id: i32) -> String {
+    if version >= (1, 16, 0) {
+        format!("blobs_{dump_id}.toc")
+    } else {
+        "blobs.toc".to_string()
+    }
+}
+
+/// Encodes a complete `toc.dat` of archive version `header.version` (1.14.0 to 1.16.0).
+/// `header.format` is ignored: we always write the directory format.
 pub fn encode_toc(header: &Header, entries: &[TocEntry]) -> Vec<u8> {
+    let version = header.version;
     let mut out = Encoder::default();
     out.bytes(MAGIC);
-    out.bytes(&[WRITE_VERSION.0, WRITE_VERSION.1, WRITE_VERSION.2]);
+    out.bytes(&[version.0, version.1, version.2]);
     out.bytes(&[4, 8, FORMAT_DIRECTORY]);
-    out.int(match header.compression {
-        Compression::None => 0,
-        Compression::Gzip(level) => level.unwrap_or(-1),
-        // 1.14 cannot express other algorithms; we never write them.
-        Compression::Lz4 | Compression::Zstd => -1,
-    });
+    if version >= (1, 15, 0) {
+        out.bytes(&[match header.compression {
+            Compression::None => 0,
+            Compression::Gzip(_) => 1,
+            Compression::Lz4 => 2,
+            Compression::Zstd => 3,
+        }]);
+    } else {
+        out.int(match header.compression {
+            Compression::None => 0,
+            Compression::Gzip(level) => level.unwrap_or(-1),
+            // 1.14 cannot express other algorithms; we never write them.
+            Compression::Lz4 | Compression::Zstd => -1,
+        });
+    }
     let t = header.created;
     for field in [
         t.second() as i32,
@@ -57,6 +79,9 @@ pub fn encode_toc(header: &Header, entries: &[TocEntry]) -> Vec<u8> {
         out.str(entry.namespace.as_deref());
         out.str(entry.tablespace.as_deref());
         out.str(entry.tableam.as_deref());
+        if version >= (1, 16, 0) {
+            out.int(entry.relkind);
+        }
         out.str(entry.owner.as_deref());
         out.str(Some("false"));
         for dep in &entry.dependencies {
@@ -127,7 +152,7 @@ mod tests {
     #[test]
     fn header_starts_like_pg_dump_15() {
         let header = Header {
-            version: (0, 0, 0),
+            version: (1, 14, 0),
             format: 0,
             compression: Compression::None,
             created: chrono::NaiveDate::from_ymd_opt(2026, 11, 23)
@@ -160,5 +185,50 @@ mod tests {
         ];
         assert_eq!(&bytes[..expected_start.len()], expected_start);
         assert!(bytes.ends_with(b"\x00\x05\x00\x00\x00false\x00\x01\x00\x00\x003\x01\x01\x00\x00\x00\x00\x05\x00\x00\x007.dat"));
+    }
+
+    #[test]
+    fn each_version_reads_back_with_its_own_fields() {
+        for (version, compression) in [
+            ((1, 14, 0), Compression::Gzip(Some(6))),
+            ((1, 15, 0), Compression::Gzip(None)),
+            ((1, 16, 0), Compression::Gzip(None)),
+        ] {
+            let header = Header {
+                version,
+                format: FORMAT_DIRECTORY,
+                compression,
+                created: chrono::NaiveDate::from_ymd_opt(2026, 1, 2)
+                    .unwrap()
+                    .and_hms_opt(3, 4, 5)
+                    .unwrap(),
+                dbname: "demo".into(),
+                server_version: "17.10".into(),
+                dump_version: "fullsite".into(),
+            };
+            let table = TocEntry {
+                dump_id: 4,
+                table_oid: "1259".into(),
+                oid: "16400".into(),
+                tag: "t".into(),
+                desc: "TABLE".into(),
+                section: Some(Section::PreData),
+                defn: Some("CREATE TABLE public.t (a integer);\n".into()),
+                namespace: Some("public".into()),
+                tablespace: Some(String::new()),
+                tableam: Some("heap".into()),
+                relkind: if version >= (1, 16, 0) { 114 } else { 0 },
+                owner: Some(String::new()),
+                ..TocEntry::default()
+            };
+            let bytes = encode_toc(&header, std::slice::from_ref(&table));
+            assert_eq!(&bytes[5..8], &[version.0, version.1, version.2]);
+            let (read_header, entries) =
+                crate::pg::archive::read::read_toc(&mut bytes.as_slice()).unwrap();
+            assert_eq!(read_header, header, "{version:?}");
+            assert_eq!(entries, [table], "{version:?}");
+        }
+        assert_eq!(blobs_toc_name((1, 14, 0), 9), "blobs.toc");
+        assert_eq!(blobs_toc_name((1, 16, 0), 9), "blobs_9.toc");
     }
 }

@@ -1,21 +1,33 @@
-//! Table data: `COPY ... TO STDOUT` from worker connections that share the leader's snapshot,
-//! each stream compressed into `<dumpId>.dat.gz` by the parallel gzip writer.
+//! The archive's data: table rows (`COPY ... TO STDOUT`) and large objects' contents, read by
+//! worker connections that share the leader's snapshot and compressed by the parallel gzip
+//! writer.
 //!
-//! Tables are taken largest first from a shared queue by `jobs` workers, so the biggest table
-//! starts at once and small ones fill in around it; compression of every table draws on one
-//! shared pool of `jobs` threads, so a single dominant table still uses every core. The first
-//! failure stops the others. Memory does not grow with table size.
+//! A table's rows go to `<dumpId>.dat.gz`. A BLOBS entry's large objects each go to
+//! `blob_<oid>.dat.gz`, read in [`LO_CHUNK`]-byte pieces (`lo_get`), and are listed, one
+//! `<oid> blob_<oid>.dat` line each, in the entry's plain-text list file, as pg_dump writes
+//! them. Work items are taken largest first from a shared queue by `jobs` workers, so the
+//! biggest table starts at once and small ones fill in around it; compression of every file
+//! draws on one shared pool of `jobs` threads, so a single dominant table still uses every
+//! core. The first failure stops the others. Memory does not grow with a table's or a large
+//! object's size.
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use bytes::Bytes;
+use tokio::io::AsyncWriteExt;
+use tokio_postgres::Client;
+
 use super::DumpError;
 use super::gzip::{CompressPool, GzipError, Written, write_gzip_file};
 use super::session;
-use super::toc::DataItem;
+use super::toc::{DataItem, DataSource};
 use crate::pg::connect::Target;
 use crate::progress::Meter;
+
+/// Bytes of a large object read per round trip.
+const LO_CHUNK: i32 = 1 << 20;
 
 /// A written data file.
 #[derive(Debug, Clone)]
@@ -24,8 +36,8 @@ pub struct DataFile {
     pub path: PathBuf,
     /// Sizes and hash.
     pub written: Written,
-    /// Which table (qualified name).
-    pub table: String,
+    /// Whether it holds a table's rows (rather than a large object or a list of them).
+    pub table: bool,
 }
 
 /// The data file name on disk for a dump id.
@@ -33,7 +45,7 @@ pub fn file_name(dump_id: i32) -> String {
     format!("{dump_id}.dat.gz")
 }
 
-/// Copies every table in `items` into `dir`.
+/// Copies every item into `dir`.
 pub async fn write_all(
     target: &Target,
     snapshot: &str,
@@ -43,9 +55,9 @@ pub async fn write_all(
     pool: &CompressPool,
 ) -> Result<Vec<DataFile>, DumpError> {
     items.sort_by(|a, b| {
-        b.spec
-            .size
-            .cmp(&a.spec.size)
+        b.source
+            .size()
+            .cmp(&a.source.size())
             .then(a.dump_id.cmp(&b.dump_id))
     });
     let workers = jobs.clamp(1, items.len().max(1));
@@ -70,33 +82,31 @@ pub async fn write_all(
                     .map_err(|_| DumpError::Internal("work queue poisoned".into()))?
                     .pop_front();
                 let Some(item) = next else { break };
-                let path = dir.join(file_name(item.dump_id));
-                let stream = client.copy_out(&item.spec.copy_to()).await.map_err(|e| {
-                    target.error(format!("dump table {} from", item.spec.qualified), &e)
-                })?;
-                let written = write_gzip_file(Box::pin(stream), b"\\.\n\n\n", &path, &pool)
-                    .await
-                    .map_err(|e| match e {
-                        GzipError::Source(e) => DumpError::Pg(
-                            target.error(format!("dump table {} from", item.spec.qualified), &e),
-                        ),
-                        GzipError::Io(source) => DumpError::Io {
-                            path: path.clone(),
-                            source,
-                        },
-                    })?;
-                tracing::debug!(
-                    "dumped {}: {} raw, {} compressed",
-                    item.spec.qualified,
-                    written.raw_bytes,
-                    written.file_bytes
-                );
-                meter.add(1, written.raw_bytes);
-                done.push(DataFile {
-                    path,
-                    written,
-                    table: item.spec.qualified,
-                });
+                let files = match &item.source {
+                    DataSource::Table(spec) => {
+                        let path = dir.join(file_name(item.dump_id));
+                        let what = || format!("dump table {} from", spec.qualified);
+                        let stream = client
+                            .copy_out(&spec.copy_to())
+                            .await
+                            .map_err(|e| target.error(what(), &e))?;
+                        let written = write_gzip_file(Box::pin(stream), b"\\.\n\n\n", &path, &pool)
+                            .await
+                            .map_err(|e| gzip_error(e, &target, &what(), &path))?;
+                        vec![DataFile {
+                            path,
+                            written,
+                            table: true,
+                        }]
+                    }
+                    DataSource::LargeObjects { list, oids } => {
+                        large_objects(&client, &target, list, oids, &dir, &pool).await?
+                    }
+                };
+                let raw: u64 = files.iter().map(|f| f.written.raw_bytes).sum();
+                tracing::debug!("dumped {}: {raw} raw bytes", item.source.label());
+                meter.add(1, raw);
+                done.extend(files);
             }
             Ok::<_, DumpError>(done)
         });
@@ -115,5 +125,97 @@ pub async fn write_all(
             }
         }
     }
+    Ok(files)
+}
+
+/// Maps a gzip writer's failure: the source's as a server error doing `what`, the rest as an
+/// I/O error on `path`.
+fn gzip_error(
+    error: GzipError<tokio_postgres::Error>,
+    target: &Target,
+    what: &str,
+    path: &Path,
+) -> DumpError {
+    match error {
+        GzipError::Source(e) => DumpError::Pg(target.error(what, &e)),
+        GzipError::Io(source) => DumpError::Io {
+            path: path.to_path_buf(),
+            source,
+        },
+    }
+}
+
+/// Writes each large object of `oids` to `blob_<oid>.dat.gz` and lists them in the plain file
+/// `list`; the files written, the list last.
+async fn large_objects(
+    client: &Client,
+    target: &Target,
+    list: &str,
+    oids: &[u32],
+    dir: &Path,
+    pool: &CompressPool,
+) -> Result<Vec<DataFile>, DumpError> {
+    let read = client
+        .prepare(
+            "SELECT pg_catalog.lo_get($1::pg_catalog.oid, $2::pg_catalog.int8, $3::pg_catalog.int4) \
+             AS chunk",
+        )
+        .await
+        .map_err(|e| target.error("read large objects from", &e))?;
+    let list_path = dir.join(list);
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| DumpError::Io { path, source }
+    };
+    let mut listing = tokio::fs::File::from_std(
+        crate::fsutil::open_new_private(&list_path).map_err(io(&list_path))?,
+    );
+    let mut hasher = blake3::Hasher::new();
+    let mut list_bytes = 0u64;
+    let mut files = Vec::with_capacity(oids.len() + 1);
+    for &oid in oids {
+        let path = dir.join(format!("blob_{oid}.dat.gz"));
+        let chunks = futures_util::stream::try_unfold(Some(0i64), |offset| {
+            let read = &read;
+            async move {
+                let Some(offset) = offset else {
+                    return Ok(None);
+                };
+                let row = client.query_one(read, &[&oid, &offset, &LO_CHUNK]).await?;
+                let chunk: Vec<u8> = row.get("chunk");
+                if chunk.is_empty() {
+                    return Ok(None);
+                }
+                let next = (chunk.len() == LO_CHUNK as usize).then(|| offset + chunk.len() as i64);
+                Ok(Some((Bytes::from(chunk), next)))
+            }
+        });
+        let written = write_gzip_file(Box::pin(chunks), b"", &path, pool)
+            .await
+            .map_err(|e| gzip_error(e, target, &format!("dump large object {oid} from"), &path))?;
+        files.push(DataFile {
+            path,
+            written,
+            table: false,
+        });
+        let line = format!("{oid} blob_{oid}.dat\n");
+        hasher.update(line.as_bytes());
+        list_bytes += line.len() as u64;
+        listing
+            .write_all(line.as_bytes())
+            .await
+            .map_err(io(&list_path))?;
+    }
+    listing.flush().await.map_err(io(&list_path))?;
+    files.push(DataFile {
+        path: list_path,
+        written: Written {
+            raw_bytes: list_bytes,
+            rows: 0,
+            file_bytes: list_bytes,
+            blake3: hasher.finalize(),
+        },
+        table: false,
+    });
     Ok(files)
 }

@@ -106,7 +106,10 @@ pub async fn write_gzip_file<E>(
                 finished_input = true;
             }
         }
-        while buffer.len() >= MEMBER_SIZE || (finished_input && !buffer.is_empty()) {
+        // an empty input still makes one (empty) member: a valid gzip file, as zlib writes it
+        let mut empty_file = finished_input && raw_bytes == 0;
+        while buffer.len() >= MEMBER_SIZE || (finished_input && !buffer.is_empty()) || empty_file {
+            empty_file = false;
             let take = buffer.len().min(MEMBER_SIZE);
             let member = buffer.split_to(take).freeze();
             let permit = pool
@@ -245,5 +248,31 @@ mod tests {
             .unwrap();
         assert_eq!(decoded, b"\\.\n\n\n");
         assert_eq!(written.raw_bytes, 5);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_empty_large_object_is_still_a_gzip_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("blob_1.dat.gz");
+        let none: Vec<Result<Bytes, std::io::Error>> = Vec::new();
+        let written = write_gzip_file(
+            futures_util::stream::iter(none),
+            b"",
+            &path,
+            &CompressPool::new(1, 6),
+        )
+        .await
+        .unwrap();
+        let file = std::fs::read(&path).unwrap();
+        assert_eq!(&file[..10], b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03");
+        let mut decoded = Vec::new();
+        flate2::read::MultiGzDecoder::new(file.as_slice())
+            .read_to_end(&mut decoded)
+            .unwrap();
+        assert!(decoded.is_empty());
+        assert_eq!(
+            (written.raw_bytes, written.file_bytes),
+            (0, file.len() as u64)
+        );
     }
 }

@@ -1,6 +1,8 @@
-//! The native dump: one snapshot, the schema read from the catalogs, table data streamed
-//! through parallel gzip, written as a pg_dump directory-format archive (`toc.dat` plus one
-//! `<dumpId>.dat.gz` per table) that stock `pg_restore` 12–17 reads.
+//! The native dump: one snapshot, the schema read from the catalogs, table data and large
+//! objects streamed through parallel gzip, written as a pg_dump directory-format archive
+//! (`toc.dat`, one `<dumpId>.dat.gz` per table, one `blob_<oid>.dat.gz` per large object with
+//! their lists) of the archive version pg_dump of the server's major writes, so that the
+//! server's own pg_restore reads it as it reads pg_dump's.
 //!
 //! Steps: leader snapshot → lock the relations → collect every family of objects → census (an
 //! object no collector claims stops the dump, naming it) → order into a TOC → workers copy the
@@ -68,7 +70,7 @@ pub struct DumpSummary {
     pub tables: usize,
     /// TOC entries.
     pub entries: usize,
-    /// Uncompressed COPY bytes.
+    /// Uncompressed COPY and large object bytes.
     pub raw_bytes: u64,
     /// Rows copied.
     pub rows: u64,
@@ -180,7 +182,8 @@ pub async fn dump_database(
     entries.extend(tables.entries);
     entries.extend(schema::sequences::collect(&cx).await?);
     entries.extend(schema::views::collect(&cx).await?);
-    entries.extend(schema::large_objects::collect(&cx).await?);
+    let large_objects = schema::large_objects::collect(&cx).await?;
+    entries.extend(large_objects.entries);
     entries.extend(schema::constraints::collect(&cx).await?);
     entries.extend(schema::indexes::collect(&cx).await?);
     entries.extend(schema::triggers::collect(&cx).await?);
@@ -208,7 +211,16 @@ pub async fn dump_database(
     }
     let (depend, fallback) = dependencies(&cx).await?;
     let privileges = acl::collect(&cx, options.owners, options.privileges).await?;
-    let toc = toc::build(entries, tables.data, &depend, &fallback, &privileges);
+    let version = archive::version_written_by(cx.major());
+    let toc = toc::build(
+        entries,
+        tables.data,
+        large_objects.blobs,
+        version,
+        &depend,
+        &fallback,
+        &privileges,
+    );
 
     crate::fsutil::mkdir_private_all(dir).map_err(|source| DumpError::Io {
         path: dir.to_path_buf(),
@@ -226,7 +238,7 @@ pub async fn dump_database(
     .await?;
 
     let header = archive::Header {
-        version: archive::WRITE_VERSION,
+        version,
         format: archive::FORMAT_DIRECTORY,
         compression: Compression::Gzip(Some(options.level as i32)),
         created: Local::now().naive_local(),
@@ -264,10 +276,14 @@ pub async fn dump_database(
     });
     Ok(DumpSummary {
         server_version: leader.server_version.clone(),
-        tables: data.len(),
+        tables: data.iter().filter(|f| f.table).count(),
         entries: toc.entries.len(),
         raw_bytes: data.iter().map(|f| f.written.raw_bytes).sum(),
-        rows: data.iter().map(|f| f.written.rows).sum(),
+        rows: data
+            .iter()
+            .filter(|f| f.table)
+            .map(|f| f.written.rows)
+            .sum(),
         files,
     })
 }

@@ -16,22 +16,59 @@
 //! gets its object's owner, and an object's ACL entries follow the entry of lowest kind with
 //! its key (after its comments), with dump ids after every other entry's, as pg_dump numbers
 //! them. ACL entries of objects the dump does not create come last.
+//!
+//! Data entries are TABLE DATA (`<dumpId>.dat`) and BLOBS, whose file is the list of its large
+//! objects (`blobs.toc`, or `blobs_<dumpId>.toc` from archive 1.16).
 
 use std::collections::{BTreeSet, HashMap};
 
 use super::acl::{self, Privileges};
+use super::schema::large_objects::Blobs;
 use super::schema::tables::DataSpec;
 use super::schema::{Entry, Kind, ObjKey};
-use crate::pg::archive::write::data_file_name;
+use crate::pg::archive::write::{blobs_toc_name, data_file_name};
 use crate::pg::archive::{DataLocation, Section, TocEntry};
 
-/// A table's data file to write, with its dump id.
+/// A data entry's files to write, with its dump id.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DataItem {
-    /// Dump id (the file is `<id>.dat.gz`).
+    /// Dump id.
     pub dump_id: i32,
     /// What to copy.
-    pub spec: DataSpec,
+    pub source: DataSource,
+}
+
+/// What a data entry holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DataSource {
+    /// A table's rows (the file is `<id>.dat.gz`).
+    Table(DataSpec),
+    /// Large objects' contents: one `blob_<oid>.dat.gz` each, listed in the file `list`.
+    LargeObjects {
+        /// The list's file name (`blobs.toc`, `blobs_<id>.toc`).
+        list: String,
+        /// The objects, in list order.
+        oids: Vec<u32>,
+    },
+}
+
+impl DataSource {
+    /// Bytes to expect, for scheduling the largest first (large objects count 8 KiB each, as
+    /// pg_dump estimates them).
+    pub fn size(&self) -> i64 {
+        match self {
+            DataSource::Table(spec) => spec.size,
+            DataSource::LargeObjects { oids, .. } => oids.len() as i64 * 8192,
+        }
+    }
+
+    /// What it is, for messages: the table's qualified name, or `large objects <list>`.
+    pub fn label(&self) -> String {
+        match self {
+            DataSource::Table(spec) => spec.qualified.clone(),
+            DataSource::LargeObjects { list, .. } => format!("large objects {list}"),
+        }
+    }
 }
 
 /// The finished TOC and the data files it refers to.
@@ -45,16 +82,24 @@ pub struct Toc {
 
 struct Item {
     entry: Entry,
-    data: Option<DataSpec>,
+    data: Option<Payload>,
 }
 
-/// Builds the TOC from collected entries, table data specs and `pg_depend` edges
-/// (`dependent → referenced`). `fallback` maps objects no entry claims (a column default kept
-/// inline) to the object that carries them (its table). `privileges` gives owners and ACL
-/// entries.
+/// The data of a data entry, before dump ids are known.
+enum Payload {
+    Table(DataSpec),
+    Blobs(Vec<u32>),
+}
+
+/// Builds the TOC of an archive of `version` from collected entries, table data specs, large
+/// objects' contents and `pg_depend` edges (`dependent → referenced`). `fallback` maps objects
+/// no entry claims (a column default kept inline) to the object that carries them (its table).
+/// `privileges` gives owners and ACL entries.
 pub(crate) fn build(
     entries: Vec<Entry>,
     data: Vec<DataSpec>,
+    blobs: Vec<Blobs>,
+    version: (u8, u8, u8),
     depend: &[(ObjKey, ObjKey)],
     fallback: &HashMap<ObjKey, ObjKey>,
     privileges: &Privileges,
@@ -69,7 +114,21 @@ pub(crate) fn build(
         entry.deps = vec![spec.key];
         items.push(Item {
             entry,
-            data: Some(spec),
+            data: Some(Payload::Table(spec)),
+        });
+    }
+    for group in blobs {
+        let mut entry = Entry::new(
+            ObjKey::new(0, 0),
+            Kind::LargeObjectData,
+            "BLOBS",
+            &group.tag,
+            "",
+        );
+        entry.deps.extend(group.metadata);
+        items.push(Item {
+            entry,
+            data: Some(Payload::Blobs(group.oids)),
         });
     }
     items.sort_by(|a, b| {
@@ -129,27 +188,27 @@ pub(crate) fn build(
         data: Vec::new(),
     };
     for &index in &order {
-        let item = &items[index];
-        let entry = &item.entry;
+        let data = items[index].data.take();
+        let entry = &items[index].entry;
         let dump_id = dump_ids[index];
         let mut dependencies: Vec<i32> = deps[index].iter().map(|d| dump_ids[*d]).collect();
         if let Some(table) = entry
             .deps
             .first()
             .and_then(&resolve)
-            .filter(|_| item.data.is_some())
+            .filter(|_| matches!(data, Some(Payload::Table(_))))
         {
             dependencies.retain(|d| *d != dump_ids[table]);
             dependencies.insert(0, dump_ids[table]);
         }
         let oid = entry.key.objid.to_string();
-        let has_sql = !entry.defn.is_empty() || item.data.is_some();
+        let has_sql = !entry.defn.is_empty() || data.is_some();
         let owner = privileges.owner(&entry.key);
         if has_sql {
             toc.entries.push(TocEntry {
                 dump_id,
-                had_dumper: item.data.is_some(),
-                table_oid: if item.data.is_some() {
+                had_dumper: data.is_some(),
+                table_oid: if data.is_some() {
                     "0".into()
                 } else {
                     entry.key.classid.to_string()
@@ -160,15 +219,19 @@ pub(crate) fn build(
                 section: Some(entry.kind.section()),
                 defn: (!entry.defn.is_empty()).then(|| entry.defn.clone()),
                 drop_stmt: entry.drop_stmt.clone(),
-                copy_stmt: item.data.as_ref().map(DataSpec::copy_from),
+                copy_stmt: match &data {
+                    Some(Payload::Table(spec)) => Some(spec.copy_from()),
+                    _ => None,
+                },
                 namespace: entry.namespace.clone(),
                 tablespace: entry.tablespace.clone(),
                 tableam: entry.tableam.clone(),
                 relkind: i32::from(entry.relkind),
                 owner: Some(owner.to_string()),
                 dependencies,
-                data_location: match item.data {
-                    Some(_) => DataLocation::File(data_file_name(dump_id)),
+                data_location: match data {
+                    Some(Payload::Table(_)) => DataLocation::File(data_file_name(dump_id)),
+                    Some(Payload::Blobs(_)) => DataLocation::File(blobs_toc_name(version, dump_id)),
                     None => DataLocation::None,
                 },
             });
@@ -190,13 +253,21 @@ pub(crate) fn build(
         }
         if acl_home.get(&entry.key) == Some(&index) {
             let object = has_sql.then_some(dump_id);
-            acl_numbering.push(&mut toc.entries, privileges.acls(&entry.key), object);
+            acl_numbering.push(&mut toc.entries, &privileges.acls(entry), object);
         }
-        if let Some(spec) = &item.data {
-            toc.data.push(DataItem {
+        match data {
+            Some(Payload::Table(spec)) => toc.data.push(DataItem {
                 dump_id,
-                spec: spec.clone(),
-            });
+                source: DataSource::Table(spec),
+            }),
+            Some(Payload::Blobs(oids)) => toc.data.push(DataItem {
+                dump_id,
+                source: DataSource::LargeObjects {
+                    list: blobs_toc_name(version, dump_id),
+                    oids,
+                },
+            }),
+            None => {}
         }
     }
     for detached in privileges.detached() {
@@ -318,6 +389,8 @@ mod tests {
         let toc = build(
             vec![index, table, function],
             vec![spec(1, "t")],
+            Vec::new(),
+            (1, 14, 0),
             // the function returns the table's row type: it must follow the table
             &[(
                 ObjKey::new(catalog::PROC, 9),
@@ -352,6 +425,10 @@ mod tests {
                 .dump_id
         };
         let data = toc.entries.iter().find(|e| e.desc == "TABLE DATA").unwrap();
+        assert_eq!(
+            data.data_location,
+            DataLocation::File(format!("{}.dat", data.dump_id))
+        );
         assert!(data.had_dumper);
         assert_eq!(data.dependencies[0], id("t", "TABLE"));
         assert_eq!(
@@ -377,6 +454,8 @@ mod tests {
         let toc = build(
             vec![a, b, claimed_only],
             vec![],
+            Vec::new(),
+            (1, 16, 0),
             &[],
             &HashMap::new(),
             &Privileges::default(),
@@ -438,6 +517,8 @@ mod tests {
         let toc = build(
             vec![table, extension, schema],
             vec![spec(1, "t")],
+            Vec::new(),
+            (1, 16, 0),
             &[],
             &HashMap::new(),
             &privileges,
@@ -496,5 +577,52 @@ mod tests {
             find("FUNCTION ext_f()", "ACL").dependencies,
             [find("ext", "EXTENSION").dump_id, schema_acl.dump_id]
         );
+    }
+
+    #[test]
+    fn blobs_follow_their_metadata_and_name_their_list_by_version() {
+        let metadata_key = ObjKey::new(2613, 500);
+        let mut metadata = Entry::new(
+            metadata_key,
+            Kind::LargeObjectData,
+            "BLOB METADATA",
+            "500..501",
+            "500\n501\n",
+        );
+        metadata.claims.push(ObjKey::new(2613, 501));
+        let blobs = Blobs {
+            tag: "500..501".into(),
+            oids: vec![500, 501],
+            metadata: Some(metadata_key),
+        };
+        for (version, list) in [((1, 16, 0), None), ((1, 14, 0), Some("blobs.toc"))] {
+            let toc = build(
+                vec![metadata.clone()],
+                vec![],
+                vec![blobs.clone()],
+                version,
+                &[],
+                &HashMap::new(),
+                &Privileges::default(),
+            );
+            let find = |desc: &str| toc.entries.iter().find(|e| e.desc == desc).unwrap();
+            let (metadata, data) = (find("BLOB METADATA"), find("BLOBS"));
+            assert_eq!(metadata.section, Some(Section::Data));
+            assert!(data.had_dumper && !metadata.had_dumper);
+            assert_eq!(data.dependencies, [metadata.dump_id]);
+            assert_eq!(data.copy_stmt, None);
+            let list = list.map_or_else(|| format!("blobs_{}.toc", data.dump_id), str::to_string);
+            assert_eq!(data.data_location, DataLocation::File(list.clone()));
+            assert_eq!(
+                toc.data,
+                [DataItem {
+                    dump_id: data.dump_id,
+                    source: DataSource::LargeObjects {
+                        list,
+                        oids: vec![500, 501]
+                    },
+                }]
+            );
+        }
     }
 }

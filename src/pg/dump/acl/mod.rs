@@ -24,7 +24,7 @@ pub(crate) mod commands;
 
 use std::collections::HashMap;
 
-use super::schema::ObjKey;
+use super::schema::{Entry, ObjKey};
 use crate::pg::archive::{Section, TocEntry};
 
 pub(crate) use self::collect::collect;
@@ -76,12 +76,21 @@ impl Privileges {
             .unwrap_or_default()
     }
 
-    /// The ACL entries of object `key`.
-    pub(crate) fn acls(&self, key: &ObjKey) -> &[AclEntry] {
-        self.acls
-            .get(&normalise(*key))
-            .map(Vec::as_slice)
-            .unwrap_or_default()
+    /// The ACL entries of `entry`'s object. The objects of a group of large objects (a `BLOB
+    /// METADATA` entry tagged `first..last`) share one ACL: the group has one entry, tagged
+    /// `LARGE OBJECTS first..last`, with the statements for its first object, which pg_restore
+    /// repeats for each.
+    pub(crate) fn acls(&self, entry: &Entry) -> Vec<AclEntry> {
+        let Some(acls) = self.acls.get(&normalise(entry.key)) else {
+            return Vec::new();
+        };
+        let mut acls = acls.clone();
+        if entry.desc == "BLOB METADATA" && entry.tag.contains("..") {
+            for acl in &mut acls {
+                acl.tag = format!("LARGE OBJECTS {}", entry.tag);
+            }
+        }
+        acls
     }
 
     /// ACL entries of objects the dump does not create.
@@ -185,5 +194,41 @@ impl Privileges {
             acls: acls.into_iter().collect(),
             detached,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pg::dump::schema::Kind;
+
+    #[test]
+    fn a_group_of_large_objects_has_one_acl_entry_tagged_with_the_group() {
+        let acl = AclEntry {
+            tag: "LARGE OBJECT 500".into(),
+            namespace: None,
+            owner: String::new(),
+            defn: "GRANT SELECT ON LARGE OBJECT 500 TO r;\n".into(),
+            column: false,
+            schema: None,
+        };
+        let privileges = Privileges::for_tests(
+            vec![],
+            vec![(ObjKey::new(PG_LARGEOBJECT_METADATA, 500), vec![acl.clone()])],
+            vec![],
+        );
+        let entry = |tag: &str| {
+            Entry::new(
+                ObjKey::new(PG_LARGEOBJECT, 500),
+                Kind::LargeObjectData,
+                "BLOB METADATA",
+                tag,
+                "500\n",
+            )
+        };
+        assert_eq!(privileges.acls(&entry("500")), std::slice::from_ref(&acl));
+        let group = privileges.acls(&entry("500..502"));
+        assert_eq!(group[0].tag, "LARGE OBJECTS 500..502");
+        assert_eq!(group[0].defn, acl.defn);
     }
 }

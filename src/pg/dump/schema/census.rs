@@ -80,8 +80,13 @@ pub async fn take(cx: &Cx<'_>) -> Result<Vec<CensusItem>, PgError> {
             }
             None => format!("pg_catalog.{catalog} x WHERE"),
         };
+        // large objects are identified through pg_largeobject (as pg_describe_object wants)
+        let classid = match *catalog {
+            "pg_largeobject_metadata" => "pg_largeobject",
+            other => other,
+        };
         selects.push(format!(
-            "SELECT 'pg_catalog.{catalog}'::pg_catalog.regclass::oid AS classid, x.{oid} AS objid \
+            "SELECT 'pg_catalog.{classid}'::pg_catalog.regclass::oid AS classid, x.{oid} AS objid \
              FROM {from} ({condition})"
         ));
     }

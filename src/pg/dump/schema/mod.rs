@@ -371,6 +371,15 @@ pub fn not_extension_member(classid: u32, oid_expr: &str) -> String {
     )
 }
 
+/// SQL condition: the catalog row of alias `x` (of any catalog, named by its `tableoid`) is not
+/// a member of an extension.
+pub(crate) fn row_not_extension_member(x: &str) -> String {
+    format!(
+        "NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend member_of WHERE member_of.classid = \
+         {x}.tableoid AND member_of.objid = {x}.oid AND member_of.deptype = 'e')"
+    )
+}
+
 /// SQL condition: object `(classid, objid)` is not created implicitly as part of another object
 /// (an internal dependency, like a range type's constructor functions).
 pub fn not_internal(classid: u32, oid_expr: &str) -> String {
