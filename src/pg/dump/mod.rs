@@ -314,6 +314,9 @@ fn check_server_version(
 }
 
 /// `pg_depend` edges between user objects, and column defaults mapped to their tables.
+/// Partition dependencies (`P`, `S`) are included, as pg_dump includes them: a partition's
+/// index (or constraint) then follows its parent's, so parallel restores do not run the two at
+/// once.
 async fn dependencies(
     cx: &Cx<'_>,
 ) -> Result<(Vec<(ObjKey, ObjKey)>, HashMap<ObjKey, ObjKey>), PgError> {
@@ -321,7 +324,7 @@ async fn dependencies(
         .query(
             "dependencies",
             "SELECT classid, objid, refclassid, refobjid FROM pg_catalog.pg_depend \
-             WHERE deptype IN ('n', 'a') AND objid >= 16384 AND refobjid >= 16384",
+             WHERE deptype IN ('n', 'a', 'P', 'S') AND objid >= 16384 AND refobjid >= 16384",
             &[],
         )
         .await?;

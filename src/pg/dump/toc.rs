@@ -247,7 +247,13 @@ pub(crate) fn build(
                 defn: Some(comment.defn.clone()),
                 namespace: entry.namespace.clone(),
                 owner: Some(owner.to_string()),
-                dependencies: if has_sql { vec![dump_id] } else { Vec::new() },
+                // A comment on an object written as part of another entry (an inline CHECK
+                // constraint) waits for what that object depends on.
+                dependencies: if has_sql {
+                    vec![dump_id]
+                } else {
+                    deps[index].iter().map(|d| dump_ids[*d]).collect()
+                },
                 ..TocEntry::default()
             });
         }
@@ -624,5 +630,39 @@ mod tests {
                 }]
             );
         }
+    }
+
+    #[test]
+    fn comments_on_objects_without_sql_wait_for_what_the_object_depends_on() {
+        let table = entry(1, Kind::Table, "TABLE", "t");
+        let mut inline = Entry::new(
+            ObjKey::new(catalog::CONSTRAINT, 2),
+            Kind::Constraint,
+            "CHECK CONSTRAINT",
+            "t c",
+            "",
+        );
+        inline.deps.push(ObjKey::new(catalog::CLASS, 1));
+        inline.comments.push(Comment {
+            tag: "CONSTRAINT c ON t".into(),
+            defn: "COMMENT ON CONSTRAINT c ON public.t IS 'x';\n".into(),
+        });
+        let toc = build(
+            vec![inline, table],
+            vec![],
+            vec![],
+            (1, 16, 0),
+            &[],
+            &HashMap::new(),
+        );
+        let table_id = toc
+            .entries
+            .iter()
+            .find(|e| e.desc == "TABLE")
+            .unwrap()
+            .dump_id;
+        let comment = toc.entries.iter().find(|e| e.desc == "COMMENT").unwrap();
+        assert_eq!(comment.dependencies, [table_id]);
+        assert!(!toc.entries.iter().any(|e| e.desc == "CHECK CONSTRAINT"));
     }
 }

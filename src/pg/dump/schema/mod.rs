@@ -72,6 +72,9 @@ pub mod catalog {
     pub const EXTENSION: u32 = 3079;
     /// pg_collation.
     pub const COLLATION: u32 = 3456;
+    /// pg_inherits: keys an index's attachment to its parent index (INDEX ATTACH), by the
+    /// attached index's OID.
+    pub const INHERITS: u32 = 2611;
 }
 
 /// Identity of a catalog object: its catalog's OID and its own OID.
@@ -274,6 +277,15 @@ impl Entry {
 }
 
 impl Entry {
+    /// The entry without SQL or comments: it only accounts for its objects (for the census and
+    /// dependencies), which something else recreates.
+    pub(crate) fn claim_only(mut self) -> Entry {
+        self.defn.clear();
+        self.drop_stmt = None;
+        self.comments.clear();
+        self
+    }
+
     /// Attaches `COMMENT ON <target> IS '<text>'` (tagged `tag`) when there is a comment.
     pub fn comment(&mut self, text: Option<String>, tag: String, target: &str) {
         if let Some(text) = text {
@@ -285,48 +297,150 @@ impl Entry {
     }
 }
 
-/// The columns every object that belongs to a table starts with (see [`OnTable`]): the
-/// object's OID, the table's schema, name, qualified name and OID, and the object's name as is
-/// and quoted. `x` is the object's alias, `c` the table's, `n` the schema's.
+/// The columns, named `on_*`, that describe an object belonging to a table (see [`OnTable`]):
+/// the object's OID and name, and the table's schema, name, OID, relkind, partitions (at every
+/// level) and whether it belongs to an extension. `x` is the object's alias, `c` the table's,
+/// `n` the schema's.
 pub fn on_table_columns(name_column: &str) -> String {
     format!(
-        "x.oid, n.nspname, c.relname, pg_catalog.format('%I.%I', n.nspname, c.relname), c.oid, \
-         x.{name_column}, pg_catalog.quote_ident(x.{name_column})"
+        "x.oid AS on_oid, x.{name_column} AS on_name, \
+         pg_catalog.quote_ident(x.{name_column}) AS on_quoted, n.nspname AS on_schema, \
+         c.relname AS on_table, pg_catalog.quote_ident(c.relname) AS on_table_quoted, \
+         pg_catalog.format('%I.%I', n.nspname, c.relname) AS on_qualified, \
+         c.oid AS on_table_oid, c.relkind::text AS on_relkind, \
+         CASE WHEN c.relkind = 'p' THEN ARRAY(SELECT p.relid::pg_catalog.oid \
+           FROM pg_catalog.pg_partition_tree(c.oid::pg_catalog.regclass) p \
+           WHERE p.level > 0) END AS on_partitions, \
+         {} AS on_attachments, \
+         EXISTS (SELECT 1 FROM pg_catalog.pg_depend e WHERE e.classid = {} \
+                  AND e.objid = c.oid AND e.deptype = 'e') AS on_extension_member",
+        attached_indexes_sql("c"),
+        catalog::CLASS
     )
 }
 
-/// The leading columns described by [`on_table_columns`].
+/// An object that belongs to a table (constraint, trigger, rule, policy), read from the columns
+/// of [`on_table_columns`]; it builds what such entries share: the tag `table name`, the table's
+/// schema, the dependencies, and `COMMENT ON <KIND> name ON table`.
+///
+/// An object on a partitioned table depends on the table, on every partition below it and on
+/// every attachment of their indexes (INDEX ATTACH): the statements creating such objects (a
+/// foreign key, a CHECK constraint, a trigger) recurse to the partitions, and waiting for all
+/// of that keeps `pg_restore -j` from running the statement while another worker holds a
+/// partition or one of its indexes and waits for the parent (a deadlock).
 #[derive(Debug, Clone)]
 pub struct OnTable {
     /// The object's OID.
     pub oid: u32,
-    /// The table's schema.
-    pub namespace: String,
-    /// The table's name.
-    pub table: String,
-    /// The table, schema-qualified and quoted.
-    pub qualified: String,
-    /// The table's key.
-    pub table_key: ObjKey,
     /// The object's name.
     pub name: String,
     /// The object's name, quoted.
     pub quoted: String,
+    /// The table's schema.
+    pub namespace: String,
+    /// The table's name.
+    pub table: String,
+    /// The table's name, quoted.
+    pub table_quoted: String,
+    /// The table, schema-qualified and quoted.
+    pub qualified: String,
+    /// The table's key.
+    pub table_key: ObjKey,
+    /// The table's `relkind` (`r`, `p`, `f`, `v`, `m`).
+    pub relkind: String,
+    /// The partitions of a partitioned table, at every level, and the attachments of their
+    /// indexes.
+    pub partitions: Vec<ObjKey>,
+    /// The table belongs to an extension: pg_dump writes only its policies and row security
+    /// (the extension's script makes the rest); other objects on it are only claimed.
+    pub extension_member: bool,
 }
 
 impl OnTable {
-    /// Reads the first seven columns of `row`.
+    /// Reads the `on_*` columns of `row`.
     pub fn from_row(row: &tokio_postgres::Row) -> OnTable {
         OnTable {
-            oid: row.get(0),
-            namespace: row.get(1),
-            table: row.get(2),
-            qualified: row.get(3),
-            table_key: ObjKey::new(catalog::CLASS, row.get(4)),
-            name: row.get(5),
-            quoted: row.get(6),
+            oid: row.get("on_oid"),
+            name: row.get("on_name"),
+            quoted: row.get("on_quoted"),
+            namespace: row.get("on_schema"),
+            table: row.get("on_table"),
+            table_quoted: row.get("on_table_quoted"),
+            qualified: row.get("on_qualified"),
+            table_key: ObjKey::new(catalog::CLASS, row.get("on_table_oid")),
+            relkind: row.get("on_relkind"),
+            partitions: row
+                .get::<_, Option<Vec<u32>>>("on_partitions")
+                .unwrap_or_default()
+                .into_iter()
+                .map(|oid| ObjKey::new(catalog::CLASS, oid))
+                .chain(attachments(row, "on_attachments"))
+                .collect(),
+            extension_member: row.get("on_extension_member"),
         }
     }
+
+    /// `ALTER TABLE`, or `ALTER FOREIGN TABLE` for a foreign table.
+    pub(crate) fn alter_table(&self) -> &'static str {
+        if self.relkind == "f" {
+            "ALTER FOREIGN TABLE"
+        } else {
+            "ALTER TABLE"
+        }
+    }
+
+    /// An entry for this object in catalog `classid`, tagged `table name`, in the table's
+    /// schema and depending on the table and its partitions.
+    pub(crate) fn entry(
+        &self,
+        classid: u32,
+        kind: Kind,
+        desc: &'static str,
+        defn: String,
+    ) -> Entry {
+        let mut entry = Entry::new(
+            ObjKey::new(classid, self.oid),
+            kind,
+            desc,
+            format!("{} {}", self.table, self.name),
+            defn,
+        );
+        entry.namespace = Some(self.namespace.clone());
+        entry.deps.push(self.table_key);
+        entry.deps.extend(self.partitions.iter().copied());
+        entry
+    }
+
+    /// Attaches `COMMENT ON <keyword> name ON table` (pg_dump's form for objects on tables).
+    pub(crate) fn comment(&self, entry: &mut Entry, keyword: &str, text: Option<String>) {
+        entry.comment(
+            text,
+            format!("{keyword} {} ON {}", self.quoted, self.table_quoted),
+            &format!("{keyword} {} ON {}", self.quoted, self.qualified),
+        );
+    }
+}
+
+/// SQL expression: when the relation aliased `alias` is a partitioned table, the OIDs of the
+/// indexes of its partitions (at every level) that are attached to a parent index, which are
+/// the keys of their INDEX ATTACH entries ([`catalog::INHERITS`]); NULL otherwise.
+pub(crate) fn attached_indexes_sql(alias: &str) -> String {
+    format!(
+        "CASE WHEN {alias}.relkind = 'p' THEN ARRAY(SELECT h.inhrelid \
+           FROM pg_catalog.pg_partition_tree({alias}.oid::pg_catalog.regclass) p \
+           JOIN pg_catalog.pg_index i ON i.indrelid = p.relid \
+           JOIN pg_catalog.pg_inherits h ON h.inhrelid = i.indexrelid \
+           WHERE p.level > 0) END"
+    )
+}
+
+/// The INDEX ATTACH keys in the column `column` of `row`, an [`attached_indexes_sql`] value.
+pub(crate) fn attachments(row: &tokio_postgres::Row, column: &str) -> Vec<ObjKey> {
+    row.get::<_, Option<Vec<u32>>>(column)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|oid| ObjKey::new(catalog::INHERITS, oid))
+        .collect()
 }
 
 /// What collectors share: the leader's connection inside the snapshot.
@@ -386,6 +500,24 @@ pub fn not_internal(classid: u32, oid_expr: &str) -> String {
     format!(
         "NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend i WHERE i.classid = {classid} \
          AND i.objid = {oid_expr} AND i.deptype = 'i')"
+    )
+}
+
+/// SQL expression: the `name=value` array `options` (reloptions) as pg_dump writes it in a
+/// `WITH (...)` list, NULL when empty: names quoted as identifiers, values bare when they read
+/// as identifiers that need no quoting, string literals otherwise (`fillfactor='70'`,
+/// `deduplicate_items=off`).
+pub(crate) fn reloptions_sql(options: &str) -> String {
+    format!(
+        "(SELECT pg_catalog.string_agg(\
+                   pg_catalog.quote_ident(pg_catalog.split_part(o.opt, '=', 1)) || '=' || \
+                   CASE WHEN pg_catalog.quote_ident(v.val) = v.val THEN v.val \
+                   ELSE '''' || pg_catalog.replace(v.val, '''', '''''') || '''' END, \
+                   ', ' ORDER BY o.ord) \
+          FROM pg_catalog.unnest({options}) WITH ORDINALITY AS o(opt, ord) \
+          CROSS JOIN LATERAL (SELECT CASE WHEN pg_catalog.strpos(o.opt, '=') > 0 \
+                THEN pg_catalog.substr(o.opt, pg_catalog.strpos(o.opt, '=') + 1) ELSE '' END \
+                AS val) v)"
     )
 }
 

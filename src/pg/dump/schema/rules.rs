@@ -1,62 +1,47 @@
-//! Rules other than views' `_RETURN` rules (those are the views, claimed by the views
-//! collector), deparsed by `pg_get_ruledef`. A rule set to fire never, always or on replicas
-//! only gets its `ALTER TABLE ... RULE`, as pg_dump writes it.
+//! Rules, as pg_dump's getRules / dumpRule write them: `pg_get_ruledef`'s `CREATE RULE`, then
+//! `ALTER TABLE ... {DISABLE | ENABLE REPLICA | ENABLE ALWAYS} RULE` when it does not fire in the
+//! default state. A view's or materialized view's `ON SELECT DO INSTEAD` rule is the view's
+//! query: the views collector claims it.
 
-use super::{
-    Cx, Entry, Kind, ObjKey, OnTable, USER_SCHEMA, catalog, not_extension_member, on_table_columns,
-};
+use super::{Cx, Kind, OnTable, USER_SCHEMA, catalog, on_table_columns};
 use crate::pg::connect::PgError;
 
 /// Collects rules.
-pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
+pub async fn collect(cx: &Cx<'_>) -> Result<Vec<super::Entry>, PgError> {
     let sql = format!(
-        "SELECT {}, pg_catalog.pg_get_ruledef(x.oid), x.ev_enabled::text, \
-                pg_catalog.obj_description(x.oid, 'pg_rewrite') \
+        "SELECT {on}, pg_catalog.pg_get_ruledef(x.oid) AS definition, \
+                x.ev_enabled::text AS enabled, \
+                pg_catalog.obj_description(x.oid, 'pg_rewrite') AS comment \
          FROM pg_catalog.pg_rewrite x \
          JOIN pg_catalog.pg_class c ON c.oid = x.ev_class \
          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-         WHERE x.rulename <> '_RETURN' AND {USER_SCHEMA} AND {} \
+         WHERE NOT (c.relkind IN ('v', 'm') AND x.ev_type = '1' AND x.is_instead) \
+           AND {USER_SCHEMA} \
          ORDER BY n.nspname, c.relname, x.rulename",
-        on_table_columns("rulename"),
-        not_extension_member(catalog::CLASS, "c.oid")
+        on = on_table_columns("rulename"),
     );
     let mut entries = Vec::new();
     for row in cx.query("rules", &sql, &[]).await? {
-        let OnTable {
-            oid,
-            namespace,
-            table,
-            qualified,
-            table_key,
-            name,
-            quoted,
-        } = OnTable::from_row(&row);
-        let definition: String = row.get(7);
-        let enabled: String = row.get(8);
-        let comment: Option<String> = row.get(9);
+        let on = OnTable::from_row(&row);
+        let definition: String = row.get("definition");
+        let enabled: String = row.get("enabled");
         // pg_get_ruledef ends the statement with its semicolon.
-        let mut defn = format!("{}\n", definition.trim_end());
+        let mut defn = format!("{definition}\n");
         if let Some(keyword) = state_keyword(&enabled) {
             defn.push_str(&format!(
-                "ALTER TABLE {qualified} {keyword} RULE {quoted};\n"
+                "ALTER TABLE {} {keyword} RULE {};\n",
+                on.qualified, on.quoted
             ));
         }
-        let mut entry = Entry::new(
-            ObjKey::new(catalog::REWRITE, oid),
-            Kind::Rule,
-            "RULE",
-            format!("{table} {name}"),
-            defn,
-        );
-        entry.namespace = Some(namespace);
-        entry.drop_stmt = Some(format!("DROP RULE {quoted} ON {qualified};\n"));
-        entry.deps.push(table_key);
-        entry.comment(
-            comment,
-            format!("RULE {name} ON {table}"),
-            &format!("RULE {quoted} ON {qualified}"),
-        );
-        entries.push(entry);
+        let mut entry = on.entry(catalog::REWRITE, Kind::Rule, "RULE", defn);
+        entry.drop_stmt = Some(format!("DROP RULE {} ON {};\n", on.quoted, on.qualified));
+        on.comment(&mut entry, "RULE", row.get("comment"));
+        // The extension's script makes the rules of its tables and views.
+        entries.push(if on.extension_member {
+            entry.claim_only()
+        } else {
+            entry
+        });
     }
     Ok(entries)
 }

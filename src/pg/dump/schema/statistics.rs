@@ -1,49 +1,50 @@
-//! Extended statistics (`CREATE STATISTICS`), deparsed by `pg_get_statisticsobjdef`, with a
-//! statistics target set by `ALTER STATISTICS ... SET STATISTICS` carried over.
-//!
-//! `stxstattarget` exists from PostgreSQL 13; until 16 the default is -1, from 17 it is NULL.
+//! Extended statistics, as pg_dump's getExtendedStatistics / dumpStatisticsExt write them:
+//! `pg_get_statisticsobjdef`'s `CREATE STATISTICS`, then `ALTER STATISTICS ... SET STATISTICS`
+//! when the statistics target is not the default (-1 until PostgreSQL 16, NULL from 17).
 
 use super::{Cx, Entry, Kind, ObjKey, USER_SCHEMA, catalog, not_extension_member};
 use crate::pg::connect::PgError;
 
 /// Collects extended statistics objects.
 pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
-    let target = if cx.version >= 130000 {
-        "CASE WHEN s.stxstattarget >= 0 THEN s.stxstattarget::int END"
-    } else {
-        "NULL::int"
-    };
     let sql = format!(
-        "SELECT s.oid, n.nspname, s.stxname, pg_catalog.format('%I.%I', n.nspname, s.stxname), \
-                pg_catalog.pg_get_statisticsobjdef(s.oid), {target}, s.stxrelid, \
-                pg_catalog.obj_description(s.oid, 'pg_statistic_ext') \
-         FROM pg_catalog.pg_statistic_ext s JOIN pg_catalog.pg_namespace n ON n.oid = s.stxnamespace \
-         WHERE {USER_SCHEMA} AND {} ORDER BY n.nspname, s.stxname",
-        not_extension_member(catalog::STATISTIC_EXT, "s.oid")
+        "SELECT s.oid AS oid, n.nspname AS schema, s.stxname AS name, \
+                pg_catalog.quote_ident(s.stxname) AS quoted, \
+                pg_catalog.format('%I.%I', n.nspname, s.stxname) AS qualified, \
+                pg_catalog.pg_get_statisticsobjdef(s.oid) AS definition, \
+                s.stxstattarget::int AS target, s.stxrelid AS table_oid, \
+                pg_catalog.obj_description(s.oid, 'pg_statistic_ext') AS comment \
+         FROM pg_catalog.pg_statistic_ext s \
+         JOIN pg_catalog.pg_namespace n ON n.oid = s.stxnamespace \
+         WHERE {USER_SCHEMA} AND {member} ORDER BY n.nspname, s.stxname",
+        member = not_extension_member(catalog::STATISTIC_EXT, "s.oid")
     );
     let mut entries = Vec::new();
     for row in cx.query("extended statistics", &sql, &[]).await? {
-        let name: String = row.get(2);
-        let qualified: String = row.get(3);
-        let mut defn = format!("{};\n", row.get::<_, String>(4));
-        if let Some(target) = row.get::<_, Option<i32>>(5) {
+        let name: String = row.get("name");
+        let quoted: String = row.get("quoted");
+        let qualified: String = row.get("qualified");
+        let mut defn = format!("{};\n", row.get::<_, String>("definition"));
+        if let Some(target) = row.get::<_, Option<i32>>("target").filter(|t| *t >= 0) {
             defn.push_str(&format!(
                 "ALTER STATISTICS {qualified} SET STATISTICS {target};\n"
             ));
         }
         let mut entry = Entry::new(
-            ObjKey::new(catalog::STATISTIC_EXT, row.get(0)),
+            ObjKey::new(catalog::STATISTIC_EXT, row.get("oid")),
             Kind::Statistics,
             "STATISTICS",
             &name,
             defn,
         );
-        entry.namespace = Some(row.get(1));
+        entry.namespace = Some(row.get("schema"));
         entry.drop_stmt = Some(format!("DROP STATISTICS {qualified};\n"));
-        entry.deps.push(ObjKey::new(catalog::CLASS, row.get(6)));
+        entry
+            .deps
+            .push(ObjKey::new(catalog::CLASS, row.get("table_oid")));
         entry.comment(
-            row.get::<_, Option<String>>(7),
-            format!("STATISTICS {name}"),
+            row.get("comment"),
+            format!("STATISTICS {quoted}"),
             &format!("STATISTICS {qualified}"),
         );
         entries.push(entry);

@@ -91,7 +91,8 @@ pub async fn collect(cx: &Cx<'_>) -> Result<Tables, PgError> {
                 c.relispartition, c.reltype, COALESCE(t.typarray, 0::oid), \
                 COALESCE(am.amname, ''), COALESCE(ts.spcname, ''), c.relreplident::text, \
                 pg_catalog.pg_relation_size(c.oid), \
-                pg_catalog.obj_description(c.oid, 'pg_class') \
+                pg_catalog.obj_description(c.oid, 'pg_class'), \
+                c.relforcerowsecurity AS force_row_security \
          FROM pg_catalog.pg_class c \
          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
          LEFT JOIN pg_catalog.pg_class tc ON tc.oid = c.reltoastrelid \
@@ -218,6 +219,11 @@ pub async fn collect(cx: &Cx<'_>) -> Result<Tables, PgError> {
         }
         for statement in &after {
             defn.push_str(statement);
+        }
+        if row.get::<_, bool>("force_row_security") {
+            defn.push_str(&format!(
+                "ALTER TABLE ONLY {qualified} FORCE ROW LEVEL SECURITY;\n"
+            ));
         }
 
         let mut entry = Entry::new(key, Kind::Table, "TABLE", &name, defn);
@@ -348,19 +354,23 @@ async fn collect_columns(cx: &Cx<'_>, oids: &[u32]) -> Result<HashMap<u32, Vec<C
     Ok(by_table)
 }
 
-/// Valid, locally defined CHECK constraints, which go inline in CREATE TABLE.
+/// Locally defined CHECK constraints that go inline in CREATE TABLE (see
+/// [`super::constraints::check_in_table_sql`]).
 async fn collect_checks(
     cx: &Cx<'_>,
     oids: &[u32],
 ) -> Result<HashMap<u32, Vec<(u32, String, String)>>, PgError> {
-    let sql = "SELECT co.conrelid, co.oid, pg_catalog.quote_ident(co.conname), \
-                      pg_catalog.pg_get_constraintdef(co.oid) \
-               FROM pg_catalog.pg_constraint co \
-               WHERE co.conrelid = ANY($1) AND co.contype = 'c' AND co.convalidated \
-                 AND co.conislocal \
-               ORDER BY co.conrelid, co.conname";
+    let sql = format!(
+        "SELECT co.conrelid, co.oid, pg_catalog.quote_ident(co.conname), \
+                pg_catalog.pg_get_constraintdef(co.oid) \
+         FROM pg_catalog.pg_constraint co \
+         WHERE co.conrelid = ANY($1) AND co.contype = 'c' AND {} \
+           AND co.conislocal \
+         ORDER BY co.conrelid, co.conname",
+        super::constraints::check_in_table_sql("co")
+    );
     let mut by_table: HashMap<u32, Vec<(u32, String, String)>> = HashMap::new();
-    for row in cx.query("check constraints", sql, &[&oids]).await? {
+    for row in cx.query("check constraints", &sql, &[&oids]).await? {
         by_table
             .entry(row.get(0))
             .or_default()

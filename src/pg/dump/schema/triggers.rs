@@ -1,102 +1,73 @@
-//! Triggers, deparsed by `pg_get_triggerdef`, as pg_dump writes them:
-//! - a trigger set to fire never, always or on replicas only gets its `ALTER TABLE ... TRIGGER`;
-//! - a constraint trigger claims its `pg_constraint` row (the trigger is the constraint);
-//! - internal triggers (those implementing foreign keys and deferrable unique constraints) are
-//!   never dumped;
-//! - a trigger a partition got from its parent's is recreated by the parent's `CREATE TRIGGER`
-//!   (and the `ATTACH PARTITION`), so it is only claimed, unless its firing state differs from
-//!   its parent's: then it gets an entry holding just the `ALTER TABLE`, ordered after every
-//!   ancestor's own `ALTER TABLE` (which recurses to partitions).
-//!
-//! How a partition's trigger finds its parent differs by version: `tgparentid` from
-//! PostgreSQL 13, a trigger-to-trigger `pg_depend` row in 12. Before 15 such triggers are also
-//! marked internal.
+//! Triggers, as pg_dump's getTriggers / dumpTrigger write them: `pg_get_triggerdef`'s
+//! `CREATE [CONSTRAINT] TRIGGER`, then `ALTER TRIGGER ... DEPENDS ON EXTENSION`, then
+//! `ALTER TABLE ... {DISABLE | ENABLE REPLICA | ENABLE ALWAYS} TRIGGER` when it does not fire
+//! in the default state.
+//! - Internal triggers (those implementing foreign keys and deferrable unique constraints) are
+//!   never dumped.
+//! - A partition's copy of its parent's trigger (`tgparentid`) is recreated by the parent's
+//!   `CREATE TRIGGER` (and the partition's `ATTACH PARTITION`), so it is only claimed, unless
+//!   its firing state differs from its parent's: then its entry holds just the `ALTER TABLE`
+//!   setting it, ordered after every ancestor's own `ALTER TABLE` (which recurses to
+//!   partitions). Before PostgreSQL 15 such copies are internal triggers.
+//! - A constraint trigger claims its `pg_constraint` row (the trigger is the constraint).
 
 use std::collections::HashMap;
 
-use super::{
-    Cx, Entry, Kind, ObjKey, OnTable, USER_SCHEMA, catalog, not_extension_member, on_table_columns,
-};
+use super::{Cx, Entry, Kind, ObjKey, OnTable, USER_SCHEMA, catalog, on_table_columns};
 use crate::pg::connect::PgError;
 
 /// Collects triggers.
 pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
-    let parent = if cx.version >= 130000 {
-        "NULLIF(x.tgparentid, 0::pg_catalog.oid)".to_string()
-    } else {
-        format!(
-            "(SELECT d.refobjid FROM pg_catalog.pg_depend d WHERE d.classid = {trigger} \
-               AND d.objid = x.oid AND d.refclassid = {trigger} LIMIT 1)",
-            trigger = catalog::TRIGGER
-        )
-    };
     let sql = format!(
-        "SELECT {}, pg_catalog.pg_get_triggerdef(x.oid, false), x.tgenabled::text, x.tgfoid, \
-                x.tgconstraint, p.parent, c.relkind::text, \
+        "SELECT {on}, pg_catalog.pg_get_triggerdef(x.oid, false) AS definition, \
+                x.tgenabled::text AS enabled, x.tgfoid AS function, \
+                CASE WHEN k.contype = 't' THEN k.oid END AS constraint_oid, \
+                NULLIF(x.tgparentid, 0::pg_catalog.oid) AS parent, \
+                CASE WHEN x.tgparentid = 0 THEN NOT x.tgisinternal \
+                     ELSE x.tgenabled <> u.tgenabled END AS has_sql, \
                 ARRAY(SELECT d.refobjid FROM pg_catalog.pg_depend d \
                        WHERE d.classid = {trigger} AND d.objid = x.oid \
                          AND d.refclassid = {extension} AND d.deptype = 'x' \
-                       ORDER BY d.refobjid), \
+                       ORDER BY d.refobjid) AS extensions, \
                 ARRAY(SELECT pg_catalog.quote_ident(e.extname) FROM pg_catalog.pg_depend d \
                        JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid \
                        WHERE d.classid = {trigger} AND d.objid = x.oid \
                          AND d.refclassid = {extension} AND d.deptype = 'x' \
-                       ORDER BY d.refobjid), \
-                pg_catalog.obj_description(x.oid, 'pg_trigger') \
+                       ORDER BY d.refobjid) AS extension_names, \
+                pg_catalog.obj_description(x.oid, 'pg_trigger') AS comment \
          FROM pg_catalog.pg_trigger x \
          JOIN pg_catalog.pg_class c ON c.oid = x.tgrelid \
          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
-         CROSS JOIN LATERAL (SELECT {parent} AS parent) p \
-         WHERE (NOT x.tgisinternal OR p.parent IS NOT NULL) \
-           AND (x.tgconstraint = 0 OR EXISTS (SELECT 1 FROM pg_catalog.pg_constraint k \
-                 WHERE k.oid = x.tgconstraint AND k.contype = 't')) \
-           AND {USER_SCHEMA} AND {} \
+         LEFT JOIN pg_catalog.pg_trigger u ON u.oid = x.tgparentid \
+         LEFT JOIN pg_catalog.pg_constraint k ON k.oid = x.tgconstraint \
+         WHERE (NOT x.tgisinternal OR x.tgparentid <> 0) AND {USER_SCHEMA} \
          ORDER BY n.nspname, c.relname, x.tgname",
-        on_table_columns("tgname"),
-        not_extension_member(catalog::CLASS, "c.oid"),
+        on = on_table_columns("tgname"),
         trigger = catalog::TRIGGER,
         extension = catalog::EXTENSION,
     );
     let rows = cx.query("triggers", &sql, &[]).await?;
     let triggers: Vec<Trigger> = rows.iter().map(Trigger::from_row).collect();
-
-    // Whether a trigger has SQL of its own: a partition's trigger only when its state differs
-    // from its parent's.
     let by_oid: HashMap<u32, &Trigger> = triggers.iter().map(|t| (t.on.oid, t)).collect();
-    let own_sql = |t: &Trigger| match t.parent {
-        None => true,
-        Some(parent) => by_oid.get(&parent).is_some_and(|p| p.enabled != t.enabled),
-    };
 
     let mut entries = Vec::new();
     for trigger in &triggers {
         let on = &trigger.on;
-        let mut entry = Entry::new(
-            ObjKey::new(catalog::TRIGGER, on.oid),
-            Kind::Trigger,
-            "TRIGGER",
-            format!("{} {}", on.table, on.name),
-            "",
+        let mut entry = on.entry(catalog::TRIGGER, Kind::Trigger, "TRIGGER", String::new());
+        entry.claims.extend(
+            trigger
+                .constraint
+                .map(|oid| ObjKey::new(catalog::CONSTRAINT, oid)),
         );
-        entry.namespace = Some(on.namespace.clone());
-        if trigger.constraint != 0 {
-            entry
-                .claims
-                .push(ObjKey::new(catalog::CONSTRAINT, trigger.constraint));
-        }
-        entry.deps = vec![on.table_key, ObjKey::new(catalog::PROC, trigger.function)];
-        let alter_state = |keyword: &str| {
-            let table = if trigger.relkind == "f" {
-                "FOREIGN TABLE"
-            } else {
-                "TABLE"
-            };
-            format!(
-                "\nALTER {table} {} {keyword} TRIGGER {};\n",
-                on.qualified, on.quoted
-            )
-        };
+        entry
+            .deps
+            .push(ObjKey::new(catalog::PROC, trigger.function));
 
+        if on.extension_member {
+            // Made by the extension's script with its table.
+            entries.push(entry);
+            continue;
+        }
         if trigger.parent.is_some() {
             // Created by the parent's trigger; ordered after every ancestor that has SQL of its
             // own (an ancestor's ALTER TABLE ... TRIGGER recurses down to this partition).
@@ -104,35 +75,32 @@ pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
             // The bound only guards against a cycle in a corrupt catalog.
             for _ in 0..by_oid.len() {
                 let Some(up) = ancestor else { break };
-                if own_sql(up) {
+                if up.has_sql {
                     entry.deps.push(ObjKey::new(catalog::TRIGGER, up.on.oid));
                 }
                 ancestor = up.parent.and_then(|oid| by_oid.get(&oid));
             }
-            if own_sql(trigger) {
-                entry.defn = alter_state(state_keyword(&trigger.enabled));
-                entry.comment(
-                    trigger.comment.clone(),
-                    format!("TRIGGER {} ON {}", on.name, on.table),
-                    &format!("TRIGGER {} ON {}", on.quoted, on.qualified),
-                );
+            if trigger.has_sql {
+                entry.defn = trigger.state_sql();
+                on.comment(&mut entry, "TRIGGER", trigger.comment.clone());
             }
             entries.push(entry);
             continue;
         }
+        if !trigger.has_sql {
+            // An internal trigger without a parent is never selected; nothing to claim.
+            continue;
+        }
 
         let mut defn = format!("{};\n", trigger.definition);
-        if !trigger.extension_names.is_empty() {
-            for extension in &trigger.extension_names {
-                defn.push_str(&format!(
-                    "\nALTER TRIGGER {} ON {} DEPENDS ON EXTENSION {extension};",
-                    on.quoted, on.qualified
-                ));
-            }
-            defn.push('\n');
+        for extension in &trigger.extension_names {
+            defn.push_str(&format!(
+                "\nALTER TRIGGER {} ON {} DEPENDS ON EXTENSION {extension};",
+                on.quoted, on.qualified
+            ));
         }
         if !matches!(trigger.enabled.as_str(), "O" | "t") {
-            defn.push_str(&alter_state(state_keyword(&trigger.enabled)));
+            defn.push_str(&trigger.state_sql());
         }
         entry.defn = defn;
         entry.drop_stmt = Some(format!("DROP TRIGGER {} ON {};\n", on.quoted, on.qualified));
@@ -142,11 +110,7 @@ pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
                 .iter()
                 .map(|oid| ObjKey::new(catalog::EXTENSION, *oid)),
         );
-        entry.comment(
-            trigger.comment.clone(),
-            format!("TRIGGER {} ON {}", on.name, on.table),
-            &format!("TRIGGER {} ON {}", on.quoted, on.qualified),
-        );
+        on.comment(&mut entry, "TRIGGER", trigger.comment.clone());
         entries.push(entry);
     }
     Ok(entries)
@@ -158,9 +122,9 @@ struct Trigger {
     definition: String,
     enabled: String,
     function: u32,
-    constraint: u32,
+    constraint: Option<u32>,
     parent: Option<u32>,
-    relkind: String,
+    has_sql: bool,
     extensions: Vec<u32>,
     extension_names: Vec<String>,
     comment: Option<String>,
@@ -170,16 +134,27 @@ impl Trigger {
     fn from_row(row: &tokio_postgres::Row) -> Trigger {
         Trigger {
             on: OnTable::from_row(row),
-            definition: row.get(7),
-            enabled: row.get(8),
-            function: row.get(9),
-            constraint: row.get(10),
-            parent: row.get(11),
-            relkind: row.get(12),
-            extensions: row.get(13),
-            extension_names: row.get(14),
-            comment: row.get(15),
+            definition: row.get("definition"),
+            enabled: row.get("enabled"),
+            function: row.get("function"),
+            constraint: row.get("constraint_oid"),
+            parent: row.get("parent"),
+            has_sql: row.get("has_sql"),
+            extensions: row.get("extensions"),
+            extension_names: row.get("extension_names"),
+            comment: row.get("comment"),
         }
+    }
+
+    /// `ALTER TABLE ... <state> TRIGGER name;` for the trigger's firing state.
+    fn state_sql(&self) -> String {
+        format!(
+            "\n{} {} {} TRIGGER {};\n",
+            self.on.alter_table(),
+            self.on.qualified,
+            state_keyword(&self.enabled),
+            self.on.quoted
+        )
     }
 }
 
