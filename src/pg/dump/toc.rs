@@ -654,6 +654,7 @@ mod tests {
             (1, 16, 0),
             &[],
             &HashMap::new(),
+            &Privileges::default(),
         );
         let table_id = toc
             .entries
