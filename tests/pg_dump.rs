@@ -168,17 +168,17 @@ fn objects_the_dumper_cannot_represent_stop_the_backup_by_name() {
     let source = pg.create_database("unsupported");
     pg.psql(
         &source,
-        // (foreign-data wrappers, the object used here before, are dumped now; a conversion is
-        // not yet)
+        // a language over a built-in handler: pg_dump would write it as a bare CREATE
+        // LANGUAGE, which restores only where an extension of that name exists
         "CREATE TABLE t (v int); \
-         CREATE CONVERSION fullsite_test_conv FOR 'LATIN1' TO 'UTF8' FROM iso8859_1_to_utf8;",
+         CREATE LANGUAGE fullsite_test_lang HANDLER plpgsql_call_handler;",
     );
     let env = env_for(&source);
     let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let run = sandbox.run_with(&["backup", "--no-objects", "--name", "g"], &pairs);
     assert_eq!(run.code, 1);
     assert!(
-        run.stderr.contains("conversion public.fullsite_test_conv"),
+        run.stderr.contains("language fullsite_test_lang"),
         "{}",
         run.stderr
     );

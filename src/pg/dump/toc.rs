@@ -164,6 +164,7 @@ pub(crate) fn build(
     for (dependent, referenced) in depend {
         if let (Some(from), Some(to)) = (resolve(dependent), resolve(referenced))
             && from != to
+            && !items[from].entry.ignore_deps.contains(referenced)
         {
             deps[from].insert(to);
         }

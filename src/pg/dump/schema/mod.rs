@@ -72,6 +72,16 @@ pub mod catalog {
     pub const EXTENSION: u32 = 3079;
     /// pg_collation.
     pub const COLLATION: u32 = 3456;
+    /// pg_cast.
+    pub const CAST: u32 = 2605;
+    /// pg_transform.
+    pub const TRANSFORM: u32 = 3576;
+    /// pg_language: procedural languages.
+    pub const LANGUAGE: u32 = 2612;
+    /// pg_conversion: encoding conversions.
+    pub const CONVERSION: u32 = 2607;
+    /// pg_am: access methods.
+    pub const ACCESS_METHOD: u32 = 2601;
     /// pg_inherits: keys an index's attachment to its parent index (INDEX ATTACH), by the
     /// attached index's OID.
     pub const INHERITS: u32 = 2611;
@@ -166,6 +176,9 @@ pub enum Kind {
     Index,
     /// ALTER INDEX ... ATTACH PARTITION.
     IndexAttach,
+    /// Functions whose SQL-standard body needs a post-data object (a GROUP BY relying on a
+    /// primary key): pg_dump postpones them to post-data.
+    PostponedFunction,
     /// Extended statistics.
     Statistics,
     /// Rules.
@@ -242,6 +255,9 @@ pub struct Entry {
     pub relkind: u8,
     /// Dependencies beyond those `pg_depend` records (e.g. an index on its table).
     pub deps: Vec<ObjKey>,
+    /// Objects whose `pg_depend` edges from this entry are left out: a loop pg_dump breaks,
+    /// such as a type's I/O functions, which depend on its SHELL TYPE entry instead.
+    pub ignore_deps: Vec<ObjKey>,
     /// Further catalog objects this entry accounts for (a table's row type, inline check
     /// constraints, a view's `_RETURN` rule, ...), for the census and dependency mapping.
     pub claims: Vec<ObjKey>,
@@ -270,6 +286,7 @@ impl Entry {
             tableam: None,
             relkind: 0,
             deps: Vec::new(),
+            ignore_deps: Vec::new(),
             claims: Vec::new(),
             comments: Vec::new(),
         }

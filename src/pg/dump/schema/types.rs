@@ -1,20 +1,59 @@
-//! User types: enums, stand-alone composite types, range types and domains, written the way
-//! pg_dump's `dumpEnumType`, `dumpCompositeType`, `dumpRangeType` and `dumpDomain` write them.
+//! User types: enums, stand-alone composite types, range types, base types, never-defined
+//! shell types and domains, written the way pg_dump's `dumpEnumType`, `dumpCompositeType`,
+//! `dumpRangeType`, `dumpBaseType` ([`base`]), `dumpUndefinedType` and `dumpDomain`
+//! ([`domains`]) write them.
 //!
 //! Each type claims the array type the server made for it; a composite type claims its
-//! `pg_class` entry, a range type its multirange (PostgreSQL 14+) and that one's array, a domain
-//! its constraints (CHECK, and on PostgreSQL 17 the NOT NULL one). A domain CHECK constraint that
-//! is NOT VALID is its own post-data CHECK CONSTRAINT entry, as in pg_dump: added after the data,
-//! so rows that never satisfied it still load. Base types with C I/O functions and shell types
-//! are not handled here; the census reports them.
+//! `pg_class` entry, a range type its multirange and that one's array, a domain its
+//! constraints. Array types, multiranges and the row types of tables are never dumped on their
+//! own, nor are members of extensions.
+//!
+//! A base type and its I/O functions depend on each other, and so do a range type and its
+//! canonical function. As pg_dump does, such a type is preceded by a SHELL TYPE entry
+//! (`CREATE TYPE name;`, keyed by [`shell_key`]): the functions in the loop depend on the shell
+//! rather than on the type (see `functions`), and the type follows them.
+
+mod base;
+mod domains;
 
 use std::collections::HashMap;
 
-use super::{
-    Comment, Cx, Entry, Kind, ObjKey, USER_SCHEMA, catalog, comment_sql, not_extension_member,
-};
+use super::{Comment, Cx, Entry, Kind, ObjKey, USER_SCHEMA, catalog, comment_sql};
 use crate::pg::connect::PgError;
 use crate::pg::quote::literal;
+
+/// The key of the SHELL TYPE entry standing in for type `type_oid`. Shell entries have no
+/// catalog row of their own (pg_dump writes them with a null catalog id): catalog 0.
+pub(crate) fn shell_key(type_oid: u32) -> ObjKey {
+    ObjKey::new(0, type_oid)
+}
+
+/// SQL condition: function `oid_expr` is dumped (in a user schema, not in an extension).
+fn function_is_dumped(oid_expr: &str) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM pg_catalog.pg_proc f \
+                 JOIN pg_catalog.pg_namespace n ON n.oid = f.pronamespace \
+                 WHERE f.oid = {oid_expr} AND {USER_SCHEMA} AND {})",
+        super::not_extension_member(catalog::PROC, "f.oid")
+    )
+}
+
+/// SQL condition: base or range type `type_expr` and function `proc_expr` depend on each other
+/// (an I/O or canonical function), the loop pg_dump breaks with a shell type.
+pub(super) fn type_function_loop(type_expr: &str, proc_expr: &str) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM pg_catalog.pg_depend td \
+                 JOIN pg_catalog.pg_depend fd \
+                   ON fd.classid = {proc} AND fd.objid = td.refobjid \
+                  AND fd.refclassid = {ty} AND fd.refobjid = td.objid AND fd.deptype = 'n' \
+                 JOIN pg_catalog.pg_type lt ON lt.oid = td.objid \
+                 WHERE td.classid = {ty} AND td.objid = {type_expr} \
+                   AND td.refclassid = {proc} AND td.refobjid = {proc_expr} \
+                   AND td.deptype = 'n' AND lt.typtype IN ('b', 'r'))",
+        proc = catalog::PROC,
+        ty = catalog::TYPE,
+    )
+}
 
 /// SQL: the quoted, schema-qualified name of the collation whose OID is `oid_expr`.
 fn collation_name(oid_expr: &str) -> String {
@@ -29,65 +68,74 @@ fn collation_name(oid_expr: &str) -> String {
 /// One row of the type query.
 struct TypeRow {
     oid: u32,
+    namespace_oid: u32,
     namespace: String,
     name: String,
     quoted: String,
     qualified: String,
+    /// `pg_type.typtype`; `p` only for shell types never defined.
     typtype: String,
     array: u32,
     relation: u32,
     multirange: Vec<u32>,
+    /// Whether a dumped function and the type depend on each other.
+    needs_shell: bool,
     comment: Option<String>,
-}
-
-/// A domain CHECK constraint (or, on PostgreSQL 17, its NOT NULL constraint).
-struct DomainConstraint {
-    oid: u32,
-    name: String,
-    quoted: String,
-    check: bool,
-    definition: String,
-    validated: bool,
-    comment: Option<String>,
-    /// For NOT NULL: named `<domain>_not_null`, as the server names it by default.
-    default_name: bool,
 }
 
 /// Collects types and domains.
 pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
-    let multirange = if cx.version >= 140000 {
+    let multirange = if cx.major() >= 14 {
         "COALESCE((SELECT ARRAY[r.rngmultitypid, mt.typarray] FROM pg_catalog.pg_range r \
            JOIN pg_catalog.pg_type mt ON mt.oid = r.rngmultitypid WHERE r.rngtypid = t.oid), \
            '{}'::pg_catalog.oid[])"
     } else {
         "'{}'::pg_catalog.oid[]"
     };
+    // base types: not the array types the server makes for every type
     let sql = format!(
-        "SELECT t.oid, n.nspname, t.typname, pg_catalog.quote_ident(t.typname), \
-                pg_catalog.format('%I.%I', n.nspname, t.typname), t.typtype::text, t.typarray, \
-                t.typrelid, {multirange}, pg_catalog.obj_description(t.oid, 'pg_type') \
+        "SELECT t.oid, t.typnamespace AS namespace_oid, n.nspname AS namespace, \
+                t.typname AS name, pg_catalog.quote_ident(t.typname) AS quoted, \
+                pg_catalog.format('%I.%I', n.nspname, t.typname) AS qualified, \
+                t.typtype::pg_catalog.text AS typtype, t.typarray AS array, \
+                t.typrelid AS relation, {multirange} AS multirange, \
+                EXISTS (SELECT 1 FROM pg_catalog.pg_depend d \
+                         WHERE d.classid = {ty} AND d.objid = t.oid \
+                           AND d.refclassid = {proc} AND d.deptype = 'n' \
+                           AND {loop} AND {dumped}) AS needs_shell, \
+                pg_catalog.obj_description(t.oid, 'pg_type') AS comment \
          FROM pg_catalog.pg_type t JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace \
-         WHERE t.typtype IN ('e', 'c', 'r', 'd') \
-           AND (t.typtype <> 'c' OR EXISTS (SELECT 1 FROM pg_catalog.pg_class c \
-                                             WHERE c.oid = t.typrelid AND c.relkind = 'c')) \
+         WHERE (t.typtype IN ('e', 'r', 'd') \
+                OR (t.typtype = 'c' AND EXISTS (SELECT 1 FROM pg_catalog.pg_class c \
+                                                 WHERE c.oid = t.typrelid AND c.relkind = 'c')) \
+                OR (t.typtype = 'b' AND NOT (t.typelem <> 0 AND EXISTS ( \
+                      SELECT 1 FROM pg_catalog.pg_type e \
+                       WHERE e.oid = t.typelem AND e.typarray = t.oid))) \
+                OR (t.typtype = 'p' AND NOT t.typisdefined)) \
            AND {USER_SCHEMA} AND {} ORDER BY n.nspname, t.typname",
-        not_extension_member(catalog::TYPE, "t.oid")
+        super::not_extension_member(catalog::TYPE, "t.oid"),
+        ty = catalog::TYPE,
+        proc = catalog::PROC,
+        loop = type_function_loop("t.oid", "d.refobjid"),
+        dumped = function_is_dumped("d.refobjid"),
     );
     let types: Vec<TypeRow> = cx
         .query("types", &sql, &[])
         .await?
         .iter()
         .map(|row| TypeRow {
-            oid: row.get(0),
-            namespace: row.get(1),
-            name: row.get(2),
-            quoted: row.get(3),
-            qualified: row.get(4),
-            typtype: row.get(5),
-            array: row.get(6),
-            relation: row.get(7),
-            multirange: row.get(8),
-            comment: row.get(9),
+            oid: row.get("oid"),
+            namespace_oid: row.get("namespace_oid"),
+            namespace: row.get("namespace"),
+            name: row.get("name"),
+            quoted: row.get("quoted"),
+            qualified: row.get("qualified"),
+            typtype: row.get("typtype"),
+            array: row.get("array"),
+            relation: row.get("relation"),
+            multirange: row.get("multirange"),
+            needs_shell: row.get("needs_shell"),
+            comment: row.get("comment"),
         })
         .collect();
     let of_kind = |kind: &str| -> Vec<u32> {
@@ -97,20 +145,22 @@ pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
             .map(|t| t.oid)
             .collect()
     };
-    let mut enums = enum_definitions(cx, &of_kind("e")).await?;
+    let mut enums = enum_labels(cx, &of_kind("e")).await?;
     let mut ranges = range_options(cx, &of_kind("r")).await?;
+    let mut bases = base::definitions(cx, &of_kind("b")).await?;
     let relations: Vec<u32> = types
         .iter()
         .filter(|t| t.typtype == "c")
         .map(|t| t.relation)
         .collect();
     let mut attributes = composite_attributes(cx, &relations).await?;
-    let domain_oids = of_kind("d");
-    let mut domains = domain_heads(cx, &domain_oids).await?;
-    let mut constraints = domain_constraints(cx, &domain_oids).await?;
+    let mut domains = domains::read(cx, &of_kind("d")).await?;
 
     let mut entries = Vec::new();
     for t in types {
+        if t.needs_shell {
+            entries.push(shell(&t));
+        }
         let mut built = match t.typtype.as_str() {
             "e" => Built::new(
                 "TYPE",
@@ -125,11 +175,14 @@ pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
                     ranges.remove(&t.oid).unwrap_or_default().join(",\n    ")
                 ),
             ),
-            _ => domain(
-                &t,
-                domains.remove(&t.oid).unwrap_or_default(),
-                constraints.remove(&t.oid).unwrap_or_default(),
-            ),
+            "b" => {
+                let mut built = Built::new("TYPE", bases.remove(&t.oid).unwrap_or_default());
+                // the loop with its I/O functions leaves no other way to drop it
+                built.drop_stmt = format!("DROP TYPE {} CASCADE;\n", t.qualified);
+                built
+            }
+            "p" => Built::new("TYPE", format!("CREATE TYPE {};\n", t.qualified)),
+            _ => domains.remove(&t.oid).unwrap_or_default().build(&t),
         };
         built.claims.extend(
             [t.array]
@@ -147,7 +200,11 @@ pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
             built.defn,
         );
         entry.namespace = Some(t.namespace.clone());
-        entry.drop_stmt = Some(format!("DROP {desc} {};\n", t.qualified));
+        entry.drop_stmt = Some(if built.drop_stmt.is_empty() {
+            format!("DROP {desc} {};\n", t.qualified)
+        } else {
+            built.drop_stmt
+        });
         entry.claims = built.claims;
         entry.comment(
             t.comment,
@@ -161,12 +218,31 @@ pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
     Ok(entries)
 }
 
+/// The SHELL TYPE entry for `t`: no DROP (dropping the type drops it).
+fn shell(t: &TypeRow) -> Entry {
+    let mut entry = Entry::new(
+        shell_key(t.oid),
+        Kind::Type,
+        "SHELL TYPE",
+        &t.name,
+        format!("CREATE TYPE {};\n", t.qualified),
+    );
+    entry.namespace = Some(t.namespace.clone());
+    entry
+        .deps
+        .push(ObjKey::new(catalog::NAMESPACE, t.namespace_oid));
+    entry
+}
+
 /// A type's entry in the making.
+#[derive(Default)]
 struct Built {
     /// `TYPE` or `DOMAIN`.
     desc: &'static str,
     /// The CREATE statement.
     defn: String,
+    /// The DROP statement when not the plain `DROP <desc> <name>;`.
+    drop_stmt: String,
     /// Catalog objects it accounts for besides the type itself.
     claims: Vec<ObjKey>,
     /// Comments on parts of it (columns, constraints), after the one on the type.
@@ -180,9 +256,7 @@ impl Built {
         Built {
             desc,
             defn,
-            claims: Vec::new(),
-            comments: Vec::new(),
-            separate: Vec::new(),
+            ..Built::default()
         }
     }
 }
@@ -225,72 +299,8 @@ fn composite(t: &TypeRow, columns: Vec<Attribute>) -> Built {
     built
 }
 
-/// `CREATE DOMAIN` with its valid CHECK constraints inline, and a post-data CHECK CONSTRAINT
-/// entry for each NOT VALID one (pg_dump's layout), with the comments on them.
-fn domain(t: &TypeRow, head: DomainHead, constraints: Vec<DomainConstraint>) -> Built {
-    let qualified = &t.qualified;
-    let mut built = Built::new("DOMAIN", String::new());
-    let mut checks = String::new();
-    let mut not_null = head.not_null.then(|| " NOT NULL".to_string());
-    for c in constraints {
-        let key = ObjKey::new(catalog::CONSTRAINT, c.oid);
-        let comment = c.comment.map(|text| Comment {
-            tag: format!("CONSTRAINT {} ON DOMAIN {}", c.quoted, t.quoted),
-            defn: comment_sql(
-                &format!("CONSTRAINT {} ON DOMAIN {qualified}", c.quoted),
-                &text,
-            ),
-        });
-        if !c.check {
-            // PostgreSQL 17 records NOT NULL as a constraint; like pg_dump 17, name it only
-            // when the name is not the one the server would choose
-            if head.not_null && !c.default_name {
-                not_null = Some(format!(" CONSTRAINT {} NOT NULL", c.quoted));
-            }
-            built.claims.push(key);
-            built.comments.extend(comment);
-        } else if c.validated {
-            checks.push_str(&format!("\n\tCONSTRAINT {} {}", c.quoted, c.definition));
-            built.claims.push(key);
-            built.comments.extend(comment);
-        } else {
-            // pg_get_constraintdef already ends in NOT VALID
-            let mut entry = Entry::new(
-                key,
-                Kind::Constraint,
-                "CHECK CONSTRAINT",
-                format!("{} {}", t.name, c.name),
-                format!(
-                    "ALTER DOMAIN {qualified}\n    ADD CONSTRAINT {} {};\n",
-                    c.quoted, c.definition
-                ),
-            );
-            entry.namespace = Some(t.namespace.clone());
-            entry.drop_stmt = Some(format!(
-                "ALTER DOMAIN {qualified} DROP CONSTRAINT {};\n",
-                c.quoted
-            ));
-            entry.comments.extend(comment);
-            built.separate.push(entry);
-        }
-    }
-    // pg_dump's order: type, COLLATE, NOT NULL, DEFAULT, then the CHECKs
-    let mut defn = format!("CREATE DOMAIN {qualified} AS {}", head.base);
-    if let Some(collation) = head.collation {
-        defn.push_str(&format!(" COLLATE {collation}"));
-    }
-    defn.push_str(&not_null.unwrap_or_default());
-    if let Some(default) = head.default {
-        defn.push_str(&format!(" DEFAULT {default}"));
-    }
-    defn.push_str(&checks);
-    defn.push_str(";\n");
-    built.defn = defn;
-    built
-}
-
 /// Enum labels in sort order, by type OID.
-async fn enum_definitions(cx: &Cx<'_>, oids: &[u32]) -> Result<HashMap<u32, Vec<String>>, PgError> {
+async fn enum_labels(cx: &Cx<'_>, oids: &[u32]) -> Result<HashMap<u32, Vec<String>>, PgError> {
     let mut labels: HashMap<u32, Vec<String>> = HashMap::new();
     if oids.is_empty() {
         return Ok(labels);
@@ -298,13 +308,16 @@ async fn enum_definitions(cx: &Cx<'_>, oids: &[u32]) -> Result<HashMap<u32, Vec<
     let rows = cx
         .query(
             "enum labels",
-            "SELECT enumtypid, enumlabel FROM pg_catalog.pg_enum \
+            "SELECT enumtypid AS type_oid, enumlabel AS label FROM pg_catalog.pg_enum \
              WHERE enumtypid = ANY($1) ORDER BY enumtypid, enumsortorder",
             &[&oids],
         )
         .await?;
     for row in rows {
-        labels.entry(row.get(0)).or_default().push(row.get(1));
+        labels
+            .entry(row.get("type_oid"))
+            .or_default()
+            .push(row.get("label"));
     }
     Ok(labels)
 }
@@ -328,10 +341,10 @@ async fn composite_attributes(
     }
     // COLLATE only where it differs from the attribute type's own collation, as pg_dump does
     let sql = format!(
-        "SELECT a.attrelid, pg_catalog.quote_ident(a.attname), \
-                pg_catalog.format_type(a.atttypid, a.atttypmod), \
-                CASE WHEN a.attcollation <> at.typcollation THEN {} END, \
-                pg_catalog.col_description(a.attrelid, a.attnum) \
+        "SELECT a.attrelid AS relation, pg_catalog.quote_ident(a.attname) AS quoted, \
+                pg_catalog.format_type(a.atttypid, a.atttypmod) AS type_name, \
+                CASE WHEN a.attcollation <> at.typcollation THEN {} END AS collation, \
+                pg_catalog.col_description(a.attrelid, a.attnum) AS comment \
          FROM pg_catalog.pg_attribute a \
          LEFT JOIN pg_catalog.pg_type at ON at.oid = a.atttypid \
          WHERE a.attrelid = ANY($1) AND a.attnum > 0 AND NOT a.attisdropped \
@@ -342,35 +355,42 @@ async fn composite_attributes(
         .query("composite type attributes", &sql, &[&relations])
         .await?
     {
-        attributes.entry(row.get(0)).or_default().push(Attribute {
-            quoted: row.get(1),
-            type_name: row.get(2),
-            collation: row.get(3),
-            comment: row.get(4),
-        });
+        attributes
+            .entry(row.get("relation"))
+            .or_default()
+            .push(Attribute {
+                quoted: row.get("quoted"),
+                type_name: row.get("type_name"),
+                collation: row.get("collation"),
+                comment: row.get("comment"),
+            });
     }
     Ok(attributes)
 }
 
-/// The options of `CREATE TYPE ... AS RANGE` (`subtype = integer`, ...), by range type OID. Only options differing from the defaults are listed, except the
-/// multirange name, which pg_dump always states.
+/// The options of `CREATE TYPE ... AS RANGE` (`subtype = integer`, ...), by range type OID:
+/// the multirange name (always, on PostgreSQL 14+), then the options that differ from the
+/// defaults.
 async fn range_options(cx: &Cx<'_>, oids: &[u32]) -> Result<HashMap<u32, Vec<String>>, PgError> {
     let mut options: HashMap<u32, Vec<String>> = HashMap::new();
     if oids.is_empty() {
         return Ok(options);
     }
-    let multirange = if cx.version >= 140000 {
+    let multirange = if cx.major() >= 14 {
         "pg_catalog.format_type(r.rngmultitypid, NULL)"
     } else {
         "NULL::pg_catalog.text"
     };
     let sql = format!(
-        "SELECT r.rngtypid, pg_catalog.format_type(r.rngsubtype, NULL), {multirange}, \
+        "SELECT r.rngtypid AS type_oid, pg_catalog.format_type(r.rngsubtype, NULL) AS subtype, \
+                {multirange} AS multirange, \
                 CASE WHEN NOT opc.opcdefault THEN \
-                  pg_catalog.format('%I.%I', opn.nspname, opc.opcname) END, \
-                CASE WHEN r.rngcollation <> st.typcollation THEN {} END, \
-                CASE WHEN r.rngcanonical::pg_catalog.oid <> 0 THEN r.rngcanonical::pg_catalog.text END, \
-                CASE WHEN r.rngsubdiff::pg_catalog.oid <> 0 THEN r.rngsubdiff::pg_catalog.text END \
+                  pg_catalog.format('%I.%I', opn.nspname, opc.opcname) END AS opclass, \
+                CASE WHEN r.rngcollation <> st.typcollation THEN {} END AS collation, \
+                CASE WHEN r.rngcanonical::pg_catalog.oid <> 0 \
+                     THEN r.rngcanonical::pg_catalog.text END AS canonical, \
+                CASE WHEN r.rngsubdiff::pg_catalog.oid <> 0 \
+                     THEN r.rngsubdiff::pg_catalog.text END AS subdiff \
          FROM pg_catalog.pg_range r \
          JOIN pg_catalog.pg_type st ON st.oid = r.rngsubtype \
          JOIN pg_catalog.pg_opclass opc ON opc.oid = r.rngsubopc \
@@ -379,118 +399,32 @@ async fn range_options(cx: &Cx<'_>, oids: &[u32]) -> Result<HashMap<u32, Vec<Str
         collation_name("r.rngcollation")
     );
     for row in cx.query("range types", &sql, &[&oids]).await? {
-        let mut lines = vec![format!("subtype = {}", row.get::<_, String>(1))];
+        let mut lines = vec![format!("subtype = {}", row.get::<_, String>("subtype"))];
         let optional = [
-            (2, "multirange_type_name"),
-            (3, "subtype_opclass"),
-            (4, "collation"),
-            (5, "canonical"),
-            (6, "subtype_diff"),
+            ("multirange", "multirange_type_name"),
+            ("opclass", "subtype_opclass"),
+            ("collation", "collation"),
+            ("canonical", "canonical"),
+            ("subdiff", "subtype_diff"),
         ];
-        for (index, option) in optional {
-            if let Some(value) = row.get::<_, Option<String>>(index) {
+        for (column, option) in optional {
+            if let Some(value) = row.get::<_, Option<String>>(column) {
                 lines.push(format!("{option} = {value}"));
             }
         }
-        options.insert(row.get(0), lines);
+        options.insert(row.get("type_oid"), lines);
     }
     Ok(options)
-}
-
-/// What a domain is over, apart from its constraints.
-#[derive(Default)]
-struct DomainHead {
-    /// The base type, with its modifier.
-    base: String,
-    /// The collation, where it differs from the base type's.
-    collation: Option<String>,
-    /// NOT NULL.
-    not_null: bool,
-    /// The DEFAULT expression, ready to write.
-    default: Option<String>,
-}
-
-/// Domains' base types, collations, NOT NULL and defaults, by domain OID.
-async fn domain_heads(cx: &Cx<'_>, oids: &[u32]) -> Result<HashMap<u32, DomainHead>, PgError> {
-    let mut heads = HashMap::new();
-    if oids.is_empty() {
-        return Ok(heads);
-    }
-    let sql = format!(
-        "SELECT t.oid, pg_catalog.format_type(t.typbasetype, t.typtypmod), \
-                CASE WHEN t.typcollation <> u.typcollation THEN {} END, t.typnotnull, \
-                pg_catalog.pg_get_expr(t.typdefaultbin, 'pg_catalog.pg_type'::pg_catalog.regclass), \
-                t.typdefault \
-         FROM pg_catalog.pg_type t LEFT JOIN pg_catalog.pg_type u ON u.oid = t.typbasetype \
-         WHERE t.oid = ANY($1)",
-        collation_name("t.typcollation")
-    );
-    for row in cx.query("domains", &sql, &[&oids]).await? {
-        // the deparsed expression is schema-qualified (typdefault is the text as it was
-        // written, resolved with the search_path of the day); the text form is only a
-        // fallback, and being a plain value it needs quoting
-        let default = row
-            .get::<_, Option<String>>(4)
-            .or_else(|| row.get::<_, Option<String>>(5).map(|text| literal(&text)));
-        heads.insert(
-            row.get(0),
-            DomainHead {
-                base: row.get(1),
-                collation: row.get(2),
-                not_null: row.get(3),
-                default,
-            },
-        );
-    }
-    Ok(heads)
-}
-
-/// Domain constraints by domain OID, ordered by name as pg_dump orders them.
-async fn domain_constraints(
-    cx: &Cx<'_>,
-    oids: &[u32],
-) -> Result<HashMap<u32, Vec<DomainConstraint>>, PgError> {
-    let mut constraints: HashMap<u32, Vec<DomainConstraint>> = HashMap::new();
-    if oids.is_empty() {
-        return Ok(constraints);
-    }
-    let rows = cx
-        .query(
-            "domain constraints",
-            "SELECT c.contypid, c.oid, c.conname, pg_catalog.quote_ident(c.conname), \
-                    c.contype = 'c', pg_catalog.pg_get_constraintdef(c.oid), c.convalidated, \
-                    pg_catalog.obj_description(c.oid, 'pg_constraint'), \
-                    c.conname = t.typname || '_not_null' \
-             FROM pg_catalog.pg_constraint c JOIN pg_catalog.pg_type t ON t.oid = c.contypid \
-             WHERE c.contypid = ANY($1) ORDER BY c.contypid, c.conname",
-            &[&oids],
-        )
-        .await?;
-    for row in rows {
-        constraints
-            .entry(row.get(0))
-            .or_default()
-            .push(DomainConstraint {
-                oid: row.get(1),
-                name: row.get(2),
-                quoted: row.get(3),
-                check: row.get(4),
-                definition: row.get(5),
-                validated: row.get(6),
-                comment: row.get(7),
-                default_name: row.get(8),
-            });
-    }
-    Ok(constraints)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn row(typtype: &str) -> TypeRow {
+    pub(super) fn row(typtype: &str) -> TypeRow {
         TypeRow {
             oid: 100,
+            namespace_oid: 2200,
             namespace: "app".into(),
             name: "My T".into(),
             quoted: "\"My T\"".into(),
@@ -499,20 +433,8 @@ mod tests {
             array: 101,
             relation: 102,
             multirange: Vec::new(),
+            needs_shell: false,
             comment: None,
-        }
-    }
-
-    fn constraint(oid: u32, name: &str, check: bool, validated: bool) -> DomainConstraint {
-        DomainConstraint {
-            oid,
-            name: name.into(),
-            quoted: name.into(),
-            check,
-            definition: format!("CHECK ((VALUE > {oid}))"),
-            validated,
-            comment: Some(format!("about {name}")),
-            default_name: false,
         }
     }
 
@@ -556,53 +478,13 @@ mod tests {
     }
 
     #[test]
-    fn not_valid_domain_checks_become_post_data_entries_of_their_own() {
-        let head = DomainHead {
-            base: "integer".into(),
-            collation: None,
-            not_null: true,
-            default: Some("1".into()),
-        };
-        let built = domain(
-            &row("d"),
-            head,
-            vec![
-                constraint(7, "nn", false, true),
-                constraint(8, "ok", true, true),
-                constraint(9, "later", true, false),
-            ],
-        );
-        assert_eq!(
-            built.defn,
-            "CREATE DOMAIN app.\"My T\" AS integer CONSTRAINT nn NOT NULL DEFAULT 1\n\
-             \tCONSTRAINT ok CHECK ((VALUE > 8));\n"
-        );
-        assert_eq!(
-            built.claims,
-            vec![
-                ObjKey::new(catalog::CONSTRAINT, 7),
-                ObjKey::new(catalog::CONSTRAINT, 8)
-            ]
-        );
-        assert_eq!(built.comments.len(), 2);
-        let [separate] = built.separate.as_slice() else {
-            panic!("one separate entry expected");
-        };
-        assert_eq!(separate.key, ObjKey::new(catalog::CONSTRAINT, 9));
-        assert_eq!(separate.kind, Kind::Constraint);
-        assert_eq!(separate.desc, "CHECK CONSTRAINT");
-        assert_eq!(separate.tag, "My T later");
-        assert_eq!(
-            separate.defn,
-            "ALTER DOMAIN app.\"My T\"\n    ADD CONSTRAINT later CHECK ((VALUE > 9));\n"
-        );
-        assert_eq!(
-            separate.drop_stmt.as_deref(),
-            Some("ALTER DOMAIN app.\"My T\" DROP CONSTRAINT later;\n")
-        );
-        assert_eq!(
-            separate.comments[0].defn,
-            "COMMENT ON CONSTRAINT later ON DOMAIN app.\"My T\" IS 'about later';\n"
-        );
+    fn shell_types_have_their_own_key_and_no_drop() {
+        let shell = shell(&row("b"));
+        assert_eq!(shell.key, shell_key(100));
+        assert_ne!(shell.key, ObjKey::new(catalog::TYPE, 100));
+        assert_eq!(shell.desc, "SHELL TYPE");
+        assert_eq!(shell.tag, "My T");
+        assert_eq!(shell.defn, "CREATE TYPE app.\"My T\";\n");
+        assert_eq!(shell.drop_stmt, None);
     }
 }
