@@ -165,6 +165,9 @@ impl Error {
             Error::Restore(crate::pg::restore::RestoreError::MissingRoles { .. }) => {
                 ExitStatus::Usage
             }
+            Error::Restore(crate::pg::restore::RestoreError::Source(
+                crate::pg::restore::source::SourceError::Unsupported { .. },
+            )) => ExitStatus::Usage,
             Error::Lock(LockError::Held { .. }) => ExitStatus::LockHeld,
             Error::Damaged { .. } => ExitStatus::Damage,
             Error::Restore(crate::pg::restore::RestoreError::Source(

@@ -178,7 +178,7 @@ pub fn verify_archive(path: &Path, report: &mut Report) {
                 crate::pg::restore::plan::plan(&archive.entries).map_err(|e| e.to_string())?;
             let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
             archive
-                .check(&plan.data, threads)
+                .check(&plan.streams(), threads)
                 .map_err(|e| e.to_string())
         });
     if let Err(reason) = checked {

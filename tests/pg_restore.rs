@@ -178,7 +178,7 @@ fn refused_and_untouched(damage: impl Fn(&Path), expect: &str) {
     let before = (schema_of(pg, &db), checksums(pg, &db));
     damage(&archive);
     let run = restore(pg, &sandbox, &db, &["full-site-2026-01-01"]);
-    assert_ne!(run.code, 0, "a damaged archive must be refused");
+    assert_eq!(run.code, 3, "a damaged archive is refused: {}", run.stderr);
     assert!(
         run.stderr.contains(expect),
         "expected {expect:?} in:\n{}",
@@ -352,7 +352,7 @@ fn lz4_compressed_custom_archives_are_refused_by_name() {
         &db,
         &["--into-db", "never_created", "full-site-2026-01-01"],
     );
-    assert_ne!(run.code, 0);
+    assert_eq!(run.code, 2, "unsupported, not damaged: {}", run.stderr);
     assert!(
         run.stderr.contains(&file.display().to_string()),
         "{}",
@@ -380,7 +380,7 @@ fn a_damaged_custom_format_block_is_refused_before_anything_changes() {
     bytes[at] ^= 0x55;
     std::fs::write(&file, bytes).unwrap();
     let run = restore(pg, &sandbox, &db, &["full-site-2026-01-01"]);
-    assert_ne!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.code, 3, "{}", run.stderr);
     assert!(run.stderr.contains("stgy.dump"), "{}", run.stderr);
     assert_eq!(checksums(pg, &db), before);
 }

@@ -83,14 +83,17 @@ pub fn checksums(pg: &PgServer, db: &str) -> String {
         db,
         "SELECT format('%I.%I', n.nspname, c.relname) FROM pg_class c \
          JOIN pg_namespace n ON n.oid = c.relnamespace \
-         WHERE c.relkind IN ('r', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
+         WHERE c.relkind IN ('r', 'm') AND c.relispopulated \
+           AND n.nspname NOT IN ('pg_catalog', 'information_schema') \
            AND n.nspname !~ '^pg_toast' ORDER BY 1",
     );
     let mut out = String::new();
     for table in tables.lines().filter(|l| !l.is_empty()) {
         let sum = pg.psql(
             db,
-            &format!("SELECT count(*) || ' ' || coalesce(md5(string_agg(t::text, E'\\n' ORDER BY t::text)), '-') FROM {table} t"),
+            // by column name (a restored inheritance child may order its columns differently),
+            // each table apart from its children (which may be foreign)
+            &format!("SELECT count(*) || ' ' || coalesce(md5(string_agg(to_jsonb(t)::text, E'\\n' ORDER BY to_jsonb(t)::text)), '-') FROM ONLY {table} t"),
         );
         out.push_str(&format!("{table} {sum}"));
     }
@@ -122,4 +125,66 @@ pub fn stock_dump(pg: &PgServer, db: &str, dir: &Path, name: &str, extra: &[&str
     args.extend_from_slice(extra);
     pg.client("pg_dump", &args);
     path
+}
+
+/// Loads the SQL file `path` (with `ON_ERROR_STOP`) into a new database on `pg`; its name.
+pub fn load_file(pg: &PgServer, prefix: &str, path: &Path) -> String {
+    let db = pg.create_database(prefix);
+    let file = path.to_str().unwrap();
+    pg.client(
+        "psql",
+        &["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", &db, "-f", file],
+    );
+    db
+}
+
+/// What a restore must give back besides the schema: sequence states, large objects (OIDs,
+/// contents and comments) and one checksum per table.
+pub fn state_of(pg: &PgServer, db: &str) -> String {
+    let mut sequences = String::new();
+    let names = pg.psql(
+        db,
+        "SELECT format('%I.%I', schemaname, sequencename) FROM pg_sequences ORDER BY 1",
+    );
+    for name in names.lines().filter(|l| !l.is_empty()) {
+        let value = pg.psql(
+            db,
+            &format!("SELECT last_value || ' ' || is_called FROM {name}"),
+        );
+        sequences.push_str(&format!("{name} {value}"));
+    }
+    let objects = pg.psql(
+        db,
+        "SELECT count(*) || ' ' || coalesce(md5(string_agg(oid::text || ':' || md5(lo_get(oid)) \
+         || ':' || coalesce(obj_description(oid, 'pg_largeobject'), '-'), ',' ORDER BY oid)), '-') \
+         FROM pg_largeobject_metadata",
+    );
+    format!(
+        "sequences:\n{sequences}\nlarge objects: {objects}\ntables:\n{}",
+        checksums(pg, db)
+    )
+}
+
+/// The lines `expected` holds more often than `actual` (`-`), and the other way round (`+`).
+pub fn line_diff(expected: &str, actual: &str) -> String {
+    let count = |text: &str| {
+        let mut counts: std::collections::BTreeMap<String, i64> = Default::default();
+        for line in text.lines() {
+            *counts.entry(line.to_string()).or_default() += 1;
+        }
+        counts
+    };
+    let (a, b) = (count(expected), count(actual));
+    let mut out = String::new();
+    for (line, n) in &a {
+        for _ in 0..(n - b.get(line).copied().unwrap_or(0)).max(0) {
+            out.push_str(&format!("  - {line}\n"));
+        }
+    }
+    for (line, n) in &b {
+        for _ in 0..(n - a.get(line).copied().unwrap_or(0)).max(0) {
+            out.push_str(&format!("  + {line}\n"));
+        }
+    }
+    out
 }

@@ -96,8 +96,8 @@ pub enum DumpError {
         #[source]
         source: std::io::Error,
     },
-    /// The database holds objects fullsite cannot represent.
-    #[error("cannot dump database {database}: it holds {} object(s) fullsite does not support yet: {}", .objects.len(), .objects.join(", "))]
+    /// The database holds objects of a kind fullsite cannot dump.
+    #[error("cannot dump database {database}: it holds {} object(s) of a kind fullsite does not support dumping yet: {}", .objects.len(), .objects.join(", "))]
     Unsupported {
         /// The database.
         database: String,
@@ -178,10 +178,11 @@ pub async fn dump_database(
     entries.extend(schema::conversions::collect(&cx).await?);
     entries.extend(schema::text_search::collect(&cx).await?);
     entries.extend(schema::foreign_data::collect(&cx).await?);
-    let tables = schema::tables::collect(&cx).await?;
+    let mut graph = schema::loops::Graph::load(&cx).await?;
+    entries.extend(schema::views::collect(&cx, &mut graph).await?);
+    let tables = schema::tables::collect(&cx, &graph).await?;
     entries.extend(tables.entries);
     entries.extend(schema::sequences::collect(&cx).await?);
-    entries.extend(schema::views::collect(&cx).await?);
     let large_objects = schema::large_objects::collect(&cx).await?;
     entries.extend(large_objects.entries);
     entries.extend(schema::constraints::collect(&cx).await?);

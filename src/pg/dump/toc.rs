@@ -109,7 +109,13 @@ pub(crate) fn build(
         .map(|entry| Item { entry, data: None })
         .collect();
     for spec in data {
-        let mut entry = Entry::new(spec.key, Kind::TableData, "TABLE DATA", &spec.name, "");
+        let mut entry = Entry::new(
+            spec.key,
+            Kind::TableData,
+            "TABLE DATA",
+            &spec.name,
+            spec.defn.clone(),
+        );
         entry.namespace = Some(spec.namespace.clone());
         entry.deps = vec![spec.key];
         items.push(Item {
@@ -371,7 +377,10 @@ mod tests {
             namespace: "public".into(),
             name: name.into(),
             qualified: format!("public.{name}"),
+            target: format!("public.{name}"),
+            defn: String::new(),
             columns: vec!["a".into()],
+            filter: None,
             size: 0,
         }
     }

@@ -1,25 +1,36 @@
 //! The native restore: an archive back into a database, without `pg_restore`.
 //!
+//! It restores what pg_dump 14–18 write (and what fullsite's dumper writes, the same entries):
+//! directory and custom archives, versions 1.12 to 1.16, gzip or uncompressed, every entry
+//! kind, large objects included, in pg_restore's order (see `plan`).
+//!
 //! Safety first: before the first statement that changes the target, the whole TOC is parsed
-//! and planned, every data stream is decoded to its end (or, for files just proven intact by
-//! their BLAKE3 against a fullsite manifest, found present: see [`DataCheck`]), the target is
-//! reached, and the role is checked for the privileges the restore needs (CREATE on the
-//! database, ownership of every schema it will replace). Any failure up to there leaves the
-//! target exactly as it was. Then
-//! the schemas the archive holds are dropped and recreated (like the legacy script's
-//! `DROP SCHEMA public CASCADE`), and the plan runs phase by phase (see `plan`).
+//! and planned, every data stream (tables' COPY data, large objects) is decoded to its end (or,
+//! for files just proven intact by their BLAKE3 against a fullsite manifest, found present: see
+//! [`DataCheck`]), the target is reached, the role is checked for the privileges the restore
+//! needs (CREATE on the database, ownership of every schema it will replace), and what the
+//! target holds outside schemas is listed (see `replace`). Any failure up to there leaves the
+//! target exactly as it was: an archive newer than this version reads (or compressed with LZ4
+//! or zstd) is [`SourceError::Unsupported`], a damaged or inconsistent one
+//! [`SourceError::Damaged`]. Then, in one transaction, the schemas the archive holds and every
+//! database-wide object are dropped and the schemas recreated (see `replace`: the target ends up
+//! with exactly the archive's objects), and the plan runs phase by phase (see `plan`).
 
+mod blobs;
+mod custom;
 pub mod plan;
 pub mod privileges;
+mod replace;
 pub mod roles;
 pub mod run;
 pub mod source;
+mod statements;
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use self::plan::{PlanError, RestorePlan};
+use self::plan::RestorePlan;
 use self::source::{Archive, SourceError};
 use crate::pg::connect::{PgError, Target};
 
@@ -69,9 +80,6 @@ pub enum RestoreError {
     /// The archive is damaged or unsupported.
     #[error(transparent)]
     Source(#[from] SourceError),
-    /// The TOC cannot be restored.
-    #[error("cannot restore the archive: {0}")]
-    Plan(#[from] PlanError),
     /// The server refused or failed.
     #[error(transparent)]
     Pg(#[from] PgError),
@@ -118,11 +126,15 @@ pub async fn check_archive(
     let started = Instant::now();
     tokio::task::spawn_blocking(move || {
         let archive = Archive::open(&path)?;
-        let plan = plan::plan(&archive.entries)?;
+        let plan = plan::plan(&archive.entries).map_err(|e| SourceError::Damaged {
+            path: archive.toc_path(),
+            reason: format!("its table of contents cannot be restored: {e}"),
+        })?;
+        let streams = plan.streams();
         let bytes = match data {
-            DataCheck::Decode => Some(archive.check(&plan.data, threads)?),
+            DataCheck::Decode => Some(archive.check(&streams, threads)?),
             DataCheck::Present => {
-                archive.check_present(&plan.data)?;
+                archive.check_present(&streams)?;
                 None
             }
         };
@@ -154,28 +166,36 @@ pub async fn restore_database(
     let client = run::session(target, &plan).await?;
     check_privileges(&client, target, &plan).await?;
     roles::check(&client, target, &archive.entries, &plan).await?;
+    let replacement = replace::inventory(&client, target).await?;
     let check_seconds = seconds + started.elapsed().as_secs_f64();
     let data = match bytes {
         Some(bytes) => format!("{} of data decoded", crate::display::bytes(bytes)),
         None => "data files present and matching the manifest".to_string(),
     };
     tracing::info!(
-        "archive checked in {check_seconds:.1}s: {} entries, {} tables, {data}; restoring into {target}",
+        "archive checked in {check_seconds:.1}s: {} entries, {} tables, {} large object group(s), {data}; restoring into {target}",
         archive.entries.len(),
         plan.data.len(),
+        plan.large_objects.len(),
     );
+    log_replacement(&plan, &replacement);
 
     let sent = if options.single_transaction {
         client
             .batch_execute("BEGIN")
             .await
             .map_err(|e| RestoreError::Pg(target.error("begin a transaction on", &e)))?;
-        run::replace_and_create(&client, target, &archive, &plan).await?;
+        replace::replace(&client, target, &plan, &replacement, true).await?;
+        run::serial(&client, target, &archive, &plan, &plan.pre_data).await?;
         run::serial(&client, target, &archive, &plan, &plan.after_data).await?;
         let mut sent = 0;
         for &index in &plan.data {
+            let (load, std_strings) = (run::Load::Plain, plan.std_strings);
             sent +=
-                run::copy_table(&client, target, archive.clone(), index, run::Load::Plain).await?;
+                run::copy_table(&client, target, archive.clone(), index, load, std_strings).await?;
+        }
+        for &index in &plan.large_objects {
+            sent += run::load_large_objects(&client, target, archive.clone(), index, true).await?;
         }
         let post: Vec<usize> = plan.post_data.iter().map(|s| s.entry).collect();
         run::serial(&client, target, &archive, &plan, &post).await?;
@@ -187,7 +207,8 @@ pub async fn restore_database(
             .map_err(|e| RestoreError::Pg(target.error("commit the restore on", &e)))?;
         sent
     } else {
-        run::replace_and_create(&client, target, &archive, &plan).await?;
+        replace::replace(&client, target, &plan, &replacement, false).await?;
+        run::serial(&client, target, &archive, &plan, &plan.pre_data).await?;
         run::serial(&client, target, &archive, &plan, &plan.after_data).await?;
         let sent = run::load_and_index(target, archive.clone(), &plan, options.jobs).await?;
         run::privileges(&client, target, &archive, &plan).await?;
@@ -196,6 +217,7 @@ pub async fn restore_database(
     };
     let entries = plan.pre_data.len()
         + plan.data.len()
+        + plan.large_objects.len()
         + plan.after_data.len()
         + plan.post_data.len()
         + plan.privileges.len()
@@ -206,6 +228,23 @@ pub async fn restore_database(
         bytes: sent,
         check_seconds,
     })
+}
+
+/// Says what the replace step drops.
+fn log_replacement(plan: &RestorePlan, replacement: &replace::Replacement) {
+    let mut parts = vec![format!("schema(s) {}", plan.drop_schemas.join(", "))];
+    if !replacement.objects.is_empty() {
+        let names: Vec<String> = replacement
+            .objects
+            .iter()
+            .map(|(kind, name)| format!("{kind} {name}"))
+            .collect();
+        parts.push(names.join(", "));
+    }
+    if replacement.large_objects > 0 {
+        parts.push(format!("{} large object(s)", replacement.large_objects));
+    }
+    tracing::info!("replacing {}", parts.join("; "));
 }
 
 /// Refuses early when the role cannot create schemas or does not own a schema to replace.

@@ -2,28 +2,43 @@
 //! complete before anything touches the target).
 //!
 //! Phases, in order:
-//! 1. replace: `DROP SCHEMA ... CASCADE` for every schema the archive holds objects in and for
-//!    `public` (as the legacy script did), then `CREATE SCHEMA` for those the archive does not
-//!    create itself (`public`, which gets back its standard owner, privileges and comment);
-//! 2. pre-data, serially in TOC order (the archive's order is a valid creation order);
-//! 3. other data-section entries (SEQUENCE SET), serially;
-//! 4. data and post-data together, in parallel: every TABLE DATA, largest first, and each
-//!    post-data step (index, constraint, trigger, ...) as soon as the steps it waits for are
-//!    done and the data of the tables it touches is loaded (a step touching no table, or a
-//!    table without data of its own such as a partitioned parent, waits for all data). Like
-//!    pg_restore, the most data-heavy ready work goes first, and a step that locks a table
-//!    exclusively (everything but CREATE INDEX: ALTER TABLE takes strong locks, and two foreign
-//!    keys between the same tables could deadlock) never runs beside another step on that
-//!    table, while indexes of one table build side by side;
-//! 5. privileges: ACL and DEFAULT ACL entries, serially in TOC order (as pg_restore's ACL
-//!    pass: after every object exists, so default privileges change no restored object);
-//! 6. last: materialized view refreshes (they read fully restored, indexed tables).
+//! 1. replace: see `replace` (the schemas the archive holds, `public`, and every database-wide
+//!    object of the kinds pg_dump dumps), then `CREATE SCHEMA` for the schemas the archive
+//!    holds objects in but does not create itself (`public`, which gets back its standard
+//!    owner, privileges and comment);
+//! 2. pre-data, serially in TOC order (the archive's order is a valid creation order), large
+//!    objects' `BLOB` entries (archives up to 1.15) included;
+//! 3. other data-section entries (SEQUENCE SET, `BLOB METADATA` groups of 1.16 archives,
+//!    comments on large objects), serially in TOC order;
+//! 4. data and post-data together, in parallel: every TABLE DATA, largest first, every BLOBS
+//!    entry (large objects' bytes), and each post-data step (index, constraint, trigger, ...)
+//!    as soon as the steps it waits for are done and the data of the tables it touches is
+//!    loaded (a step touching no table, or a table without data of its own such as a
+//!    partitioned parent, waits for all table data). Like pg_restore, the most data-heavy
+//!    ready work goes first, and a step that locks a table exclusively (everything but CREATE
+//!    INDEX: ALTER TABLE takes strong locks, and two foreign keys between the same tables could
+//!    deadlock) never runs beside another step on that table, while indexes of one table build
+//!    side by side;
+//! 5. privileges: ACL and DEFAULT ACL entries, serially in TOC order (pg_restore's ACL pass:
+//!    after every object exists, so default privileges change no restored object; an ACL of a
+//!    group of large objects is run for each of them);
+//! 6. last, in TOC order, what pg_restore keeps for its final pass: event triggers (and their
+//!    comments and security labels: created any earlier, they would fire on the restore's own
+//!    DDL), materialized view refreshes (they read fully restored, indexed tables) and
+//!    statistics (`pg_dump --with-statistics`, 18+). pg_restore runs a table's statistics in
+//!    its main pass, after the table's data; here a table's data is loaded after emptying it
+//!    (see `run::Load::Frozen`), which resets them, and an index build may rewrite them, so all
+//!    statistics wait for the end, where the dumped values are what remains.
 //!
 //! Entries of section "none" (COMMENT, ...) belong to the section of the entry before them,
-//! as in pg_restore. Security labels are skipped, as are ENCODING / STDSTRINGS / SEARCHPATH
-//! (they become session settings) and DATABASE entries (with the ACLs of the database).
-//! Large objects are refused: restoring them is not supported yet. Owners are applied by
-//! `run` (`ALTER ... OWNER TO` after each entry) unless [`RestorePlan::skip_owners`].
+//! as in pg_restore. Skipped: security labels; ACLs and default ACLs with `--no-privileges`
+//! (see [`RestorePlan::restrict`]); ENCODING / STDSTRINGS / SEARCHPATH (they become session
+//! settings); and, as pg_restore does without `--create`, DATABASE and DATABASE PROPERTIES
+//! entries and the comments, security labels and ACLs of the database itself (they would apply
+//! to the source database's name).
+//!
+//! Owners are given by `run` (`ALTER ... OWNER TO` after each entry that records one, see
+//! `privileges`) unless [`RestorePlan::skip_owners`] (`--no-owner`).
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -75,9 +90,12 @@ pub struct RestorePlan {
     pub after_data: Vec<usize>,
     /// Post-data steps, in TOC order.
     pub post_data: Vec<PostStep>,
+    /// BLOBS entries: large objects' bytes, loaded beside the table data.
+    pub large_objects: Vec<usize>,
     /// ACL and DEFAULT ACL entries, run after post-data.
     pub privileges: Vec<usize>,
-    /// Entries run last (MATERIALIZED VIEW DATA).
+    /// Entries run last, in TOC order (event triggers, materialized view refreshes, post-data
+    /// statistics).
     pub last: Vec<usize>,
     /// Leave every object owned by the restoring role (`--no-owner`).
     pub skip_owners: bool,
@@ -133,7 +151,7 @@ pub fn plan(entries: &[TocEntry]) -> Result<RestorePlan, PlanError> {
                     .push((index, "database-level entry (only used with --create)"));
                 continue;
             }
-            "ACL" if entry.tag.starts_with("DATABASE ") => {
+            "COMMENT" | "SECURITY LABEL" | "ACL" if entry.tag.starts_with("DATABASE ") => {
                 plan.skipped
                     .push((index, "database-level entry (only used with --create)"));
                 continue;
@@ -147,12 +165,6 @@ pub fn plan(entries: &[TocEntry]) -> Result<RestorePlan, PlanError> {
                     .push((index, "security labels are not restored"));
                 continue;
             }
-            "BLOB" | "BLOBS" | "BLOB METADATA" => {
-                return Err(PlanError(format!(
-                    "the archive holds large objects (entry {} {}), which fullsite cannot restore yet",
-                    entry.dump_id, entry.desc
-                )));
-            }
             _ => {}
         }
         if let Some(namespace) = &entry.namespace
@@ -161,23 +173,34 @@ pub fn plan(entries: &[TocEntry]) -> Result<RestorePlan, PlanError> {
         {
             namespaces.insert(namespace.clone());
         }
-        // `-- *not* creating schema` (public, recorded for its owner) creates nothing
-        if entry.desc == "SCHEMA"
-            && !entry
+        // pg_dump writes `public`'s entry as a comment ("*not* creating schema"): initdb made it.
+        // A schema the archive creates is replaced even when it holds none of the archive's
+        // objects (only an extension's members, say): its CREATE SCHEMA would fail otherwise.
+        if entry.desc == "SCHEMA" && !entry.defn.as_deref().unwrap_or("--").starts_with("--") {
+            created.insert(entry.tag.clone());
+            namespaces.insert(entry.tag.clone());
+        }
+        if entry.desc == "BLOB METADATA"
+            && let Some(bad) = entry
                 .defn
                 .as_deref()
                 .unwrap_or_default()
-                .starts_with("-- *not* creating schema")
+                .split_whitespace()
+                .find(|oid| oid.parse::<u32>().is_err())
         {
-            created.insert(entry.tag.clone());
+            return Err(PlanError(format!(
+                "BLOB METADATA entry {} lists {bad:?}, which is not a large object OID",
+                entry.dump_id
+            )));
         }
         let empty = entry.defn.as_deref().is_none_or(str::is_empty) && !entry.had_dumper;
         if empty {
             continue;
         }
         match (entry.desc.as_str(), section) {
-            ("MATERIALIZED VIEW DATA" | "EVENT TRIGGER", _) => plan.last.push(index),
+            _ if runs_last(entry) => plan.last.push(index),
             ("TABLE DATA", _) if entry.had_dumper => plan.data.push(index),
+            ("BLOBS", _) if entry.had_dumper => plan.large_objects.push(index),
             (_, Section::Data) => plan.after_data.push(index),
             (_, Section::PostData) => {
                 post_index.insert(index, plan.post_data.len());
@@ -256,6 +279,89 @@ impl RestorePlan {
     }
 }
 
+/// Whether `entry` runs in the last phase (see the module docs).
+fn runs_last(entry: &TocEntry) -> bool {
+    match entry.desc.as_str() {
+        "EVENT TRIGGER" | "MATERIALIZED VIEW DATA" | "STATISTICS DATA" => true,
+        "COMMENT" | "SECURITY LABEL" => entry.tag.starts_with("EVENT TRIGGER "),
+        _ => false,
+    }
+}
+
+/// Whether the table TABLE DATA `entry` loads may be emptied first and loaded with `COPY ...
+/// FREEZE`: not when the load goes through a partition root (see [`loads_via_partition_root`]),
+/// nor into a foreign table (`pg_dump --include-foreign-data`: FREEZE is refused there, and
+/// TRUNCATE would reach the remote data). The table is the entry's first dependency, as
+/// pg_restore takes it.
+pub fn may_empty_and_freeze(entries: &HashMap<i32, &TocEntry>, entry: &TocEntry) -> bool {
+    let table = entry.dependencies.first().and_then(|id| entries.get(id));
+    !loads_via_partition_root(entry) && table.is_none_or(|t| t.desc == "TABLE")
+}
+
+/// Whether TABLE DATA `entry` loads its rows through a partitioned ancestor (`pg_dump
+/// --load-via-partition-root`) rather than into the table it is named after: pg_dump 17+ marks
+/// such entries with a comment as their definition; in older archives the COPY statement names
+/// another table. Such a load may move rows into other partitions, so it must not empty the
+/// table first (or use FREEZE).
+pub fn loads_via_partition_root(entry: &TocEntry) -> bool {
+    if entry
+        .defn
+        .as_deref()
+        .is_some_and(|d| d.starts_with("-- load via partition root "))
+    {
+        return true;
+    }
+    let Some(copy) = entry.copy_stmt.as_deref().filter(|c| !c.is_empty()) else {
+        return false;
+    };
+    let named = copy.strip_prefix("COPY ").and_then(|rest| {
+        let (schema, rest) = identifier(rest)?;
+        let (table, _) = identifier(rest.strip_prefix('.')?)?;
+        Some((schema, table))
+    });
+    match (named, &entry.namespace) {
+        (Some((schema, table)), Some(namespace)) => schema != *namespace || table != entry.tag,
+        _ => true,
+    }
+}
+
+/// A leading SQL identifier as pg_dump writes one (bare, or double-quoted with `""` for a
+/// quote), unquoted, and the text after it.
+fn identifier(text: &str) -> Option<(String, &str)> {
+    if let Some(quoted) = text.strip_prefix('"') {
+        let mut name = String::new();
+        let mut chars = quoted.char_indices().peekable();
+        while let Some((i, c)) = chars.next() {
+            if c == '"' {
+                if chars.peek().is_some_and(|&(_, next)| next == '"') {
+                    chars.next();
+                    name.push('"');
+                } else {
+                    return Some((name, &quoted[i + 1..]));
+                }
+            } else {
+                name.push(c);
+            }
+        }
+        return None;
+    }
+    let end = text
+        .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '$'))
+        .unwrap_or(text.len());
+    (end > 0).then(|| (text[..end].to_string(), &text[end..]))
+}
+
+impl RestorePlan {
+    /// Every entry with a data stream: TABLE DATA, then BLOBS.
+    pub fn streams(&self) -> Vec<usize> {
+        self.data
+            .iter()
+            .chain(&self.large_objects)
+            .copied()
+            .collect()
+    }
+}
+
 /// The first single-quoted value in `SET x = 'value';`.
 fn quoted_value(defn: &str) -> Option<String> {
     let start = defn.find('\'')? + 1;
@@ -295,6 +401,7 @@ mod tests {
         data.had_dumper = true;
         let mut schema = entry(3, "SCHEMA", Section::PreData, None, &[]);
         schema.tag = "app".into();
+        schema.defn = Some("CREATE SCHEMA app;\n".into());
         let mut encoding = entry(1, "ENCODING", Section::PreData, None, &[]);
         encoding.defn = Some("SET client_encoding = 'LATIN1';\n".into());
         let entries = vec![
@@ -369,13 +476,107 @@ mod tests {
     }
 
     #[test]
-    fn large_objects_are_refused_by_name() {
-        let entries = vec![entry(1, "BLOBS", Section::Data, None, &[])];
+    fn large_objects_event_triggers_and_database_entries() {
+        let mut blobs = entry(9, "BLOBS", Section::Data, None, &[]);
+        blobs.had_dumper = true;
+        blobs.defn = None;
+        let mut public = entry(2, "SCHEMA", Section::PreData, None, &[]);
+        public.tag = "public".into();
+        public.defn = Some("-- *not* creating schema, since initdb creates it\n".into());
+        let mut event_comment = entry(11, "COMMENT", Section::None, None, &[10]);
+        event_comment.tag = "EVENT TRIGGER audit".into();
+        let mut database_comment = entry(12, "COMMENT", Section::None, None, &[]);
+        database_comment.tag = "DATABASE stgy".into();
+        let mut metadata = entry(7, "BLOB METADATA", Section::Data, None, &[]);
+        metadata.defn = Some("1001\n1002\n".into());
+        let mut statistics = entry(14, "STATISTICS DATA", Section::PostData, None, &[]);
+        statistics.tag = "public.t_pkey".into();
+        let entries = vec![
+            entry(1, "DATABASE", Section::PreData, None, &[]),
+            public,
+            entry(3, "BLOB", Section::PreData, None, &[]),
+            entry(4, "COMMENT", Section::None, None, &[3]),
+            entry(5, "TABLE", Section::PreData, Some("public"), &[]),
+            entry(6, "EVENT TRIGGER", Section::PostData, None, &[]),
+            metadata,
+            entry(8, "COMMENT", Section::None, None, &[7]),
+            blobs,
+            entry(10, "EVENT TRIGGER", Section::PostData, None, &[]),
+            event_comment,
+            database_comment,
+            entry(
+                13,
+                "MATERIALIZED VIEW DATA",
+                Section::PostData,
+                Some("public"),
+                &[],
+            ),
+            statistics,
+        ];
+        let mut extensions = entry(15, "SCHEMA", Section::PreData, None, &[]);
+        extensions.tag = "extensions".into();
+        extensions.defn = Some("CREATE SCHEMA extensions;\n".into());
+        let mut entries = entries;
+        entries.insert(2, extensions);
+        let p = plan(&entries).unwrap();
+        assert_eq!(
+            p.drop_schemas,
+            ["extensions", "public"],
+            "a schema the archive creates is replaced, even with no object of the archive in it"
+        );
+        entries.remove(2);
+        let p = plan(&entries).unwrap();
+        assert_eq!(p.drop_schemas, ["public"]);
+        assert_eq!(
+            p.create_schemas,
+            ["public"],
+            "public's entry is a comment: initdb creates it, so must we"
+        );
+        assert_eq!(
+            p.pre_data,
+            [1, 2, 3, 4],
+            "BLOB entries create the objects first"
+        );
+        assert_eq!(
+            p.after_data,
+            [6, 7],
+            "1.16 creates them in the data section"
+        );
+        assert_eq!(p.large_objects, [8]);
+        assert_eq!(
+            p.last,
+            [5, 9, 10, 12, 13],
+            "pg_restore's last pass, in TOC order"
+        );
+        let skipped: Vec<usize> = p.skipped.iter().map(|(i, _)| *i).collect();
+        assert_eq!(skipped, [0, 11]);
         assert!(
             plan(&[]).unwrap().drop_schemas == ["public"],
             "public is always replaced"
         );
-        assert!(plan(&entries).unwrap_err().0.contains("large objects"));
+    }
+
+    #[test]
+    fn loads_through_a_partition_root_or_into_a_foreign_table_are_not_frozen() {
+        let mut data = entry(1, "TABLE DATA", Section::Data, Some("app"), &[]);
+        data.tag = "Events 2026".into();
+        data.defn = None;
+        data.copy_stmt = Some("COPY app.\"Events 2026\" (id, at) FROM stdin;\n".into());
+        assert!(!loads_via_partition_root(&data));
+        data.copy_stmt = Some("COPY app.events (id, at) FROM stdin;\n".into());
+        assert!(
+            loads_via_partition_root(&data),
+            "an older archive names the root"
+        );
+        data.copy_stmt = Some("COPY app.\"Events 2026\" (id, at) FROM stdin;\n".into());
+        data.defn = Some("-- load via partition root app.events\n".into());
+        assert!(loads_via_partition_root(&data), "pg_dump 17+ marks it");
+        data.defn = None;
+        let mut table = entry(7, "TABLE", Section::PreData, Some("app"), &[]);
+        data.dependencies = vec![7];
+        assert!(may_empty_and_freeze(&HashMap::from([(7, &table)]), &data));
+        table.desc = "FOREIGN TABLE".into();
+        assert!(!may_empty_and_freeze(&HashMap::from([(7, &table)]), &data));
     }
 
     #[test]

@@ -1,14 +1,18 @@
-//! Reading an archive for restore: its TOC and each table's COPY data, decompressed.
+//! Reading an archive for restore: its TOC and each data stream, decompressed.
 //!
 //! Directory archives (ours and stock `pg_dump -Fd`): `toc.dat` plus one file per TABLE DATA
 //! entry, plain (`N.dat`) or gzip (`N.dat.gz`, possibly several concatenated members); as in
-//! pg_restore, the plain file wins when both exist.
+//! pg_restore, the plain file wins when both exist. Large objects (BLOBS entries) are listed in
+//! `blobs.toc` (archives up to 1.15) or `blobs_<dumpId>.toc` (1.16), one `<oid> <file>` line
+//! each, with one file per object (see `blobs`).
 //!
 //! Custom-format files (`pg_dump -Fc`, as the legacy script wrote `db/stgy.dump`): the TOC, then
-//! one data block per TABLE DATA entry — a type byte, the dump id, and length-prefixed chunks
-//! that together form one zlib stream (or plain bytes). A block is found by the offset the TOC
-//! records or, when pg_dump wrote to a pipe and could not record offsets, by scanning the blocks
-//! from the end of the TOC. LZ4 and zstd compression are refused by name.
+//! one data block per entry with data (see `custom`).
+//!
+//! LZ4 and zstd compression (custom archives 1.15+, `.lz4` / `.zst` files in directory
+//! archives) and archive versions outside 1.12–1.16 are refused by name as unsupported
+//! ([`SourceError::Unsupported`]); anything unreadable or inconsistent is damage
+//! ([`SourceError::Damaged`]).
 //!
 //! [`Archive::check`] reads every data stream to its end before anything is restored, so a
 //! missing file, a flipped byte (CRC or deflate error) or a truncated member is found while the
@@ -16,10 +20,11 @@
 //! whose bytes a manifest has just vouched for.
 
 use std::fs::File;
-use std::io::{BufReader, Read, Seek, SeekFrom};
+use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use crate::pg::archive::read::read_toc;
+use super::custom::{BLOCK_DATA, ChunkReader, find_block};
+use crate::pg::archive::read::{ReadError, read_toc};
 use crate::pg::archive::{
     Compression, DataLocation, FORMAT_CUSTOM, FORMAT_DIRECTORY, Header, TocEntry,
 };
@@ -45,12 +50,15 @@ pub enum SourceError {
     },
 }
 
+/// A data stream, decompressed.
+pub(crate) type Stream = Box<dyn Read + Send>;
+
 /// An opened archive.
 #[derive(Debug)]
 pub struct Archive {
-    dir: PathBuf,
+    pub(super) dir: PathBuf,
     /// A custom-format file, with where its data blocks start.
-    custom: Option<(PathBuf, u64)>,
+    pub(super) custom: Option<(PathBuf, u64)>,
     /// The header.
     pub header: Header,
     /// The TOC, in file order.
@@ -67,12 +75,9 @@ impl Archive {
         let toc = path.join("toc.dat");
         let file = File::open(&toc).map_err(|e| damaged(&toc, e))?;
         let (header, entries) =
-            read_toc(&mut BufReader::new(file)).map_err(|e| SourceError::Damaged {
-                path: toc.clone(),
-                reason: e.to_string(),
-            })?;
+            read_toc(&mut BufReader::new(file)).map_err(|e| toc_error(&toc, e))?;
         if header.format != FORMAT_DIRECTORY {
-            return Err(SourceError::Unsupported {
+            return Err(SourceError::Damaged {
                 path: toc,
                 reason: format!("format code {} is not a directory archive's", header.format),
             });
@@ -91,12 +96,9 @@ impl Archive {
             inner: BufReader::new(file),
             position: 0,
         };
-        let (header, entries) = read_toc(&mut reader).map_err(|e| SourceError::Damaged {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        })?;
+        let (header, entries) = read_toc(&mut reader).map_err(|e| toc_error(path, e))?;
         if header.format != FORMAT_CUSTOM {
-            return Err(SourceError::Unsupported {
+            return Err(SourceError::Damaged {
                 path: path.to_path_buf(),
                 reason: format!(
                     "format code {} is not a custom-format archive's",
@@ -122,25 +124,21 @@ impl Archive {
         })
     }
 
-    /// The data file behind TOC entry `index`, and whether it is gzip-compressed.
-    pub fn data_file(&self, index: usize) -> Result<(PathBuf, bool), SourceError> {
-        let entry = &self.entries[index];
-        let DataLocation::File(name) = &entry.data_location else {
+    /// The TOC file (directory archives) or the archive file (custom format), for messages.
+    pub(crate) fn toc_path(&self) -> PathBuf {
+        match &self.custom {
+            Some((path, _)) => path.clone(),
+            None => self.dir.join("toc.dat"),
+        }
+    }
+
+    /// The file `name` of a directory archive, plain or gzip (the plain one wins, as in
+    /// pg_restore), and whether it is gzip; `what` names it in errors.
+    pub(crate) fn member(&self, name: &str, what: &str) -> Result<(PathBuf, bool), SourceError> {
+        if name.is_empty() || name.contains('/') || name.starts_with('.') {
             return Err(SourceError::Damaged {
-                path: self.dir.join("toc.dat"),
-                reason: format!(
-                    "TABLE DATA entry {} ({}) names no data file",
-                    entry.dump_id, entry.tag
-                ),
-            });
-        };
-        if name.contains('/') || name.starts_with('.') {
-            return Err(SourceError::Damaged {
-                path: self.dir.join("toc.dat"),
-                reason: format!(
-                    "entry {} names data file {name:?} outside the archive",
-                    entry.dump_id
-                ),
+                path: self.toc_path(),
+                reason: format!("{what} names file {name:?}, which is not inside the archive"),
             });
         }
         let plain = self.dir.join(name);
@@ -151,31 +149,33 @@ impl Archive {
         if gz.is_file() {
             return Ok((gz, true));
         }
+        for suffix in ["lz4", "zst"] {
+            let other = self.dir.join(format!("{name}.{suffix}"));
+            if other.is_file() {
+                return Err(SourceError::Unsupported {
+                    path: other,
+                    reason: format!(
+                        "{what} is compressed with {suffix}, which fullsite cannot read; \
+                         only gzip and uncompressed archives are supported"
+                    ),
+                });
+            }
+        }
         Err(SourceError::Damaged {
             path: plain,
-            reason: format!(
-                "the data file of table {} is missing (neither {name} nor {name}.gz exists)",
-                entry.tag
-            ),
+            reason: format!("{what} is missing (neither {name} nor {name}.gz exists)"),
         })
     }
 
-    /// A reader of entry `index`'s COPY data, decompressed.
-    pub fn data_reader(
+    /// Opens the directory archive's file `name` (see [`Archive::member`]), decompressed.
+    pub(crate) fn open_member(
         &self,
-        index: usize,
-    ) -> Result<(PathBuf, Box<dyn Read + Send>), SourceError> {
-        if let Some((path, data_start)) = &self.custom {
-            let chunks = self.custom_block(path, *data_start, index)?;
-            let reader: Box<dyn Read + Send> = match self.header.compression {
-                Compression::None => Box::new(chunks),
-                _ => Box::new(flate2::read::ZlibDecoder::new(chunks)),
-            };
-            return Ok((path.clone(), reader));
-        }
-        let (path, gzip) = self.data_file(index)?;
+        name: &str,
+        what: &str,
+    ) -> Result<(PathBuf, Stream), SourceError> {
+        let (path, gzip) = self.member(name, what)?;
         let file = File::open(&path).map_err(|e| damaged(&path, e))?;
-        let reader: Box<dyn Read + Send> = if gzip {
+        let reader: Stream = if gzip {
             Box::new(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(
                 1 << 16,
                 file,
@@ -186,28 +186,70 @@ impl Archive {
         Ok((path, reader))
     }
 
-    /// Reads every data stream of `data_entries` to its end on up to `threads` threads;
-    /// returns the total bytes. The first damaged stream found is reported.
-    pub fn check(&self, data_entries: &[usize], threads: usize) -> Result<u64, SourceError> {
+    /// The data file behind TOC entry `index` of a directory archive, and whether it is gzip.
+    pub fn data_file(&self, index: usize) -> Result<(PathBuf, bool), SourceError> {
+        let entry = &self.entries[index];
+        let what = format!("the data of {} {}", entry.desc, entry.tag);
+        match &entry.data_location {
+            DataLocation::File(name) => self.member(name, &what),
+            _ => Err(no_data_file(&self.toc_path(), entry)),
+        }
+    }
+
+    /// A reader of entry `index`'s data (a table's COPY text), decompressed.
+    pub fn data_reader(&self, index: usize) -> Result<(PathBuf, Stream), SourceError> {
+        if let Some((path, data_start)) = &self.custom {
+            let block = find_block(path, *data_start, &self.entries[index], BLOCK_DATA)?;
+            let chunks = ChunkReader::new(block, path);
+            return Ok((path.clone(), self.decompress(chunks)));
+        }
+        let entry = &self.entries[index];
+        match &entry.data_location {
+            DataLocation::File(name) => {
+                self.open_member(name, &format!("the data of {} {}", entry.desc, entry.tag))
+            }
+            _ => Err(no_data_file(&self.toc_path(), entry)),
+        }
+    }
+
+    /// A custom-format chunk stream, decompressed as the header says.
+    pub(crate) fn decompress<'a, R: Read + Send + 'a>(
+        &self,
+        chunks: R,
+    ) -> Box<dyn Read + Send + 'a> {
+        match self.header.compression {
+            Compression::None => Box::new(chunks),
+            _ => Box::new(flate2::read::ZlibDecoder::new(chunks)),
+        }
+    }
+
+    /// Whether TOC entry `index` holds large objects (a BLOBS entry) rather than table data.
+    pub(crate) fn holds_large_objects(&self, index: usize) -> bool {
+        self.entries[index].desc == "BLOBS"
+    }
+
+    /// Reads every data stream of `streams` (TABLE DATA and BLOBS entries) to its end on up to
+    /// `threads` threads; returns the total bytes. The first damaged stream found is reported.
+    pub fn check(&self, streams: &[usize], threads: usize) -> Result<u64, SourceError> {
         let next = std::sync::atomic::AtomicUsize::new(0);
         let results: Vec<Result<u64, SourceError>> = std::thread::scope(|scope| {
-            let workers: Vec<_> = (0..threads.clamp(1, data_entries.len().max(1)))
+            let workers: Vec<_> = (0..threads.clamp(1, streams.len().max(1)))
                 .map(|_| {
                     scope.spawn(|| {
                         let mut total = 0u64;
-                        let mut buffer = vec![0u8; 1 << 16];
                         loop {
                             let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            let Some(&index) = data_entries.get(i) else {
+                            let Some(&index) = streams.get(i) else {
                                 return Ok(total);
                             };
-                            let (path, mut reader) = self.data_reader(index)?;
-                            loop {
-                                match reader.read(&mut buffer) {
-                                    Ok(0) => break,
-                                    Ok(n) => total += n as u64,
-                                    Err(e) => return Err(damaged(&path, e)),
-                                }
+                            if self.holds_large_objects(index) {
+                                self.for_each_large_object(index, &mut |_, path, reader| {
+                                    total += drain(path, reader)?;
+                                    Ok(())
+                                })?;
+                            } else {
+                                let (path, mut reader) = self.data_reader(index)?;
+                                total += drain(&path, &mut reader)?;
                             }
                         }
                     })
@@ -228,68 +270,26 @@ impl Archive {
         results.into_iter().sum()
     }
 
-    /// Makes sure the data of every entry in `data_entries` is there (a directory archive's
-    /// file, a custom-format file's block), without reading it.
-    pub fn check_present(&self, data_entries: &[usize]) -> Result<(), SourceError> {
-        for &index in data_entries {
-            match &self.custom {
-                Some((path, data_start)) => {
-                    self.custom_block(path, *data_start, index)?;
+    /// Makes sure the data of every entry in `streams` is there (a directory archive's files,
+    /// a custom-format file's blocks), without reading it.
+    pub fn check_present(&self, streams: &[usize]) -> Result<(), SourceError> {
+        for &index in streams {
+            match (&self.custom, self.holds_large_objects(index)) {
+                (Some((path, data_start)), large_objects) => {
+                    let block_type = if large_objects {
+                        super::custom::BLOCK_LARGE_OBJECTS
+                    } else {
+                        BLOCK_DATA
+                    };
+                    find_block(path, *data_start, &self.entries[index], block_type)?;
                 }
-                None => {
+                (None, true) => self.large_objects_present(index)?,
+                (None, false) => {
                     self.data_file(index)?;
                 }
             }
         }
         Ok(())
-    }
-
-    /// The chunk stream of entry `index`'s block in a custom-format file.
-    fn custom_block(
-        &self,
-        path: &Path,
-        data_start: u64,
-        index: usize,
-    ) -> Result<ChunkReader, SourceError> {
-        let entry = &self.entries[index];
-        let int_size = 4;
-        let file = File::open(path).map_err(|e| damaged(path, e))?;
-        let mut reader = BufReader::with_capacity(1 << 16, file);
-        let start = match entry.data_location {
-            DataLocation::Offset(offset) => offset,
-            _ => data_start,
-        };
-        reader
-            .seek(SeekFrom::Start(start))
-            .map_err(|e| damaged(path, e))?;
-        loop {
-            let mut block_type = [0u8; 1];
-            reader
-                .read_exact(&mut block_type)
-                .map_err(|_| SourceError::Damaged {
-                    path: path.to_path_buf(),
-                    reason: format!(
-                        "the data block of table {} (entry {}) is missing",
-                        entry.tag, entry.dump_id
-                    ),
-                })?;
-            let id = read_int(&mut reader, int_size).map_err(|e| damaged(path, e))?;
-            if id == entry.dump_id && block_type[0] == 1 {
-                return Ok(ChunkReader {
-                    inner: reader,
-                    remaining: 0,
-                    done: false,
-                    path: path.to_path_buf(),
-                });
-            }
-            if matches!(entry.data_location, DataLocation::Offset(_)) {
-                return Err(SourceError::Damaged {
-                    path: path.to_path_buf(),
-                    reason: format!("entry {} points at the data of entry {id}", entry.dump_id),
-                });
-            }
-            skip_block(&mut reader, block_type[0], int_size).map_err(|e| damaged(path, e))?;
-        }
     }
 
     /// The size on disk of entry `index`'s data file (for scheduling), 0 if unknown.
@@ -301,6 +301,30 @@ impl Archive {
             .ok()
             .and_then(|(path, _)| std::fs::metadata(path).ok())
             .map_or(0, |m| m.len())
+    }
+}
+
+/// A directory archive's data entry without a file name.
+fn no_data_file(toc: &Path, entry: &TocEntry) -> SourceError {
+    SourceError::Damaged {
+        path: toc.to_path_buf(),
+        reason: format!(
+            "{} entry {} ({}) names no data file",
+            entry.desc, entry.dump_id, entry.tag
+        ),
+    }
+}
+
+/// Reads `reader` to its end; the bytes read.
+fn drain(path: &Path, reader: &mut dyn Read) -> Result<u64, SourceError> {
+    let mut buffer = vec![0u8; 1 << 16];
+    let mut total = 0u64;
+    loop {
+        match reader.read(&mut buffer) {
+            Ok(0) => return Ok(total),
+            Ok(n) => total += n as u64,
+            Err(e) => return Err(damaged(path, e)),
+        }
     }
 }
 
@@ -318,84 +342,30 @@ impl<R: Read> Read for CountingReader<R> {
     }
 }
 
-/// The payload of a custom-format data block: length-prefixed chunks ending with length 0.
-struct ChunkReader {
-    inner: BufReader<File>,
-    remaining: usize,
-    done: bool,
-    path: PathBuf,
-}
-
-impl Read for ChunkReader {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        while self.remaining == 0 {
-            if self.done {
-                return Ok(0);
+/// A TOC that cannot be read: an archive version outside what we read is unsupported (a newer
+/// pg_dump, or a very old one), anything else is damage.
+fn toc_error(path: &Path, error: ReadError) -> SourceError {
+    match error {
+        ReadError::UnsupportedVersion(major, minor, _) => {
+            let by = if (major, minor) > (1, 16) {
+                "a newer pg_dump than this version of fullsite reads"
+            } else {
+                "a pg_dump older than 9.0"
+            };
+            SourceError::Unsupported {
+                path: path.to_path_buf(),
+                reason: format!("{error}: it was written by {by}"),
             }
-            let len = read_int(&mut self.inner, 4)?;
-            if len < 0 {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    format!("negative chunk length in '{}'", self.path.display()),
-                ));
-            }
-            if len == 0 {
-                self.done = true;
-            }
-            self.remaining = len as usize;
         }
-        let want = buf.len().min(self.remaining);
-        let n = self.inner.read(&mut buf[..want])?;
-        if n == 0 {
-            return Err(std::io::ErrorKind::UnexpectedEof.into());
-        }
-        self.remaining -= n;
-        Ok(n)
+        other => SourceError::Damaged {
+            path: path.to_path_buf(),
+            reason: other.to_string(),
+        },
     }
 }
 
-/// An archive Int: a sign byte, then `size` bytes of magnitude, least significant first.
-fn read_int(reader: &mut impl Read, size: usize) -> std::io::Result<i32> {
-    let mut bytes = vec![0u8; size + 1];
-    reader.read_exact(&mut bytes)?;
-    let mut value: u32 = 0;
-    for (i, b) in bytes[1..].iter().enumerate().take(4) {
-        value |= u32::from(*b) << (8 * i);
-    }
-    let value = value as i32;
-    Ok(if bytes[0] != 0 {
-        value.wrapping_neg()
-    } else {
-        value
-    })
-}
-
-/// Skips one data block's body (table data chunks, or large objects' chunk sequences).
-fn skip_block(
-    reader: &mut BufReader<File>,
-    block_type: u8,
-    int_size: usize,
-) -> std::io::Result<()> {
-    let skip_chunks = |reader: &mut BufReader<File>| -> std::io::Result<()> {
-        loop {
-            let len = read_int(reader, int_size)?;
-            if len <= 0 {
-                return Ok(());
-            }
-            reader.seek_relative(i64::from(len))?;
-        }
-    };
-    if block_type == 3 {
-        while read_int(reader, int_size)? != 0 {
-            skip_chunks(reader)?;
-        }
-        Ok(())
-    } else {
-        skip_chunks(reader)
-    }
-}
-
-fn damaged(path: &Path, error: std::io::Error) -> SourceError {
+/// A read error on `path`, worded for the operator.
+pub(crate) fn damaged(path: &Path, error: std::io::Error) -> SourceError {
     let reason = match error.kind() {
         std::io::ErrorKind::UnexpectedEof => "it ends early (truncated)".to_string(),
         std::io::ErrorKind::InvalidInput | std::io::ErrorKind::InvalidData => {

@@ -1,13 +1,16 @@
 //! The census: every user object in the database, so that nothing is silently left out.
 //!
 //! It lists objects from every catalog that can hold application objects (relations, types,
-//! functions, constraints, triggers, rules, policies, statistics, and the kinds fullsite does not
-//! dump at all: collations, operators, text search, foreign data, publications, large objects,
-//! event triggers, casts, languages, ...), skipping system schemas, extension members, and
-//! objects that exist implicitly (array types, relation row types, TOAST tables, internal
-//! triggers, and anything with an internal dependency on another object, such as a range
-//! type's constructor functions: the owner is checked instead). The dump compares this list with what the collectors claimed; any object left over
-//! is an error that names it via `pg_describe_object`.
+//! functions, constraints (NOT NULL ones too, on 18), triggers, rules, policies, statistics,
+//! collations, operators, text search, foreign data, publications, large objects, event
+//! triggers, casts, languages, ...), skipping system schemas and objects that exist implicitly
+//! (array types, relation row types, TOAST tables, internal triggers, and anything with an
+//! internal dependency on another object, such as a range type's constructor functions: the
+//! owner is checked instead). Extension members are skipped, and so is everything that belongs
+//! to one (depends on it automatically or internally, however indirectly): the constraints of
+//! an extension's domain or table, its tables' indexes and triggers. The dump compares this
+//! list with what the collectors claimed; any object left over is of a kind fullsite cannot
+//! dump yet, and the dump fails naming it via `pg_describe_object`.
 
 use std::collections::HashSet;
 
@@ -113,10 +116,19 @@ pub async fn take(cx: &Cx<'_>) -> Result<Vec<CensusItem>, PgError> {
             + USER_SCHEMA,
     );
     let sql = format!(
-        "SELECT o.classid, o.objid, pg_catalog.pg_describe_object(o.classid, o.objid, 0) \
+        "WITH RECURSIVE extension_owned(classid, objid) AS ( \
+             SELECT e.classid, e.objid FROM pg_catalog.pg_depend e WHERE e.deptype = 'e' \
+             UNION \
+             SELECT d.classid, d.objid FROM pg_catalog.pg_depend d \
+             JOIN extension_owned o ON d.refclassid = o.classid AND d.refobjid = o.objid \
+             WHERE d.deptype IN ('a', 'i')) \
+         SELECT o.classid AS classid, o.objid AS objid, \
+                pg_catalog.pg_describe_object(o.classid, o.objid, 0) AS description \
          FROM ({}) o \
-         WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend e WHERE e.classid = o.classid \
-                             AND e.objid = o.objid AND e.deptype IN ('e', 'i')) \
+         WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend i WHERE i.classid = o.classid \
+                             AND i.objid = o.objid AND i.deptype = 'i') \
+           AND NOT EXISTS (SELECT 1 FROM extension_owned e WHERE e.classid = o.classid \
+                             AND e.objid = o.objid) \
          ORDER BY 3",
         selects.join(" UNION ALL ")
     );
@@ -124,8 +136,8 @@ pub async fn take(cx: &Cx<'_>) -> Result<Vec<CensusItem>, PgError> {
     Ok(rows
         .iter()
         .map(|row| CensusItem {
-            key: ObjKey::new(row.get(0), row.get(1)),
-            description: row.get(2),
+            key: ObjKey::new(row.get("classid"), row.get("objid")),
+            description: row.get("description"),
         })
         .collect())
 }

@@ -25,6 +25,7 @@ pub mod functions;
 pub mod indexes;
 pub mod languages;
 pub mod large_objects;
+pub(crate) mod loops;
 pub mod operator_families;
 pub mod operators;
 pub mod policies;
@@ -170,6 +171,9 @@ pub enum Kind {
     SequenceSet,
     /// Large object contents (BLOBS), and BLOB METADATA in 1.16 archives.
     LargeObjectData,
+    /// A materialized view whose query relies on a post-data object (a primary key its
+    /// GROUP BY needs): pg_dump moves its definition to post-data.
+    PostponedMatView,
     /// Primary key, unique, exclusion, and separately dumped check constraints.
     Constraint,
     /// Indexes.
@@ -213,7 +217,7 @@ impl Kind {
         use crate::pg::archive::Section;
         match self {
             Kind::TableData | Kind::SequenceSet | Kind::LargeObjectData => Section::Data,
-            k if k >= Kind::Constraint => Section::PostData,
+            k if k >= Kind::PostponedMatView => Section::PostData,
             _ => Section::PreData,
         }
     }
