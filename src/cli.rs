@@ -142,6 +142,15 @@ pub struct BackupArgs {
     /// is proved against pg_dump of 14 to 18 only).
     #[arg(long)]
     pub allow_untested_server: bool,
+    /// Also record each object's owner, as pg_dump does without --no-owner (by default, as the
+    /// legacy script's `--no-owner`, objects belong to whoever restores them).
+    #[arg(long)]
+    pub owners: bool,
+    /// Also dump privileges (GRANT/REVOKE, column privileges, ALTER DEFAULT PRIVILEGES), as
+    /// pg_dump does without --no-privileges (by default, as the legacy script's
+    /// `--no-privileges`, none are dumped).
+    #[arg(long)]
+    pub privileges: bool,
     /// Print the backup summary as one JSON document on stdout.
     #[arg(long)]
     pub json: bool,
@@ -178,6 +187,13 @@ pub struct RestoreArgs {
     /// Restore the database in one transaction: all or nothing (serial, so slower).
     #[arg(long)]
     pub single_transaction: bool,
+    /// Leave every restored object owned by the restoring role, even when the archive records
+    /// owners (backups made with --owners, stock pg_dump archives).
+    #[arg(long)]
+    pub no_owner: bool,
+    /// Leave out the privileges the archive holds (GRANT/REVOKE, ALTER DEFAULT PRIVILEGES).
+    #[arg(long, alias = "no-acl")]
+    pub no_privileges: bool,
     /// Leave objects the generation does not hold (by default they are deleted, after every
     /// upload succeeded).
     #[arg(long)]

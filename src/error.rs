@@ -162,6 +162,9 @@ impl Error {
             }
             Error::GenerationExists { .. } | Error::GenerationNotFound { .. } => ExitStatus::Usage,
             Error::Dump(crate::pg::dump::DumpError::UntestedServer { .. }) => ExitStatus::Usage,
+            Error::Restore(crate::pg::restore::RestoreError::MissingRoles { .. }) => {
+                ExitStatus::Usage
+            }
             Error::Restore(crate::pg::restore::RestoreError::Source(
                 crate::pg::restore::source::SourceError::Unsupported { .. },
             )) => ExitStatus::Usage,

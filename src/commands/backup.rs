@@ -114,6 +114,8 @@ async fn back_up(args: &BackupArgs, vars: &Vars) -> Result<BackupSummary> {
             jobs,
             level: GZIP_LEVEL,
             allow_untested_server: args.allow_untested_server,
+            owners: args.owners,
+            privileges: args.privileges,
             lock_wait,
         };
         let dumped = dump_database(target, &partial.dir().join(&archive), options).await?;

@@ -117,6 +117,8 @@ pub async fn run(args: RestoreArgs, vars: &Vars) -> Result<()> {
         let options = RestoreOptions {
             jobs,
             single_transaction: args.single_transaction,
+            owners: !args.no_owner,
+            privileges: !args.no_privileges,
         };
         restore_db(checked, &target, options, &name, started).await?;
     }

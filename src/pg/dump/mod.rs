@@ -9,6 +9,7 @@
 //! data → `toc.dat` written last. The archive directory is created by this module and holds
 //! nothing else.
 
+pub(crate) mod acl;
 pub mod data;
 pub mod gzip;
 pub mod schema;
@@ -36,6 +37,12 @@ pub struct DumpOptions {
     /// Dump from a server outside the tested majors ([`SUPPORTED_MAJORS`]) instead of
     /// refusing it.
     pub allow_untested_server: bool,
+    /// Record each object's owner (`ALTER ... OWNER TO` on restore), as pg_dump does without
+    /// `--no-owner`.
+    pub owners: bool,
+    /// Dump privileges (ACL and DEFAULT ACL entries), as pg_dump does without
+    /// `--no-privileges`.
+    pub privileges: bool,
     /// How long to keep trying to take the table locks (see `session`).
     pub lock_wait: std::time::Duration,
 }
@@ -186,7 +193,9 @@ pub async fn dump_database(
     entries.extend(schema::statistics::collect(&cx).await?);
     entries.extend(schema::publications::collect(&cx).await?);
     entries.extend(schema::subscriptions::collect(&cx).await?);
-    entries.extend(schema::default_acls::collect(&cx).await?);
+    if options.privileges {
+        entries.extend(schema::default_acls::collect(&cx).await?);
+    }
     entries.extend(schema::event_triggers::collect(&cx).await?);
 
     let claimed: HashSet<ObjKey> = entries
@@ -202,6 +211,7 @@ pub async fn dump_database(
         });
     }
     let (depend, fallback) = dependencies(&cx).await?;
+    let privileges = acl::collect(&cx, options.owners, options.privileges).await?;
     let version = archive::version_written_by(cx.major());
     let toc = toc::build(
         entries,
@@ -210,6 +220,7 @@ pub async fn dump_database(
         version,
         &depend,
         &fallback,
+        &privileges,
     );
 
     crate::fsutil::mkdir_private_all(dir).map_err(|source| DumpError::Io {

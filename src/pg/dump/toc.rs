@@ -12,11 +12,17 @@
 //! entry's explicit ones; parallel `pg_restore -j` schedules by them. TABLE DATA always lists its
 //! TABLE first, as pg_restore requires.
 //!
+//! Owners and ACL entries ([`Privileges`]) are attached by key: every entry (and its comments)
+//! gets its object's owner, and an object's ACL entries follow the entry of lowest kind with
+//! its key (after its comments), with dump ids after every other entry's, as pg_dump numbers
+//! them. ACL entries of objects the dump does not create come last.
+//!
 //! Data entries are TABLE DATA (`<dumpId>.dat`) and BLOBS, whose file is the list of its large
 //! objects (`blobs.toc`, or `blobs_<dumpId>.toc` from archive 1.16).
 
 use std::collections::{BTreeSet, HashMap};
 
+use super::acl::{self, Privileges};
 use super::schema::large_objects::Blobs;
 use super::schema::tables::DataSpec;
 use super::schema::{Entry, Kind, ObjKey};
@@ -88,13 +94,15 @@ enum Payload {
 /// Builds the TOC of an archive of `version` from collected entries, table data specs, large
 /// objects' contents and `pg_depend` edges (`dependent → referenced`). `fallback` maps objects
 /// no entry claims (a column default kept inline) to the object that carries them (its table).
-pub fn build(
+/// `privileges` gives owners and ACL entries.
+pub(crate) fn build(
     entries: Vec<Entry>,
     data: Vec<DataSpec>,
     blobs: Vec<Blobs>,
     version: (u8, u8, u8),
     depend: &[(ObjKey, ObjKey)],
     fallback: &HashMap<ObjKey, ObjKey>,
+    privileges: &Privileges,
 ) -> Toc {
     let mut items: Vec<Item> = entries
         .into_iter()
@@ -175,7 +183,13 @@ pub fn build(
         dump_ids[index] = next_id;
         next_id += 1 + items[index].entry.comments.len() as i32;
     }
+    // The item an object's ACL entries follow: the lowest kind with its key.
+    let mut acl_home: HashMap<ObjKey, usize> = HashMap::new();
+    for (index, item) in items.iter().enumerate() {
+        acl_home.entry(item.entry.key).or_insert(index);
+    }
 
+    let mut acl_numbering = acl::AclNumbering::new(next_id);
     let mut toc = Toc {
         entries: special_entries(),
         data: Vec::new(),
@@ -196,6 +210,7 @@ pub fn build(
         }
         let oid = entry.key.objid.to_string();
         let has_sql = !entry.defn.is_empty() || data.is_some();
+        let owner = privileges.owner(&entry.key);
         if has_sql {
             toc.entries.push(TocEntry {
                 dump_id,
@@ -219,7 +234,7 @@ pub fn build(
                 tablespace: entry.tablespace.clone(),
                 tableam: entry.tableam.clone(),
                 relkind: i32::from(entry.relkind),
-                owner: Some(String::new()),
+                owner: Some(owner.to_string()),
                 dependencies,
                 data_location: match data {
                     Some(Payload::Table(_)) => DataLocation::File(data_file_name(dump_id)),
@@ -238,7 +253,7 @@ pub fn build(
                 section: Some(Section::None),
                 defn: Some(comment.defn.clone()),
                 namespace: entry.namespace.clone(),
-                owner: Some(String::new()),
+                owner: Some(owner.to_string()),
                 // A comment on an object written as part of another entry (an inline CHECK
                 // constraint) waits for what that object depends on.
                 dependencies: if has_sql {
@@ -248,6 +263,10 @@ pub fn build(
                 },
                 ..TocEntry::default()
             });
+        }
+        if acl_home.get(&entry.key) == Some(&index) {
+            let object = has_sql.then_some(dump_id);
+            acl_numbering.push(&mut toc.entries, &privileges.acls(entry), object);
         }
         match data {
             Some(Payload::Table(spec)) => toc.data.push(DataItem {
@@ -263,6 +282,14 @@ pub fn build(
             }),
             None => {}
         }
+    }
+    for detached in privileges.detached() {
+        let extension = detached
+            .extension
+            .and_then(|key| resolve(&key))
+            .filter(|&i| !items[i].entry.defn.is_empty())
+            .map(|i| dump_ids[i]);
+        acl_numbering.push(&mut toc.entries, &detached.entries, extension);
     }
     toc
 }
@@ -386,6 +413,7 @@ mod tests {
                 ObjKey::new(catalog::CLASS, 1),
             )],
             &HashMap::new(),
+            &Privileges::default(),
         );
         let order: Vec<(&str, &str)> = toc
             .entries
@@ -446,10 +474,125 @@ mod tests {
             (1, 16, 0),
             &[],
             &HashMap::new(),
+            &Privileges::default(),
         );
         let tags: Vec<&str> = toc.entries.iter().skip(3).map(|e| e.tag.as_str()).collect();
         assert_eq!(tags.len(), 2);
         assert!(tags.contains(&"a") && tags.contains(&"b"));
+    }
+
+    #[test]
+    fn owners_and_acl_entries_follow_their_objects() {
+        use crate::pg::dump::acl::{AclEntry, DetachedAcl};
+        let acl = |tag: &str, column: bool| AclEntry {
+            tag: tag.into(),
+            namespace: Some("public".into()),
+            owner: "o".into(),
+            defn: format!("-- grants on {tag}\n"),
+            column,
+            schema: None,
+        };
+        let mut table = entry(1, Kind::Table, "TABLE", "t");
+        table.comments.push(Comment {
+            tag: "TABLE t".into(),
+            defn: "COMMENT ON TABLE public.t IS 'x';\n".into(),
+        });
+        let schema = Entry::new(
+            ObjKey::new(catalog::NAMESPACE, 2200),
+            Kind::Schema,
+            "SCHEMA",
+            "public",
+            "",
+        );
+        let schema_acl = AclEntry {
+            namespace: None,
+            schema: Some("public".into()),
+            ..acl("SCHEMA public", false)
+        };
+        let extension = Entry::new(
+            ObjKey::new(catalog::EXTENSION, 5),
+            Kind::Extension,
+            "EXTENSION",
+            "ext",
+            "CREATE EXTENSION ext;\n",
+        );
+        let privileges = Privileges::for_tests(
+            vec![(ObjKey::new(catalog::CLASS, 1), "o")],
+            vec![
+                (
+                    ObjKey::new(catalog::CLASS, 1),
+                    vec![acl("TABLE t", false), acl("COLUMN t.a", true)],
+                ),
+                (ObjKey::new(catalog::NAMESPACE, 2200), vec![schema_acl]),
+            ],
+            vec![DetachedAcl {
+                entries: vec![acl("FUNCTION ext_f()", false)],
+                extension: Some(ObjKey::new(catalog::EXTENSION, 5)),
+            }],
+        );
+        let toc = build(
+            vec![table, extension, schema],
+            vec![spec(1, "t")],
+            Vec::new(),
+            (1, 16, 0),
+            &[],
+            &HashMap::new(),
+            &privileges,
+        );
+        let find = |tag: &str, desc: &str| {
+            toc.entries
+                .iter()
+                .find(|e| e.tag == tag && e.desc == desc)
+                .unwrap()
+        };
+        let order: Vec<(&str, &str)> = toc
+            .entries
+            .iter()
+            .skip(3)
+            .map(|e| (e.desc.as_str(), e.tag.as_str()))
+            .collect();
+        assert_eq!(
+            order,
+            [
+                ("ACL", "SCHEMA public"),
+                ("EXTENSION", "ext"),
+                ("TABLE", "t"),
+                ("COMMENT", "TABLE t"),
+                ("ACL", "TABLE t"),
+                ("ACL", "COLUMN t.a"),
+                ("TABLE DATA", "t"),
+                ("ACL", "FUNCTION ext_f()"),
+            ]
+        );
+        let (table, data) = (find("t", "TABLE"), find("t", "TABLE DATA"));
+        assert_eq!(table.owner.as_deref(), Some("o"));
+        assert_eq!(data.owner.as_deref(), Some("o"));
+        assert_eq!(find("TABLE t", "COMMENT").owner.as_deref(), Some("o"));
+        assert_eq!(find("ext", "EXTENSION").owner.as_deref(), Some(""));
+        let (own, column) = (find("TABLE t", "ACL"), find("COLUMN t.a", "ACL"));
+        assert_eq!(own.section, Some(Section::None));
+        let schema_acl = find("SCHEMA public", "ACL");
+        assert!(
+            schema_acl.dependencies.is_empty(),
+            "public has no entry of its own"
+        );
+        assert_eq!(own.dependencies, [table.dump_id, schema_acl.dump_id]);
+        assert_eq!(
+            column.dependencies,
+            [table.dump_id, own.dump_id, schema_acl.dump_id]
+        );
+        let highest = toc
+            .entries
+            .iter()
+            .filter(|e| e.desc != "ACL")
+            .map(|e| e.dump_id)
+            .max()
+            .unwrap();
+        assert!(own.dump_id > highest, "ACL entries are numbered last");
+        assert_eq!(
+            find("FUNCTION ext_f()", "ACL").dependencies,
+            [find("ext", "EXTENSION").dump_id, schema_acl.dump_id]
+        );
     }
 
     #[test]
@@ -476,6 +619,7 @@ mod tests {
                 version,
                 &[],
                 &HashMap::new(),
+                &Privileges::default(),
             );
             let find = |desc: &str| toc.entries.iter().find(|e| e.desc == desc).unwrap();
             let (metadata, data) = (find("BLOB METADATA"), find("BLOBS"));
@@ -520,6 +664,7 @@ mod tests {
             (1, 16, 0),
             &[],
             &HashMap::new(),
+            &Privileges::default(),
         );
         let table_id = toc
             .entries

@@ -19,7 +19,9 @@
 mod blobs;
 mod custom;
 pub mod plan;
+pub mod privileges;
 mod replace;
+pub mod roles;
 pub mod run;
 pub mod source;
 mod statements;
@@ -39,6 +41,12 @@ pub struct RestoreOptions {
     pub jobs: usize,
     /// Everything in one transaction on one connection: all or nothing.
     pub single_transaction: bool,
+    /// Give objects the owners the archive records (`ALTER ... OWNER TO`), as pg_restore
+    /// does unless `--no-owner`.
+    pub owners: bool,
+    /// Run the archive's ACL and DEFAULT ACL entries, as pg_restore does unless
+    /// `--no-privileges`.
+    pub privileges: bool,
 }
 
 /// How much of the data streams [`check_archive`] reads.
@@ -75,6 +83,23 @@ pub enum RestoreError {
     /// The server refused or failed.
     #[error(transparent)]
     Pg(#[from] PgError),
+    /// Roles the archive gives objects to, or grants privileges to or from, do not exist on
+    /// the target.
+    #[error(
+        "cannot restore into {target}: the archive names {} role(s) that do not exist there: {}; \
+         create them first, or restore with {}",
+        .roles.len(),
+        .roles.join(", "),
+        .hint
+    )]
+    MissingRoles {
+        /// The target, as `user@host:port/database`.
+        target: String,
+        /// The missing roles, quoted where needed.
+        roles: Vec<String>,
+        /// The flags that would leave them out (`--no-owner`, `--no-privileges`).
+        hint: String,
+    },
     /// A bug or a panic in a worker.
     #[error("internal error: {0}")]
     Internal(String),
@@ -133,12 +158,14 @@ pub async fn restore_database(
     let started = Instant::now();
     let Checked {
         archive,
-        plan,
+        mut plan,
         bytes,
         seconds,
     } = checked;
+    plan.restrict(options.owners, options.privileges);
     let client = run::session(target, &plan).await?;
     check_privileges(&client, target, &plan).await?;
+    roles::check(&client, target, &archive.entries, &plan).await?;
     let replacement = replace::inventory(&client, target).await?;
     let check_seconds = seconds + started.elapsed().as_secs_f64();
     let data = match bytes {
@@ -172,6 +199,7 @@ pub async fn restore_database(
         }
         let post: Vec<usize> = plan.post_data.iter().map(|s| s.entry).collect();
         run::serial(&client, target, &archive, &plan, &post).await?;
+        run::privileges(&client, target, &archive, &plan).await?;
         run::serial(&client, target, &archive, &plan, &plan.last).await?;
         client
             .batch_execute("COMMIT")
@@ -183,6 +211,7 @@ pub async fn restore_database(
         run::serial(&client, target, &archive, &plan, &plan.pre_data).await?;
         run::serial(&client, target, &archive, &plan, &plan.after_data).await?;
         let sent = run::load_and_index(target, archive.clone(), &plan, options.jobs).await?;
+        run::privileges(&client, target, &archive, &plan).await?;
         run::serial(&client, target, &archive, &plan, &plan.last).await?;
         sent
     };
@@ -191,6 +220,7 @@ pub async fn restore_database(
         + plan.large_objects.len()
         + plan.after_data.len()
         + plan.post_data.len()
+        + plan.privileges.len()
         + plan.last.len();
     Ok(RestoreSummary {
         tables: plan.data.len(),

@@ -19,7 +19,10 @@
 //!    INDEX: ALTER TABLE takes strong locks, and two foreign keys between the same tables could
 //!    deadlock) never runs beside another step on that table, while indexes of one table build
 //!    side by side;
-//! 5. last, in TOC order, what pg_restore keeps for its final pass: event triggers (and their
+//! 5. privileges: ACL and DEFAULT ACL entries, serially in TOC order (pg_restore's ACL pass:
+//!    after every object exists, so default privileges change no restored object; an ACL of a
+//!    group of large objects is run for each of them);
+//! 6. last, in TOC order, what pg_restore keeps for its final pass: event triggers (and their
 //!    comments and security labels: created any earlier, they would fire on the restore's own
 //!    DDL), materialized view refreshes (they read fully restored, indexed tables) and
 //!    statistics (`pg_dump --with-statistics`, 18+). pg_restore runs a table's statistics in
@@ -28,10 +31,14 @@
 //!    statistics wait for the end, where the dumped values are what remains.
 //!
 //! Entries of section "none" (COMMENT, ...) belong to the section of the entry before them,
-//! as in pg_restore. Skipped: ACLs, default ACLs and security labels (`--no-privileges`);
-//! ENCODING / STDSTRINGS / SEARCHPATH (they become session settings); and, as pg_restore does
-//! without `--create`, DATABASE and DATABASE PROPERTIES entries and the comments, security
-//! labels and ACLs of the database itself (they would apply to the source database's name).
+//! as in pg_restore. Skipped: security labels; ACLs and default ACLs with `--no-privileges`
+//! (see [`RestorePlan::restrict`]); ENCODING / STDSTRINGS / SEARCHPATH (they become session
+//! settings); and, as pg_restore does without `--create`, DATABASE and DATABASE PROPERTIES
+//! entries and the comments, security labels and ACLs of the database itself (they would apply
+//! to the source database's name).
+//!
+//! Owners are given by `run` (`ALTER ... OWNER TO` after each entry that records one, see
+//! `privileges`) unless [`RestorePlan::skip_owners`] (`--no-owner`).
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -85,9 +92,13 @@ pub struct RestorePlan {
     pub post_data: Vec<PostStep>,
     /// BLOBS entries: large objects' bytes, loaded beside the table data.
     pub large_objects: Vec<usize>,
+    /// ACL and DEFAULT ACL entries, run after post-data.
+    pub privileges: Vec<usize>,
     /// Entries run last, in TOC order (event triggers, materialized view refreshes, post-data
     /// statistics).
     pub last: Vec<usize>,
+    /// Leave every object owned by the restoring role (`--no-owner`).
+    pub skip_owners: bool,
     /// Entries skipped, with why.
     pub skipped: Vec<(usize, &'static str)>,
 }
@@ -145,14 +156,13 @@ pub fn plan(entries: &[TocEntry]) -> Result<RestorePlan, PlanError> {
                     .push((index, "database-level entry (only used with --create)"));
                 continue;
             }
-            "COMMENT" | "SECURITY LABEL" | "ACL" if entry.tag.starts_with("DATABASE ") => {
-                plan.skipped
-                    .push((index, "database-level entry (only used with --create)"));
+            "ACL" | "DEFAULT ACL" => {
+                plan.privileges.push(index);
                 continue;
             }
-            "ACL" | "DEFAULT ACL" | "SECURITY LABEL" => {
+            "SECURITY LABEL" => {
                 plan.skipped
-                    .push((index, "privileges are not restored (--no-privileges)"));
+                    .push((index, "security labels are not restored"));
                 continue;
             }
             _ => {}
@@ -251,6 +261,22 @@ pub fn plan(entries: &[TocEntry]) -> Result<RestorePlan, PlanError> {
     plan.drop_schemas = namespaces.iter().cloned().collect();
     plan.create_schemas = namespaces.difference(&created).cloned().collect();
     Ok(plan)
+}
+
+impl RestorePlan {
+    /// Applies `--no-owner` (`owners` false: no `ALTER ... OWNER TO`) and `--no-privileges`
+    /// (`privileges` false: the ACL pass is skipped).
+    pub fn restrict(&mut self, owners: bool, privileges: bool) {
+        self.skip_owners = !owners;
+        if !privileges {
+            let skipped = std::mem::take(&mut self.privileges);
+            self.skipped.extend(
+                skipped
+                    .into_iter()
+                    .map(|index| (index, "privileges are not restored (--no-privileges)")),
+            );
+        }
+    }
 }
 
 /// Whether `entry` runs in the last phase (see the module docs).
@@ -438,8 +464,13 @@ mod tests {
         assert_eq!(p.post_data[1].needs, Needs::Tables(vec![0]));
         assert_eq!(p.post_data[3].after, [2], "a comment follows its object");
         assert_eq!(p.last, [13]);
+        assert_eq!(p.privileges, [12]);
+        assert!(p.skipped.is_empty());
+        let mut without = p.clone();
+        without.restrict(false, false);
+        assert!(without.skip_owners && without.privileges.is_empty());
         assert_eq!(
-            p.skipped,
+            without.skipped,
             [(12, "privileges are not restored (--no-privileges)")]
         );
     }
@@ -546,5 +577,23 @@ mod tests {
         assert!(may_empty_and_freeze(&HashMap::from([(7, &table)]), &data));
         table.desc = "FOREIGN TABLE".into();
         assert!(!may_empty_and_freeze(&HashMap::from([(7, &table)]), &data));
+    }
+
+    #[test]
+    fn public_recorded_for_its_owner_is_still_recreated_and_database_acls_skipped() {
+        let mut public = entry(2, "SCHEMA", Section::PreData, None, &[]);
+        public.tag = "public".into();
+        public.defn = Some("-- *not* creating schema, since initdb creates it\n".into());
+        let mut database_acl = entry(3, "ACL", Section::None, None, &[]);
+        database_acl.tag = "DATABASE stgy".into();
+        let p = plan(&[public, database_acl]).unwrap();
+        assert_eq!(p.create_schemas, ["public"]);
+        assert_eq!(
+            p.pre_data,
+            [0],
+            "it still runs, for its ALTER SCHEMA ... OWNER TO"
+        );
+        assert!(p.privileges.is_empty());
+        assert_eq!(p.skipped[0].0, 1);
     }
 }

@@ -86,6 +86,9 @@ pub fn entry_sql(plan: &RestorePlan, entry: &TocEntry) -> String {
             ident(access_method)
         ));
     }
+    if !plan.skip_owners {
+        sql.push_str(&super::privileges::alter_owner(entry));
+    }
     sql
 }
 
@@ -573,6 +576,29 @@ pub async fn load_and_index(
     }
     tracing::debug!("data and post-data ran on {opened} connection(s)");
     Ok(total)
+}
+
+/// Runs the privileges pass (ACL and DEFAULT ACL entries) in order on `client`; an ACL entry of
+/// a group of large objects is run for each of them.
+pub async fn privileges(
+    client: &Client,
+    target: &Target,
+    archive: &Archive,
+    plan: &RestorePlan,
+) -> Result<(), RestoreError> {
+    for &index in &plan.privileges {
+        let entry = &archive.entries[index];
+        let blobs = entry.dependencies.first().and_then(|id| {
+            archive
+                .entries
+                .iter()
+                .find(|e| e.dump_id == *id && e.desc == "BLOB METADATA")
+        });
+        let mut expanded = entry.clone();
+        expanded.defn = Some(super::privileges::acl_sql(entry, blobs));
+        execute(client, target, entry, &entry_sql(plan, &expanded)).await?;
+    }
+    Ok(())
 }
 
 /// Most consecutive BLOB entries sent in one round trip.
