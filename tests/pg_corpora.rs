@@ -5,10 +5,12 @@
 //! is silently never run, or fails on a server it should have been kept off. Invariants:
 //! - every corpus opens with a comment block saying what it models;
 //! - a file in `majors/` is named `pgNN.sql` or `pgNN-<area>.sql`, NN a major of the matrix;
-//! - a corpus that creates an extension (other than plpgsql) declares `-- requires: contrib` in
-//!   its leading comment block, and no corpus has that line anywhere else (it would be ignored);
+//! - a corpus that creates an extension (other than plpgsql, and the test extensions under
+//!   `fixtures/pg/extensions`) declares `-- requires: contrib` in its leading comment block, and
+//!   no corpus has that line anywhere else (it would be ignored);
 //! - roles are cluster-wide and the servers are shared: every corpus creating a role guards it
-//!   against an existing one, and no two corpora create the same role.
+//!   against an existing one, and no two corpora create the same role (roles created in a loop,
+//!   `format('CREATE ROLE %I', name)`, are the string literals of the file's `ARRAY[...]`s).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
@@ -97,7 +99,7 @@ fn corpora_creating_extensions_say_they_need_contrib() {
         let extensions: Vec<String> = statements_after(&sql, "create extension")
             .into_iter()
             .map(|rest| first_name(rest.trim_start_matches("if not exists").trim_start()))
-            .filter(|name| name != "plpgsql")
+            .filter(|name| name != "plpgsql" && !is_test_extension(name))
             .collect();
         assert!(
             extensions.is_empty() || declared,
@@ -111,10 +113,14 @@ fn corpora_creating_extensions_say_they_need_contrib() {
 fn roles_are_guarded_and_belong_to_one_corpus() {
     let mut owners: BTreeMap<String, String> = BTreeMap::new();
     for (path, sql) in corpora() {
-        let roles: Vec<String> = statements_after(&sql, "create role")
+        let mut roles: Vec<String> = statements_after(&sql, "create role")
             .into_iter()
             .map(first_name)
             .collect();
+        if roles.iter().any(|r| r.starts_with('%')) {
+            roles.retain(|r| !r.starts_with('%'));
+            roles.extend(array_literals(&sql));
+        }
         if roles.is_empty() {
             continue;
         }
@@ -130,6 +136,33 @@ fn roles_are_guarded_and_belong_to_one_corpus() {
             }
         }
     }
+}
+
+/// Whether `name` is one of the test extensions under `fixtures/pg/extensions`.
+fn is_test_extension(name: &str) -> bool {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("fixtures/pg/extensions/extension")
+        .join(format!("{name}.control"))
+        .is_file()
+}
+
+/// The string literals inside the `ARRAY[...]` expressions of `sql` (role names a DO block
+/// loops over).
+fn array_literals(sql: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let lower = sql.to_lowercase();
+    let mut from = 0;
+    while let Some(at) = lower[from..].find("array[") {
+        let start = from + at + "array[".len();
+        let end = lower[start..].find(']').map_or(sql.len(), |e| start + e);
+        let mut inside = sql[start..end].split('\'');
+        inside.next();
+        while let (Some(name), _) = (inside.next(), inside.next()) {
+            names.push(name.to_string());
+        }
+        from = end;
+    }
+    names
 }
 
 /// The text following each occurrence of `keyword` (lowercase) in `sql`, lowercased, outside

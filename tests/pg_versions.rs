@@ -5,11 +5,19 @@
 //! pg_restore, into a new database on the target).
 //!
 //! Corpora: for a source of major S, every `fixtures/pg/majors/pgNN*.sql` with NN ≤ S (each
-//! loads on servers of NN and later), plus `fixtures/pg/apps/*.sql` when both servers have the
-//! extensions the file creates. One test per source major, each running its targets in turn;
-//! every problem of a test is reported together. Server 14 is paired with 15's pg_dump (no
-//! registry publishes 14's). The source's roles are created on the target first, as a
-//! migration does (roles are cluster-wide; pg_dump does not dump them).
+//! loads on servers of NN and later), plus, from 15 on, `fixtures/pg/apps/*.sql` (written for
+//! 15 and later) when both servers have the extensions the file creates. One test per source
+//! major, each running its targets in turn; every problem of a test is reported together.
+//! Server 14 is paired with 15's pg_dump (no registry publishes 14's). The source's roles are
+//! created on the target first, as a migration does (roles are cluster-wide; pg_dump does not
+//! dump them).
+//!
+//! Some pairs cannot be migrated by the stock tools either, for reasons outside fullsite: a
+//! target built without a feature the source database uses (ICU collations, XML), or a target
+//! minor release older than a syntax the source's pg_dump writes. Those are skipped when the
+//! target lacks the feature, or listed in [`STOCK_CANNOT`] with the reason; for a listed pair
+//! the test checks that the stock dump/restore still fails (so the entry goes when it no
+//! longer applies).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -37,7 +45,10 @@ fn corpora(source: u32) -> Vec<PathBuf> {
             .flatten()
         {
             let name = entry.file_name().to_string_lossy().into_owned();
-            let applies = dir == "apps" || major_of(&name).is_some_and(|n| n <= source);
+            let applies = match dir {
+                "apps" => source >= 15,
+                _ => major_of(&name).is_some_and(|n| n <= source),
+            };
             if name.ends_with(".sql") && applies {
                 files.push(entry.path());
             }
@@ -45,6 +56,52 @@ fn corpora(source: u32) -> Vec<PathBuf> {
     }
     files.sort();
     files
+}
+
+/// Pairs the stock tools cannot migrate either: (corpus file, source major, target major,
+/// why).
+const STOCK_CANNOT: &[(&str, u32, u32, &str)] = &[(
+    "pg15-tables.sql",
+    15,
+    16,
+    "pg_dump 15.9 and later write an identity column's UNLOGGED sequence inside its identity \
+     options, which servers before 16.5 do not accept; the 16 of the matrix is 16.2",
+)];
+
+/// A server feature a database may use that some builds lack, as (name, whether `db` on `pg`
+/// uses it, whether `pg` has it).
+fn missing_feature(from: &PgServer, db: &str, to: &PgServer) -> Option<&'static str> {
+    // A server without the feature may refuse the question itself: that is a no.
+    let yes = |pg: &PgServer, db: &str, sql: &str| {
+        let output = pg
+            .client_command("psql", &["-X", "-At", "-d", db, "-c", sql])
+            .output()
+            .unwrap();
+        let answer = String::from_utf8_lossy(&output.stdout).trim() == "t";
+        output.status.success() && answer
+    };
+    let features: [(&str, &str, &str); 2] = [
+        (
+            "ICU collations",
+            "SELECT EXISTS (SELECT FROM pg_collation WHERE collprovider = 'i' AND oid >= 16384)",
+            // 16+ list the `unicode` ICU collation even when built without ICU; asking for its
+            // version fails there
+            "SELECT pg_collation_actual_version(oid) IS NOT NULL FROM pg_collation \
+             WHERE collprovider = 'i' LIMIT 1",
+        ),
+        (
+            "XML (libxml)",
+            "SELECT EXISTS (SELECT FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
+             WHERE a.atttypid = 'xml'::regtype AND c.relnamespace <> 'pg_catalog'::regnamespace \
+             AND NOT a.attisdropped)",
+            "SELECT EXISTS (SELECT FROM pg_settings WHERE name = 'xmloption') \
+             AND pg_catalog.pg_input_is_valid('<a/>', 'xml')",
+        ),
+    ];
+    features
+        .into_iter()
+        .find(|(_, uses, has)| yes(from, db, uses) && !yes(to, "postgres", has))
+        .map(|(name, _, _)| name)
 }
 
 /// The extensions `sql` creates (`CREATE EXTENSION [IF NOT EXISTS] name`).
@@ -141,12 +198,30 @@ fn generations_restore_into_newer_majors(source: u32) {
         let scratch = tempfile::tempdir().unwrap();
         let stock = stock_dump(from, &db, scratch.path(), "stock", &["--no-sync"]);
         for to in targets.iter().filter(|to| has_extensions(to, &needs)) {
-            copy_roles(from, to);
             let pair = format!("{label}, PostgreSQL {} → {}", from.major(), to.major());
-            let reference = match pg_restore_into(to, &stock) {
-                Ok(db) => db,
-                Err(e) => {
-                    // Not fullsite's doing: noted, and nothing to compare with.
+            if let Some(feature) = missing_feature(from, &db, to) {
+                eprintln!("{pair}: skipped, the target is built without {feature}");
+                continue;
+            }
+            copy_roles(from, to);
+            let name = file.file_name().unwrap().to_string_lossy().into_owned();
+            let known = STOCK_CANNOT
+                .iter()
+                .find(|(f, s, t, _)| *f == name && *s == from.major() && *t == to.major());
+            let reference = match (pg_restore_into(to, &stock), known) {
+                (Ok(db), None) => db,
+                (Err(_), Some((.., why))) => {
+                    eprintln!("{pair}: skipped, the stock tools cannot migrate it either: {why}");
+                    continue;
+                }
+                (Ok(_), Some(_)) => {
+                    problems.push_str(&format!(
+                        "==== {pair}: listed in STOCK_CANNOT, but the stock dump/restore now \
+                         succeeds: remove the entry\n"
+                    ));
+                    continue;
+                }
+                (Err(e), None) => {
                     problems.push_str(&format!(
                         "==== {pair}: the stock dump/restore itself fails:\n{e}\n"
                     ));
