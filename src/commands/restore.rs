@@ -114,10 +114,19 @@ pub async fn run(args: RestoreArgs, vars: &Vars) -> Result<()> {
         if args.into_db.is_some() {
             create_database_if_missing(&settings, &database).await?;
         }
+        // The legacy script dumped with `pg_dump --no-owner` and restored with `pg_restore
+        // --no-owner`; its archives still name the dumping role in every entry, which the
+        // restore must not turn into owners (that role may not even exist here).
+        let legacy = matches!(generation.kind, GenerationKind::Legacy);
+        if legacy && !args.no_owner {
+            tracing::info!(
+                "'{name}' was made by the legacy script (pg_dump --no-owner): its owners are not applied"
+            );
+        }
         let options = RestoreOptions {
             jobs,
             single_transaction: args.single_transaction,
-            owners: !args.no_owner,
+            owners: !args.no_owner && !legacy,
             privileges: !args.no_privileges,
         };
         restore_db(checked, &target, options, &name, started).await?;
