@@ -9,7 +9,7 @@
 //! a bucket's listing and its downloads). Unset, a pause point costs one environment lookup.
 //!
 //! Points: `backup:after-lock`, `dump:after-snapshot`, `backup:between-parts`,
-//! `mirror:after-listing`, `mirror:mid-download`,
+//! `mirror:after-listing`, `mirror:mid-download`, `pg:mid-copy-out`,
 //! `backup:before-manifest`, `backup:before-publish`, `prune:after-lock`,
 //! `restore:mid-copy`, `restore:before-uploads`, `restore:mid-upload`.
 

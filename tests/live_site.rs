@@ -310,3 +310,107 @@ fn a_table_locked_by_a_migration_fails_the_dump_after_the_lock_wait_naming_table
     let again = sandbox.run_with(&["backup", "--no-objects", "--name", "g"], &pairs);
     assert_eq!(again.code, 0, "{}", again.stderr);
 }
+
+/// A PostgreSQL of its own (it gets frozen) with a database holding a table big enough that its
+/// COPY takes a while.
+fn own_postgres(dir: &std::path::Path) -> (support::postgres::PgServer, String) {
+    let pg = support::postgres::PgServer::start(&servers().pg.install(), &dir.join("pg"));
+    let db = pg.create_database("hung");
+    pg.psql(
+        &db,
+        "CREATE TABLE big AS SELECT g AS id, repeat(md5(g::text), 8) AS payload \
+         FROM generate_series(1, 200000) g; CREATE TABLE small (v int); INSERT INTO small VALUES (1);",
+    );
+    (pg, db)
+}
+
+#[test]
+fn postgresql_that_stops_answering_mid_copy_fails_the_backup_within_the_stall_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let (pg, db) = own_postgres(dir.path());
+    let sandbox = Sandbox::new();
+    let resume = sandbox.cwd().join("resume");
+    let mut env = support::db::env_for_server(&pg, &db);
+    env.push((
+        "FULLSITE_TEST_PAUSE_UNTIL".into(),
+        resume.to_str().unwrap().into(),
+    ));
+    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let args = [
+        "backup",
+        "--no-objects",
+        "--name",
+        "g",
+        "--jobs",
+        "1",
+        "--stall-timeout",
+        "3",
+    ];
+    let paused = sandbox.spawn_paused_with(&args, &pairs, "pg:mid-copy-out");
+    pg.freeze();
+    std::fs::write(&resume, b"").unwrap();
+    let started = Instant::now();
+    let (code, log) = paused.wait();
+    let elapsed = started.elapsed();
+    pg.thaw();
+    assert_eq!(code, Some(1), "{log}");
+    assert!(
+        log.contains(&format!("{}:{}", pg.host(), pg.port())),
+        "names the server: {log}"
+    );
+    assert!(log.contains("looks hung"), "{log}");
+    eprintln!(
+        "time to failure after PostgreSQL froze mid-COPY: {elapsed:.1?}: {}",
+        log.lines().last().unwrap_or_default()
+    );
+    // the stall timeout, then a probe of at most as long
+    assert!(elapsed < Duration::from_secs(3 + 3 + 4), "{elapsed:?}");
+    assert!(sandbox.entries().is_empty(), "{:?}", sandbox.entries());
+    let again = sandbox.run_with(
+        &["backup", "--no-objects", "--name", "g"],
+        &pairs[..pairs.len() - 1],
+    );
+    assert_eq!(again.code, 0, "the root lock is free: {}", again.stderr);
+}
+
+#[test]
+fn postgresql_that_stops_answering_mid_copy_fails_the_restore_within_the_stall_timeout() {
+    let dir = tempfile::tempdir().unwrap();
+    let (pg, db) = own_postgres(dir.path());
+    let sandbox = Sandbox::new();
+    let env = support::db::env_for_server(&pg, &db);
+    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let backup = sandbox.run_with(&["backup", "--no-objects", "--name", "g"], &pairs);
+    assert_eq!(backup.code, 0, "{}", backup.stderr);
+    let resume = sandbox.cwd().join("resume");
+    let resume_text = resume.to_str().unwrap().to_string();
+    let mut paused_env = pairs.clone();
+    paused_env.push(("FULLSITE_TEST_PAUSE_UNTIL", &resume_text));
+    let args = [
+        "restore",
+        "--no-objects",
+        "--into-db",
+        "copy_target",
+        "--jobs",
+        "1",
+        "--stall-timeout",
+        "3",
+        "g",
+    ];
+    let paused = sandbox.spawn_paused_with(&args, &paused_env, "restore:mid-copy");
+    pg.freeze();
+    std::fs::write(&resume, b"").unwrap();
+    let started = Instant::now();
+    let (code, log) = paused.wait();
+    let elapsed = started.elapsed();
+    pg.thaw();
+    assert_eq!(code, Some(1), "{log}");
+    assert!(log.contains("looks hung"), "{log}");
+    eprintln!("time to failure after PostgreSQL froze mid-restore: {elapsed:.1?}");
+    assert!(elapsed < Duration::from_secs(3 + 3 + 4), "{elapsed:?}");
+    let again = sandbox.run_with(
+        &["restore", "--no-objects", "--into-db", "copy_target", "g"],
+        &pairs,
+    );
+    assert_eq!(again.code, 0, "{}", again.stderr);
+}

@@ -24,6 +24,9 @@ use crate::config::{ConfigError, DbSettings};
 /// How long to wait for a connection before giving up.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// The longest a stall probe waits for a fresh connection's answer.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Keepalive probes start after this much idle time, and repeat this often, this many times.
 const KEEPALIVE: (Duration, Duration, u32) = (Duration::from_secs(15), Duration::from_secs(5), 3);
 
@@ -134,9 +137,39 @@ impl Target {
         }
     }
 
-    /// Whether the server answers a new connection's `SELECT 1` within the stall timeout; why
-    /// not otherwise.
+    /// `stream` (COPY data) with every chunk waited for under the stall watch, and its errors
+    /// as [`PgError`]s naming `what` was being done.
+    pub fn watched<'a, S>(
+        &'a self,
+        what: String,
+        stream: S,
+    ) -> impl futures_util::Stream<Item = Result<bytes::Bytes, PgError>> + 'a
+    where
+        S: futures_util::Stream<Item = Result<bytes::Bytes, tokio_postgres::Error>> + Unpin + 'a,
+    {
+        use futures_util::StreamExt;
+        futures_util::stream::unfold(Some(stream), move |state| {
+            let what = what.clone();
+            async move {
+                let mut stream = state?;
+                let next = self
+                    .bounded(|| what.clone(), async { Ok(stream.next().await) })
+                    .await;
+                crate::failpoint::pause("pg:mid-copy-out").await;
+                match next {
+                    Ok(Some(Ok(chunk))) => Some((Ok(chunk), Some(stream))),
+                    Ok(Some(Err(e))) => Some((Err(self.error(what, &e)), None)),
+                    Ok(None) => None,
+                    Err(e) => Some((Err(e), None)),
+                }
+            }
+        })
+    }
+
+    /// Whether the server answers a new connection's `SELECT 1` within the stall timeout (at
+    /// most [`PROBE_TIMEOUT`]); why not otherwise.
     async fn probe(&self) -> Result<(), String> {
+        let limit = self.stall.min(PROBE_TIMEOUT);
         let attempt = async {
             let client = self.connect().await.map_err(|e| e.message)?;
             client
@@ -145,12 +178,12 @@ impl Target {
                 .map(|_| ())
                 .map_err(|e| describe(&e))
         };
-        match tokio::time::timeout(self.stall, attempt).await {
+        match tokio::time::timeout(limit, attempt).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(reason)) => Err(format!("a new connection failed ({reason})")),
             Err(_) => Err(format!(
                 "a new connection got no answer within {}s either",
-                self.stall.as_secs()
+                limit.as_secs()
             )),
         }
     }

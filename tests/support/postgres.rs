@@ -286,6 +286,47 @@ impl PgServer {
         command
     }
 
+    /// Freezes the server (SIGSTOP to the postmaster and every backend): connections stay
+    /// open and say nothing, and new ones are accepted by the kernel but never answered, as
+    /// a hung VM or a partition without a reset looks to a client.
+    pub fn freeze(&self) {
+        self.signal_all("STOP");
+    }
+
+    /// Lets a frozen server run again (SIGCONT).
+    pub fn thaw(&self) {
+        self.signal_all("CONT");
+    }
+
+    /// Sends `signal` to the postmaster and its children.
+    fn signal_all(&self, signal: &str) {
+        let pid_file = std::fs::read_to_string(self.dir.join("data/postmaster.pid"))
+            .expect("read postmaster.pid");
+        let postmaster = pid_file
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        let mut pids = vec![postmaster.clone()];
+        for entry in std::fs::read_dir("/proc").expect("read /proc").flatten() {
+            let status = std::fs::read_to_string(entry.path().join("status")).unwrap_or_default();
+            let parent = status
+                .lines()
+                .find_map(|l| l.strip_prefix("PPid:"))
+                .map(str::trim);
+            if parent == Some(postmaster.as_str()) {
+                pids.push(entry.file_name().to_string_lossy().into_owned());
+            }
+        }
+        let status = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .args(&pids)
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{signal} {pids:?} failed");
+    }
+
     /// Stops the server at once (`pg_ctl stop -m immediate`); the directory stays until drop.
     pub fn stop(&mut self) {
         if self.stopped {

@@ -23,7 +23,7 @@ use super::DumpError;
 use super::gzip::{CompressPool, GzipError, Written, write_gzip_file};
 use super::session;
 use super::toc::{DataItem, DataSource};
-use crate::pg::connect::Target;
+use crate::pg::connect::{PgError, Target};
 use crate::progress::Meter;
 
 /// Bytes of a large object read per round trip.
@@ -86,13 +86,18 @@ pub async fn write_all(
                     DataSource::Table(spec) => {
                         let path = dir.join(file_name(item.dump_id));
                         let what = || format!("dump table {} from", spec.qualified);
-                        let stream = client
-                            .copy_out(&spec.copy_to())
-                            .await
-                            .map_err(|e| target.error(what(), &e))?;
+                        let stream = target
+                            .bounded(what, async {
+                                client
+                                    .copy_out(&spec.copy_to())
+                                    .await
+                                    .map_err(|e| target.error(what(), &e))
+                            })
+                            .await?;
+                        let stream = target.watched(what(), Box::pin(stream));
                         let written = write_gzip_file(Box::pin(stream), b"\\.\n\n\n", &path, &pool)
                             .await
-                            .map_err(|e| gzip_error(e, &target, &what(), &path))?;
+                            .map_err(|e| gzip_error(e, &path))?;
                         vec![DataFile {
                             path,
                             written,
@@ -128,16 +133,11 @@ pub async fn write_all(
     Ok(files)
 }
 
-/// Maps a gzip writer's failure: the source's as a server error doing `what`, the rest as an
-/// I/O error on `path`.
-fn gzip_error(
-    error: GzipError<tokio_postgres::Error>,
-    target: &Target,
-    what: &str,
-    path: &Path,
-) -> DumpError {
+/// Maps a gzip writer's failure: the source's as the server error it is, the rest as an I/O
+/// error on `path`.
+fn gzip_error(error: GzipError<PgError>, path: &Path) -> DumpError {
     match error {
-        GzipError::Source(e) => DumpError::Pg(target.error(what, &e)),
+        GzipError::Source(e) => DumpError::Pg(e),
         GzipError::Io(source) => DumpError::Io {
             path: path.to_path_buf(),
             source,
@@ -175,13 +175,21 @@ async fn large_objects(
     let mut files = Vec::with_capacity(oids.len() + 1);
     for &oid in oids {
         let path = dir.join(format!("blob_{oid}.dat.gz"));
+        let what = format!("dump large object {oid} from");
         let chunks = futures_util::stream::try_unfold(Some(0i64), |offset| {
-            let read = &read;
+            let (read, what) = (&read, &what);
             async move {
                 let Some(offset) = offset else {
                     return Ok(None);
                 };
-                let row = client.query_one(read, &[&oid, &offset, &LO_CHUNK]).await?;
+                let row = target
+                    .bounded(|| what.clone(), async {
+                        client
+                            .query_one(read, &[&oid, &offset, &LO_CHUNK])
+                            .await
+                            .map_err(|e| target.error(what.clone(), &e))
+                    })
+                    .await?;
                 let chunk: Vec<u8> = row.get("chunk");
                 if chunk.is_empty() {
                     return Ok(None);
@@ -192,7 +200,7 @@ async fn large_objects(
         });
         let written = write_gzip_file(Box::pin(chunks), b"", &path, pool)
             .await
-            .map_err(|e| gzip_error(e, target, &format!("dump large object {oid} from"), &path))?;
+            .map_err(|e| gzip_error(e, &path))?;
         files.push(DataFile {
             path,
             written,

@@ -54,23 +54,23 @@ impl Leader {
     /// Connects, starts the snapshot transaction and exports it.
     pub async fn start(target: &Target) -> Result<Leader, PgError> {
         let client = target.connect().await?;
-        client
-            .batch_execute(SESSION_SETUP)
-            .await
-            .map_err(|e| target.error("set up a session on", &e))?;
-        client
-            .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            .await
-            .map_err(|e| target.error("start the snapshot transaction on", &e))?;
-        let row = client
-            .query_one(
-                "SELECT pg_catalog.pg_export_snapshot(), \
-                 pg_catalog.current_setting('server_version'), \
-                 pg_catalog.current_setting('server_version_num')::int",
-                &[],
-            )
-            .await
-            .map_err(|e| target.error("export a snapshot from", &e))?;
+        run(target, &client, "set up a session on", SESSION_SETUP).await?;
+        let begin = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY";
+        run(target, &client, "start the snapshot transaction on", begin).await?;
+        let what = || "export a snapshot from".to_string();
+        let row = target
+            .bounded(what, async {
+                client
+                    .query_one(
+                        "SELECT pg_catalog.pg_export_snapshot(), \
+                         pg_catalog.current_setting('server_version'), \
+                         pg_catalog.current_setting('server_version_num')::int",
+                        &[],
+                    )
+                    .await
+                    .map_err(|e| target.error(what(), &e))
+            })
+            .await?;
         let leader = Leader {
             snapshot: row.get(0),
             server_version: row.get(1),
@@ -109,7 +109,12 @@ impl Leader {
             );
             let mut backoff = Duration::from_millis(50);
             loop {
-                match self.client.batch_execute(&sql).await {
+                let attempt = target
+                    .bounded(|| "lock the tables to dump on".to_string(), async {
+                        Ok(self.client.batch_execute(&sql).await)
+                    })
+                    .await?;
+                match attempt {
                     Ok(()) => break,
                     Err(e) if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) => {
                         self.client
@@ -175,21 +180,27 @@ impl Leader {
 /// Opens a worker connection reading the leader's snapshot.
 pub async fn worker(target: &Target, snapshot: &str) -> Result<Client, PgError> {
     let client = target.connect().await?;
-    client
-        .batch_execute(SESSION_SETUP)
-        .await
-        .map_err(|e| target.error("set up a session on", &e))?;
+    run(target, &client, "set up a session on", SESSION_SETUP).await?;
     // SET TRANSACTION SNAPSHOT must be the first statement after BEGIN, so it gets its own
     // round trip rather than sharing an implicit transaction with the setup.
     let join = format!(
         "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;\nSET TRANSACTION SNAPSHOT {};",
         crate::pg::quote::literal(snapshot)
     );
-    client
-        .batch_execute(&join)
-        .await
-        .map_err(|e| target.error("join the dump snapshot on", &e))?;
+    run(target, &client, "join the dump snapshot on", &join).await?;
     Ok(client)
+}
+
+/// Runs `sql` on `client` under the stall watch.
+async fn run(target: &Target, client: &Client, what: &str, sql: &str) -> Result<(), PgError> {
+    target
+        .bounded(|| what.to_string(), async {
+            client
+                .batch_execute(sql)
+                .await
+                .map_err(|e| target.error(what, &e))
+        })
+        .await
 }
 
 /// A session in the way of the dump's table locks.

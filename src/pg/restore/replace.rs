@@ -221,11 +221,20 @@ pub async fn replace(
             &e,
         ))
     };
-    if let Err(e) = client.batch_execute(&sql).await {
+    let what = || "replace the archive's schemas and database-wide objects in".to_string();
+    let replaced = target
+        .bounded(what, async {
+            client
+                .batch_execute(&sql)
+                .await
+                .map_err(|e| target.error(what(), &e))
+        })
+        .await;
+    if let Err(e) = replaced {
         if !in_transaction {
             let _ = client.batch_execute("ROLLBACK").await;
         }
-        return Err(failed(e));
+        return Err(RestoreError::Pg(e));
     }
     if plan.create_schemas.iter().any(|s| s == "public") {
         let public = format!(

@@ -113,20 +113,27 @@ async fn execute(
     entry: &TocEntry,
     sql: &str,
 ) -> Result<(), RestoreError> {
-    client
-        .batch_execute(sql)
+    target
+        .bounded(|| doing(entry), async {
+            client
+                .batch_execute(sql)
+                .await
+                .map_err(|e| target.error(doing(entry), &e))
+        })
         .await
-        .map_err(|e| failed(target, entry, &e))
+        .map_err(RestoreError::Pg)
+}
+
+/// What restoring `entry` is called in messages.
+fn doing(entry: &TocEntry) -> String {
+    format!(
+        "restore {} {} (entry {}) into",
+        entry.desc, entry.tag, entry.dump_id
+    )
 }
 
 fn failed(target: &Target, entry: &TocEntry, error: &tokio_postgres::Error) -> RestoreError {
-    RestoreError::Pg(target.error(
-        format!(
-            "restore {} {} (entry {}) into",
-            entry.desc, entry.tag, entry.dump_id
-        ),
-        error,
-    ))
+    RestoreError::Pg(target.error(doing(entry), error))
 }
 
 /// How a table's COPY runs.
@@ -170,25 +177,30 @@ pub async fn copy_table(
         }
         _ => None,
     };
-    let sink = client
-        .copy_in::<_, Bytes>(frozen.as_deref().unwrap_or(copy))
-        .await
-        .map_err(|e| failed(target, &entry, &e))?;
+    let what = || doing(&entry);
+    let pg = |e: tokio_postgres::Error| target.error(what(), &e);
+    let sink = target
+        .bounded(what, async {
+            client
+                .copy_in::<_, Bytes>(frozen.as_deref().unwrap_or(copy))
+                .await
+                .map_err(pg)
+        })
+        .await?;
     futures_util::pin_mut!(sink);
     let (mut rx, reader) = stream_data(archive, index);
     let mut sent = 0u64;
     while let Some(chunk) = rx.recv().await {
         let chunk = chunk.map_err(RestoreError::Internal)?;
         sent += chunk.len() as u64;
-        sink.send(chunk)
-            .await
-            .map_err(|e| failed(target, &entry, &e))?;
+        target
+            .bounded(what, async { sink.send(chunk).await.map_err(pg) })
+            .await?;
         crate::failpoint::pause("restore:mid-copy").await;
     }
-    sink.as_mut()
-        .finish()
-        .await
-        .map_err(|e| failed(target, &entry, &e))?;
+    target
+        .bounded(what, async { sink.as_mut().finish().await.map_err(pg) })
+        .await?;
     reader
         .await
         .map_err(|e| RestoreError::Internal(format!("data reader failed: {e}")))?;
@@ -629,15 +641,20 @@ pub async fn serial(
                 .map(|&i| entry_sql(plan, &archive.entries[i]))
                 .collect();
             let last = &archive.entries[group[run - 1]];
-            client.batch_execute(&sql).await.map_err(|e| {
-                RestoreError::Pg(target.error(
-                    format!(
-                        "restore BLOB {}..{} (entries {}..{}) into",
-                        entry.tag, last.tag, entry.dump_id, last.dump_id
-                    ),
-                    &e,
-                ))
-            })?;
+            let what = || {
+                format!(
+                    "restore BLOB {}..{} (entries {}..{}) into",
+                    entry.tag, last.tag, entry.dump_id, last.dump_id
+                )
+            };
+            target
+                .bounded(what, async {
+                    client
+                        .batch_execute(&sql)
+                        .await
+                        .map_err(|e| target.error(what(), &e))
+                })
+                .await?;
             rest = &rest[run..];
         } else {
             execute(client, target, entry, &entry_sql(plan, entry)).await?;

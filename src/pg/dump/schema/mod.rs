@@ -480,17 +480,22 @@ impl Cx<'_> {
         self.version / 10000
     }
 
-    /// Runs a catalog query; errors name the target and `what`.
+    /// Runs a catalog query under the stall watch; errors name the target and `what`.
     pub async fn query(
         &self,
         what: &str,
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<tokio_postgres::Row>, PgError> {
-        self.client
-            .query(sql, params)
+        let action = || format!("read {what} from");
+        self.target
+            .bounded(action, async {
+                self.client
+                    .query(sql, params)
+                    .await
+                    .map_err(|e| self.target.error(action(), &e))
+            })
             .await
-            .map_err(|e| self.target.error(format!("read {what} from"), &e))
     }
 }
 
