@@ -102,9 +102,11 @@ where
                 _ => StoreErrorKind::Permanent,
             }
         }
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            StoreErrorKind::Transient
-        }
+        // The server said nothing for the read timeout (the stall timeout): not worth
+        // another try within the same budget.
+        SdkError::TimeoutError(_) => StoreErrorKind::Stalled,
+        SdkError::DispatchFailure(failure) if failure.is_timeout() => StoreErrorKind::Stalled,
+        SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => StoreErrorKind::Transient,
         _ => StoreErrorKind::Permanent,
     };
     StoreError::new(kind, message)
