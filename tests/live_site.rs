@@ -157,9 +157,13 @@ fn an_s3_server_that_stops_answering_mid_download_fails_the_backup_within_the_st
     assert_eq!(code, Some(1), "{log}");
     assert!(log.contains(&garage.endpoint()), "names the server: {log}");
     assert!(
-        ["stalled", "no answer within 3s", "read timeout occurred after 3s"]
-            .iter()
-            .any(|said| log.contains(said)),
+        [
+            "stalled",
+            "no answer within 3s",
+            "read timeout occurred after 3s"
+        ]
+        .iter()
+        .any(|said| log.contains(said)),
         "{log}"
     );
     eprintln!("time to failure after the server froze: {elapsed:.1?}");

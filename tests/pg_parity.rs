@@ -144,7 +144,31 @@ fn parity_on(major: u32) {
             .unwrap()
             .display()
             .to_string();
-        let report = parity_of_corpus(pg, &file);
+        let started = std::time::Instant::now();
+        // A corpus that panics (its backup refused, a stock tool failing) is reported like any
+        // other problem, and the corpora after it still run.
+        let outcome =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parity_of_corpus(pg, &file)));
+        let report = match outcome {
+            Ok((report, entries)) => {
+                eprintln!(
+                    "parity: {label} on {}: {entries} entries compared, {}, {:.1}s",
+                    pg.version(),
+                    if report.is_empty() {
+                        "no difference, 4 restores equal to the stock cycle"
+                    } else {
+                        "PROBLEMS"
+                    },
+                    started.elapsed().as_secs_f64()
+                );
+                report
+            }
+            Err(panic) => panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "the corpus's checks panicked".into()),
+        };
         if !report.is_empty() {
             problems.push_str(&format!(
                 "==== {label} on PostgreSQL {} (pg_dump {}):\n{report}\n",
@@ -166,8 +190,9 @@ fn has_contrib(pg: &PgServer) -> bool {
         == "1"
 }
 
-/// The oracle and round trips for one corpus; an empty report when everything agrees.
-fn parity_of_corpus(pg: &PgServer, file: &Path) -> String {
+/// The oracle and round trips for one corpus: a report, empty when everything agrees, and the
+/// number of entries compared.
+fn parity_of_corpus(pg: &PgServer, file: &Path) -> (String, usize) {
     let major = pg.major();
     let source = load(pg, file);
     let sandbox = Sandbox::new();
@@ -176,8 +201,10 @@ fn parity_of_corpus(pg: &PgServer, file: &Path) -> String {
     let stock = stock_dump(pg, &source, scratch.path(), "stock", &[]);
 
     let mut report = String::new();
+    let stock_entries = parity::split(&parity::script(pg, &stock, false));
+    let entries = stock_entries.values().map(Vec::len).sum();
     let differences = parity::compare(
-        &parity::split(&parity::script(pg, &stock, false)),
+        &stock_entries,
         &parity::split(&parity::script(pg, &ours, false)),
     );
     report.push_str(&parity::unexplained(major, &differences, ALLOWED));
@@ -237,7 +264,7 @@ fn parity_of_corpus(pg: &PgServer, file: &Path) -> String {
             ));
         }
     }
-    report
+    (report, entries)
 }
 
 /// The lines `expected` holds more often than `actual` (`-`), and the other way round (`+`).
