@@ -333,8 +333,8 @@ async fn dependencies(
         .iter()
         .map(|r| {
             (
-                ObjKey::new(r.get(0), r.get(1)),
-                ObjKey::new(r.get(2), r.get(3)),
+                ObjKey::new(r.get("classid"), r.get("objid")),
+                ObjKey::new(r.get("refclassid"), r.get("refobjid")),
             )
         })
         .collect();
@@ -349,8 +349,8 @@ async fn dependencies(
         .iter()
         .map(|r| {
             (
-                ObjKey::new(catalog::ATTRDEF, r.get(0)),
-                ObjKey::new(catalog::CLASS, r.get(1)),
+                ObjKey::new(catalog::ATTRDEF, r.get("oid")),
+                ObjKey::new(catalog::CLASS, r.get("adrelid")),
             )
         })
         .collect();

@@ -62,9 +62,9 @@ impl Leader {
             .bounded(what, async {
                 client
                     .query_one(
-                        "SELECT pg_catalog.pg_export_snapshot(), \
-                         pg_catalog.current_setting('server_version'), \
-                         pg_catalog.current_setting('server_version_num')::int",
+                        "SELECT pg_catalog.pg_export_snapshot() AS snapshot, \
+                         pg_catalog.current_setting('server_version') AS server_version, \
+                         pg_catalog.current_setting('server_version_num')::int AS version_num",
                         &[],
                     )
                     .await
@@ -72,9 +72,9 @@ impl Leader {
             })
             .await?;
         let leader = Leader {
-            snapshot: row.get(0),
-            server_version: row.get(1),
-            server_version_num: row.get(2),
+            snapshot: row.get("snapshot"),
+            server_version: row.get("server_version"),
+            server_version_num: row.get("version_num"),
             client,
         };
         if leader.server_version_num < 120000 {

@@ -255,17 +255,18 @@ async fn check_privileges(
 ) -> Result<(), RestoreError> {
     let row = client
         .query_one(
-            "SELECT r.rolsuper, pg_catalog.has_database_privilege(pg_catalog.current_database(), 'CREATE'), \
+            "SELECT r.rolsuper AS superuser, \
+                    pg_catalog.has_database_privilege(pg_catalog.current_database(), 'CREATE') AS can_create, \
                     COALESCE((SELECT pg_catalog.array_agg(n.nspname ORDER BY n.nspname) \
                                 FROM pg_catalog.pg_namespace n \
-                               WHERE n.nspname = ANY ($1) AND NOT pg_catalog.pg_has_role(n.nspowner, 'USAGE')), '{}') \
+                               WHERE n.nspname = ANY ($1) AND NOT pg_catalog.pg_has_role(n.nspowner, 'USAGE')), '{}') AS not_owned \
              FROM pg_catalog.pg_roles r WHERE r.rolname = current_user",
             &[&plan.drop_schemas],
         )
         .await
         .map_err(|e| target.error("check privileges on", &e))?;
     let (superuser, can_create, not_owned): (bool, bool, Vec<String>) =
-        (row.get(0), row.get(1), row.get(2));
+        (row.get("superuser"), row.get("can_create"), row.get("not_owned"));
     let problem = if superuser {
         None
     } else if !can_create {

@@ -44,12 +44,12 @@ pub async fn check(
     }
     let superuser: bool = client
         .query_one(
-            "SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user",
+            "SELECT rolsuper AS superuser FROM pg_catalog.pg_roles WHERE rolname = current_user",
             &[],
         )
         .await
         .map_err(|e| target.error("look up roles on", &e))?
-        .get(0);
+        .get("superuser");
     if superuser {
         return Ok(());
     }
@@ -112,7 +112,7 @@ async fn query_names(
         .query(sql, &[&names])
         .await
         .map_err(|e| target.error("look up roles on", &e))?;
-    Ok(rows.iter().map(|r| r.get(0)).collect())
+    Ok(rows.iter().map(|r| r.get("name")).collect())
 }
 
 /// The error for roles missing on the target, with the flags that would leave them out.
