@@ -265,8 +265,11 @@ async fn check_privileges(
         )
         .await
         .map_err(|e| target.error("check privileges on", &e))?;
-    let (superuser, can_create, not_owned): (bool, bool, Vec<String>) =
-        (row.get("superuser"), row.get("can_create"), row.get("not_owned"));
+    let (superuser, can_create, not_owned): (bool, bool, Vec<String>) = (
+        row.get("superuser"),
+        row.get("can_create"),
+        row.get("not_owned"),
+    );
     let problem = if superuser {
         None
     } else if !can_create {
