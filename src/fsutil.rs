@@ -4,13 +4,61 @@
 //!   password hashes). Modes are set at creation, never widened later.
 //! - Publishing is crash-safe: data is flushed with `syncfs`, then a directory appears by one
 //!   atomic `rename` that refuses to replace an existing name, then the parent is fsynced.
+//!
+//! Every function returns [`FsError`]: the operating system's error with the action and path it
+//! concerns, always a failure of the run (exit 1). Callers with their own error type wrap it
+//! (`#[from]`/`#[source]`); [`IoContext::at`] gives the same context to other `std::io` calls.
 
 use std::fs::{DirBuilder, File, OpenOptions};
-use std::io::Write;
+use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use crate::error::{IoContext, Result};
+use crate::error::ErrorKind;
+
+/// A filesystem operation that failed, naming what was done and to which path.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot {action} '{path}': {source}")]
+pub struct FsError {
+    /// What was being done, e.g. "create directory".
+    pub action: &'static str,
+    /// The path it was done to.
+    pub path: PathBuf,
+    /// The operating system's error.
+    #[source]
+    pub source: io::Error,
+}
+
+impl FsError {
+    /// Wraps `source` with the action and path it concerns.
+    pub fn new(action: &'static str, path: &Path, source: io::Error) -> FsError {
+        FsError {
+            action,
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    /// Always [`ErrorKind::Failure`]: the disk or the operating system refused.
+    pub fn kind(&self) -> ErrorKind {
+        ErrorKind::Failure
+    }
+}
+
+/// Result of a filesystem operation.
+pub type Result<T, E = FsError> = std::result::Result<T, E>;
+
+/// Adds action and path to `std::io::Result`.
+pub trait IoContext<T> {
+    /// Turns an `io::Error` into an [`FsError`] naming `action` and `path`.
+    fn at(self, action: &'static str, path: &Path) -> Result<T>;
+}
+
+impl<T> IoContext<T> for io::Result<T> {
+    fn at(self, action: &'static str, path: &Path) -> Result<T> {
+        self.map_err(|source| FsError::new(action, path, source))
+    }
+}
 
 /// Mode of every directory `fullsite` creates.
 pub const DIR_MODE: u32 = 0o700;
@@ -27,29 +75,21 @@ pub fn create_private_dir(path: &Path) -> Result<()> {
 
 /// Creates a private directory and any missing parents (existing ones are left as they are).
 pub fn create_private_dir_all(path: &Path) -> Result<()> {
-    mkdir_private_all(path).at("create directory", path)
-}
-
-/// [`create_private_dir_all`] for callers with their own error type.
-pub fn mkdir_private_all(path: &Path) -> std::io::Result<()> {
     DirBuilder::new()
         .mode(DIR_MODE)
         .recursive(true)
         .create(path)
+        .at("create directory", path)
 }
 
 /// Creates a new private file for writing; fails if it exists.
 pub fn create_private_file(path: &Path) -> Result<File> {
-    open_new_private(path).at("create file", path)
-}
-
-/// [`create_private_file`] for callers with their own error type.
-pub fn open_new_private(path: &Path) -> std::io::Result<File> {
     OpenOptions::new()
         .write(true)
         .create_new(true)
         .mode(FILE_MODE)
         .open(path)
+        .at("create file", path)
 }
 
 /// Writes `bytes` to `path` through a temporary name in the same directory, fsyncs it, and
@@ -88,7 +128,7 @@ pub fn sync_dir(path: &Path) -> Result<()> {
 pub fn sync_filesystem(path: &Path) -> Result<()> {
     let dir = File::open(path).at("open", path)?;
     rustix::fs::syncfs(&dir)
-        .map_err(std::io::Error::from)
+        .map_err(io::Error::from)
         .at("sync filesystem of", path)
 }
 
@@ -101,7 +141,7 @@ pub fn rename_no_replace(from: &Path, to: &Path) -> Result<()> {
         to,
         rustix::fs::RenameFlags::NOREPLACE,
     )
-    .map_err(std::io::Error::from)
+    .map_err(io::Error::from)
     .at("rename into place", to)
 }
 

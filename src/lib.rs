@@ -22,7 +22,11 @@
 //! - [`generation`]: names, the catalog of a root, building and publishing.
 //! - [`manifest`]: the per-generation record of every file; [`verify`] checks against it.
 //! - [`prune`]: retention planning and removal.
-//! - [`commands`]: one module per subcommand, tying the above together.
+//! - [`commands`]: one module per subcommand, tying the above together; its
+//!   [`commands::Error`] composes the errors of the layers below.
+//! - [`error`]: [`error::ErrorKind`], what kind of thing went wrong. Every layer's error type
+//!   says its kind (`fn kind`) where it arises; `main.rs` alone maps a kind to an exit code.
+//! - [`fsutil`]: private files and directories, atomic writes and publishing, [`fsutil::FsError`].
 
 pub mod cli;
 pub mod commands;
@@ -43,8 +47,6 @@ pub mod prune;
 pub mod signals;
 pub mod summary;
 pub mod verify;
-
-pub use error::{Error, ExitStatus, Result};
 
 /// This build's version, as recorded in manifests.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

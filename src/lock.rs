@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Local};
 use serde::{Deserialize, Serialize};
 
+use crate::error::ErrorKind;
 use crate::fsutil::FILE_MODE;
 
 /// Name of the lock file inside the backup root.
@@ -72,6 +73,16 @@ pub enum LockError {
         #[source]
         source: std::io::Error,
     },
+}
+
+impl LockError {
+    /// A held lock is [`ErrorKind::LockHeld`]; a lock file that cannot be used is a failure.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            LockError::Held { .. } => ErrorKind::LockHeld,
+            LockError::Io { .. } => ErrorKind::Failure,
+        }
+    }
 }
 
 fn holder_text(holder: &Option<LockHolder>) -> String {

@@ -28,7 +28,8 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, FixedOffset};
 use serde::{Deserialize, Serialize};
 
-use crate::fsutil::open_new_private;
+use crate::error::ErrorKind;
+use crate::fsutil::create_private_file;
 
 /// File name of the manifest inside a generation.
 pub const MANIFEST_FILE: &str = "manifest.jsonl";
@@ -213,6 +214,17 @@ pub enum ManifestError {
     },
 }
 
+impl ManifestError {
+    /// A manifest that cannot be read or written is a failure; one that reads but is not
+    /// intact is damage.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            ManifestError::Io { .. } => ErrorKind::Failure,
+            ManifestError::Damaged { .. } => ErrorKind::Damage,
+        }
+    }
+}
+
 /// Streams a manifest into a generation directory.
 #[derive(Debug)]
 pub struct ManifestWriter {
@@ -227,10 +239,10 @@ impl ManifestWriter {
     /// Starts the manifest of the generation being built in `dir`.
     pub fn create(dir: &Path, header: Header) -> Result<ManifestWriter, ManifestError> {
         let tmp = dir.join(MANIFEST_TMP_FILE);
-        let file = open_new_private(&tmp).map_err(|source| ManifestError::Io {
+        let file = create_private_file(&tmp).map_err(|e| ManifestError::Io {
             action: "create",
             path: tmp.clone(),
-            source,
+            source: e.source,
         })?;
         let mut writer = ManifestWriter {
             out: BufWriter::new(file),

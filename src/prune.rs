@@ -13,8 +13,7 @@
 
 use std::path::PathBuf;
 
-use crate::error::Result;
-use crate::fsutil::{rename_no_replace, sync_dir};
+use crate::fsutil::{IoContext, Result, rename_no_replace, sync_dir};
 use crate::generation::{Catalog, Generation};
 
 /// How many generations to keep.
@@ -138,7 +137,7 @@ pub fn apply(plan: &PrunePlan) -> Result<Vec<String>> {
         let doomed = root.join(format!(".{}.pruning.{}", decision.name, std::process::id()));
         rename_no_replace(&decision.path, &doomed)?;
         sync_dir(root)?;
-        std::fs::remove_dir_all(&doomed).map_err(|e| crate::Error::io("remove", &doomed, e))?;
+        std::fs::remove_dir_all(&doomed).at("remove", &doomed)?;
         tracing::info!(
             "removed generation '{}' ({})",
             decision.name,

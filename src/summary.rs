@@ -268,7 +268,7 @@ pub fn prometheus_failure(previous: Option<&str>, now_unix: i64) -> String {
 }
 
 /// Writes `text` to `path` atomically.
-pub fn write_metrics(path: &Path, text: &str) -> crate::Result<()> {
+pub fn write_metrics(path: &Path, text: &str) -> crate::fsutil::Result<()> {
     crate::fsutil::write_file_atomic(path, text.as_bytes())
 }
 

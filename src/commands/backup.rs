@@ -7,11 +7,12 @@ use std::time::{Duration, Instant};
 
 use chrono::Local;
 
+use super::error::{Error, Result};
 use crate::cli::BackupArgs;
 use crate::config::{self, DbSettings, S3Settings, Vars};
 use crate::dedup::{DedupIndex, Outcome};
-use crate::error::{Error, IoContext, Result};
 use crate::failpoint;
+use crate::fsutil::IoContext;
 use crate::fsutil::create_private_dir_all;
 use crate::generation::{Catalog, GenerationName, MARKER_FILE, PartialGeneration, remove_stale};
 use crate::lock::{RootLock, host_name};

@@ -6,10 +6,10 @@
 
 use std::io::IsTerminal;
 
+use super::error::Result;
 use crate::cli::ListArgs;
 use crate::config::{self, Vars};
 use crate::display::{bytes, printable};
-use crate::error::Result;
 use crate::generation::{Catalog, Generation, GenerationKind, measure};
 
 pub fn run(args: ListArgs, vars: &Vars) -> Result<()> {

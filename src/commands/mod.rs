@@ -5,6 +5,7 @@
 //! and release the lock, and the run ends with [`Error::Stopped`].
 
 mod backup;
+mod error;
 mod list;
 mod prune;
 mod restore;
@@ -13,15 +14,15 @@ mod verify;
 
 use std::future::Future;
 
+pub use self::error::{Error, Result};
 use crate::cli::{Cli, Command};
 use crate::config::Vars;
-use crate::error::{Error, Result};
+use crate::fsutil::IoContext;
 use crate::signals::wait_for_stop;
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> Result<()> {
-    let cwd =
-        std::env::current_dir().map_err(|e| Error::io("read", std::path::Path::new("."), e))?;
+    let cwd = std::env::current_dir().at("read", std::path::Path::new("."))?;
     let vars = Vars::load(&cwd)?;
     match cli.command {
         Command::Backup(args) => until_stopped(backup::run(args, &vars)).await,

@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
+use super::error::Result;
 use crate::cli::PruneArgs;
 use crate::config::{self, Vars};
-use crate::error::Result;
 use crate::failpoint;
 use crate::generation::{Catalog, remove_stale};
 use crate::lock::RootLock;

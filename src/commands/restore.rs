@@ -9,9 +9,9 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use super::error::{Error, Result};
 use crate::cli::RestoreArgs;
 use crate::config::{self, DbSettings, S3Settings, Vars};
-use crate::error::{Error, Result};
 use crate::generation::{Catalog, Generation, GenerationKind, GenerationName};
 use crate::lock::RootLock;
 use crate::objects::patience::Patience;
@@ -75,7 +75,10 @@ pub async fn run(args: RestoreArgs, vars: &Vars) -> Result<()> {
         let path = generation.path.clone();
         let report = tokio::task::spawn_blocking(move || verify_generation(&path))
             .await
-            .map_err(|e| Error::Usage(format!("verification failed to run: {e}")))?;
+            .map_err(|source| Error::Task {
+                what: "verification",
+                source,
+            })?;
         if !report.problems.is_empty() {
             for problem in &report.problems {
                 println!("{problem}");

@@ -3,10 +3,10 @@
 
 use chrono::Local;
 
+use super::error::{Error, Result};
 use crate::cli::StatusArgs;
 use crate::config::{self, Vars};
 use crate::display::{age, printable};
-use crate::error::{Error, Result};
 use crate::generation::Catalog;
 
 pub fn run(args: StatusArgs, vars: &Vars) -> Result<()> {

@@ -5,9 +5,9 @@
 
 use std::path::PathBuf;
 
+use super::error::{Error, Result};
 use crate::cli::VerifyArgs;
 use crate::config::{self, Vars};
-use crate::error::{Error, Result};
 use crate::generation::{Catalog, Generation, GenerationKind, GenerationName};
 use chrono::Local;
 

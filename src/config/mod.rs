@@ -15,6 +15,8 @@ use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use crate::error::ErrorKind;
+
 pub use dotenv::DotEnvError;
 pub use endpoint::{Endpoint, resolve_host};
 pub use secret::Secret;
@@ -70,6 +72,13 @@ pub enum ConfigError {
         /// The default host name for that variable.
         default: &'static str,
     },
+}
+
+impl ConfigError {
+    /// Always [`ErrorKind::Usage`]: the operator's settings are to fix; nothing was changed.
+    pub fn kind(&self) -> ErrorKind {
+        ErrorKind::Usage
+    }
 }
 
 /// The merged variables: `.env` below the process environment.

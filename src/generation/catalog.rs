@@ -19,7 +19,7 @@ use chrono::{DateTime, Local, TimeZone};
 
 use super::MARKER_FILE;
 use super::name::date_in_name;
-use crate::error::{IoContext, Result};
+use crate::fsutil::{FsError, IoContext, Result};
 use crate::manifest::{self, Header, MANIFEST_FILE};
 
 /// What kind of generation a directory is.
@@ -128,7 +128,7 @@ impl Catalog {
         let entries = match std::fs::read_dir(root) {
             Ok(entries) => entries,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Catalog::default()),
-            Err(e) => return Err(crate::Error::io("read backup root", root, e)),
+            Err(e) => return Err(FsError::new("read backup root", root, e)),
         };
         let mut catalog = Catalog::default();
         for entry in entries {

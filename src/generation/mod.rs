@@ -11,7 +11,7 @@ mod usage;
 pub use catalog::{Catalog, Generation, GenerationKind, Leftover, LeftoverKind, parse_leftover};
 pub use leftover::remove_stale;
 pub use name::{DEFAULT_PREFIX, GenerationName, NameError, date_in_name};
-pub use partial::PartialGeneration;
+pub use partial::{GenerationError, PartialGeneration};
 pub use usage::{Usage, measure};
 
 /// Marker file at the top of every generation, as the legacy script writes it (empty).

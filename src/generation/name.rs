@@ -8,6 +8,8 @@ use std::fmt;
 
 use chrono::NaiveDate;
 
+use crate::error::ErrorKind;
+
 /// Prefix of default generation names.
 pub const DEFAULT_PREFIX: &str = "full-site-";
 
@@ -23,6 +25,13 @@ pub struct NameError {
     pub name: String,
     /// Why.
     pub reason: &'static str,
+}
+
+impl NameError {
+    /// Always [`ErrorKind::Usage`]: the name came from the command line.
+    pub fn kind(&self) -> ErrorKind {
+        ErrorKind::Usage
+    }
 }
 
 impl GenerationName {

@@ -13,10 +13,41 @@ use std::path::{Path, PathBuf};
 
 use super::MARKER_FILE;
 use super::name::GenerationName;
-use crate::error::{Error, Result};
+use crate::error::ErrorKind;
 use crate::fsutil::{
-    create_private_dir, create_private_file, rename_no_replace, sync_dir, sync_filesystem,
+    FsError, create_private_dir, create_private_file, rename_no_replace, sync_dir, sync_filesystem,
 };
+
+/// Why a generation could not be started or published.
+#[derive(Debug, thiserror::Error)]
+pub enum GenerationError {
+    /// The name is already taken in the root (found at the start, or at the final rename).
+    #[error("generation '{name}' already exists in '{root}'")]
+    Exists {
+        /// The generation name.
+        name: String,
+        /// The backup root.
+        root: PathBuf,
+    },
+    /// Creating, syncing or renaming failed.
+    #[error(transparent)]
+    Fs(#[from] FsError),
+}
+
+impl GenerationError {
+    /// A taken name is the caller's to change ([`ErrorKind::Usage`]); the rest is failure.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            GenerationError::Exists { .. } => ErrorKind::Usage,
+            GenerationError::Fs(e) => e.kind(),
+        }
+    }
+
+    /// Whether the name is already taken (the command layer advises another one).
+    pub fn name_taken(&self) -> bool {
+        matches!(self, GenerationError::Exists { .. })
+    }
+}
 
 /// A generation under construction.
 #[derive(Debug)]
@@ -30,10 +61,10 @@ pub struct PartialGeneration {
 impl PartialGeneration {
     /// Starts `NAME` in `root`: refuses an existing name, creates the partial directory (0700)
     /// and the legacy marker file (empty, 0600).
-    pub fn begin(root: &Path, name: &GenerationName) -> Result<PartialGeneration> {
+    pub fn begin(root: &Path, name: &GenerationName) -> Result<PartialGeneration, GenerationError> {
         let target = root.join(name.as_str());
         if target.symlink_metadata().is_ok() {
-            return Err(Error::GenerationExists {
+            return Err(GenerationError::Exists {
                 name: name.to_string(),
                 root: root.to_path_buf(),
             });
@@ -61,17 +92,18 @@ impl PartialGeneration {
     }
 
     /// Makes the generation durable and visible under its name; returns its path.
-    pub fn publish(mut self) -> Result<PathBuf> {
+    pub fn publish(mut self) -> Result<PathBuf, GenerationError> {
         let target = self.root.join(self.name.as_str());
         sync_filesystem(&self.dir)?;
-        rename_no_replace(&self.dir, &target).map_err(|e| match e {
-            Error::Io { source, .. } if source.kind() == std::io::ErrorKind::AlreadyExists => {
-                Error::GenerationExists {
+        rename_no_replace(&self.dir, &target).map_err(|e| {
+            if e.source.kind() == std::io::ErrorKind::AlreadyExists {
+                GenerationError::Exists {
                     name: self.name.to_string(),
                     root: self.root.clone(),
                 }
+            } else {
+                GenerationError::Fs(e)
             }
-            other => other,
         })?;
         self.published = true;
         sync_dir(&self.root)?;
@@ -125,13 +157,13 @@ mod tests {
         let root = tempfile::tempdir().unwrap();
         std::fs::create_dir(root.path().join("g")).unwrap();
         let err = PartialGeneration::begin(root.path(), &name("g")).unwrap_err();
-        assert!(matches!(err, Error::GenerationExists { .. }), "{err}");
+        assert!(err.name_taken() && err.kind() == ErrorKind::Usage, "{err}");
 
         let partial = PartialGeneration::begin(root.path(), &name("h")).unwrap();
         std::fs::create_dir(root.path().join("h")).unwrap();
         let dir = partial.dir().to_path_buf();
         let err = partial.publish().unwrap_err();
-        assert!(matches!(err, Error::GenerationExists { .. }), "{err}");
+        assert!(err.name_taken() && err.kind() == ErrorKind::Usage, "{err}");
         assert!(!dir.exists(), "the failed partial is removed");
     }
 }

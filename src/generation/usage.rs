@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use std::os::unix::fs::MetadataExt;
 
 use super::catalog::Generation;
-use crate::error::{Error, Result};
+use crate::fsutil::{FsError, Result};
 
 /// Size figures for one generation.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -31,14 +31,14 @@ pub fn measure(generations: &[&Generation]) -> Result<Vec<Usage>> {
         for entry in walkdir::WalkDir::new(&generation.path).follow_links(false) {
             let entry = entry.map_err(|e| {
                 let path = e.path().unwrap_or(&generation.path).to_path_buf();
-                Error::io("walk", &path, e.into())
+                FsError::new("walk", &path, e.into())
             })?;
             if !entry.file_type().is_file() {
                 continue;
             }
             let meta = entry
                 .metadata()
-                .map_err(|e| Error::io("inspect", entry.path(), e.into()))?;
+                .map_err(|e| FsError::new("inspect", entry.path(), e.into()))?;
             usage.files += 1;
             usage.bytes += meta.len();
             if seen.insert((meta.dev(), meta.ino())) {

@@ -46,7 +46,8 @@ use super::patience::Patience;
 use super::store::{Fetched, ObjectStore, StoreError, StoreErrorKind};
 use super::unchanged::{Linked, Previous, link_unchanged};
 use crate::dedup::{DedupIndex, Outcome};
-use crate::fsutil::{mkdir_private_all, open_new_private};
+use crate::error::ErrorKind;
+use crate::fsutil::{FsError, IoContext, create_private_dir_all, create_private_file};
 use crate::generation::Catalog;
 use crate::manifest::{BucketEntry, ManifestError, ManifestWriter, ObjectEntry, Record};
 use crate::progress::Meter;
@@ -147,22 +148,26 @@ pub enum MirrorError {
         generation: String,
     },
     /// Writing the generation failed.
-    #[error("cannot {action} '{path}': {source}")]
-    Io {
-        /// What was being done.
-        action: &'static str,
-        /// The path.
-        path: PathBuf,
-        /// The operating system's error.
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Fs(#[from] FsError),
     /// Writing the manifest failed.
     #[error(transparent)]
     Manifest(#[from] ManifestError),
 }
 
 impl MirrorError {
+    /// A manifest error says its own kind; everything else (the store, the disk, a bucket
+    /// that is missing or suddenly empty) fails the run.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            MirrorError::Manifest(e) => e.kind(),
+            MirrorError::Store { .. }
+            | MirrorError::NoSuchBucket { .. }
+            | MirrorError::EmptyBucket { .. }
+            | MirrorError::Fs(_) => ErrorKind::Failure,
+        }
+    }
+
     /// A failure of `store` while doing `action`.
     pub fn store<S: ObjectStore>(store: &S, action: String, source: StoreError) -> MirrorError {
         MirrorError::Store {
@@ -204,10 +209,12 @@ pub async fn mirror<S: ObjectStore>(
         Ok::<_, MirrorError>(listings)
     };
     let (listings, dedup) = tokio::join!(listing, dedup);
-    let joined = |e: tokio::task::JoinError| MirrorError::Io {
-        action: "read the manifests of the generations in",
-        path: generation.parent().unwrap_or(generation).to_path_buf(),
-        source: std::io::Error::other(e),
+    let joined = |e: tokio::task::JoinError| {
+        MirrorError::from(FsError::new(
+            "read the manifests of the generations in",
+            generation.parent().unwrap_or(generation),
+            std::io::Error::other(e),
+        ))
     };
     let dedup = Mutex::new(dedup.map_err(joined)?);
     let listings = Arc::new(listings?);
@@ -228,11 +235,7 @@ pub async fn mirror<S: ObjectStore>(
     }
     crate::failpoint::pause("mirror:after-listing").await;
     let tmp = generation.join(".tmp");
-    mkdir_private_all(&tmp).map_err(|source| MirrorError::Io {
-        action: "create directory",
-        path: tmp.clone(),
-        source,
-    })?;
+    create_private_dir_all(&tmp)?;
     let records = Arc::new(Records(Mutex::new(manifest)));
     let total = listings.iter().map(|l| l.objects.len() as u64).sum();
     let label = match buckets {
@@ -337,15 +340,13 @@ pub async fn mirror<S: ObjectStore>(
         summary.buckets += 1;
         summary.objects += objects;
     }
-    std::fs::remove_dir_all(&tmp).map_err(|source| MirrorError::Io {
-        action: "remove",
-        path: tmp.clone(),
-        source,
-    })?;
-    let records = Arc::into_inner(records).ok_or_else(|| MirrorError::Io {
-        action: "finish the manifest in",
-        path: generation.to_path_buf(),
-        source: std::io::Error::other("the manifest is still in use"),
+    std::fs::remove_dir_all(&tmp).at("remove", &tmp)?;
+    let records = Arc::into_inner(records).ok_or_else(|| {
+        FsError::new(
+            "finish the manifest in",
+            generation,
+            std::io::Error::other("the manifest is still in use"),
+        )
     })?;
     let manifest = records
         .0
@@ -481,11 +482,7 @@ impl<S: ObjectStore> Fetcher<'_, S> {
         let path = listing.path_of(index);
         let dest = generation.join(&path);
         if let Some(parent) = dest.parent() {
-            mkdir_private_all(parent).map_err(|source| MirrorError::Io {
-                action: "create directory",
-                path: parent.to_path_buf(),
-                source,
-            })?;
+            create_private_dir_all(parent)?;
         }
         let Some(fetched) = self.fetch(bucket, &object.key, &object.etag).await? else {
             let mut vanished = self.vanished.lock().unwrap_or_else(PoisonError::into_inner);
@@ -509,11 +506,7 @@ impl<S: ObjectStore> Fetcher<'_, S> {
         let outcome = dedup.lock().map_or(Outcome::New, |index| {
             index.link_identical(&temporary, size, &hash)
         });
-        std::fs::rename(&temporary, &dest).map_err(|source| MirrorError::Io {
-            action: "rename into place",
-            path: dest.clone(),
-            source,
-        })?;
+        std::fs::rename(&temporary, &dest).at("rename into place", &dest)?;
         if outcome == Outcome::New
             && let Ok(mut index) = dedup.lock()
         {
@@ -621,11 +614,7 @@ impl<S: ObjectStore> Fetcher<'_, S> {
             .tmp
             .join(self.counter.fetch_add(1, Ordering::Relaxed).to_string());
         let io = |action: &'static str, source| {
-            BodyError::Io(MirrorError::Io {
-                action,
-                path: temporary.clone(),
-                source,
-            })
+            BodyError::Io(FsError::new(action, &temporary, source).into())
         };
         let Fetched {
             size: expected,
@@ -634,8 +623,9 @@ impl<S: ObjectStore> Fetcher<'_, S> {
             mut body,
             ..
         } = fetched;
-        let mut file =
-            tokio::fs::File::from_std(open_new_private(&temporary).map_err(|e| io("create", e))?);
+        let mut file = tokio::fs::File::from_std(
+            create_private_file(&temporary).map_err(|e| io("create", e.source))?,
+        );
         let mut hasher = blake3::Hasher::new();
         let mut size = 0u64;
         let result = async {

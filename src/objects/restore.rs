@@ -27,6 +27,7 @@ use futures_util::{StreamExt, TryStreamExt};
 use super::mirror::MirrorError;
 use super::patience::Patience;
 use super::store::{FileRange, ObjectMeta, ObjectStore, StoreErrorKind};
+use crate::fsutil::FsError;
 use crate::generation::{Generation, GenerationKind};
 use crate::manifest::{self, ObjectEntry, Record};
 use crate::progress::Meter;
@@ -142,11 +143,7 @@ pub async fn restore_objects<S: ObjectStore>(
 
 /// Reads the buckets and objects of a generation (manifest, or the legacy tree).
 fn plan(generation: &Generation) -> Result<Vec<BucketPlan>, MirrorError> {
-    let io = |path: &Path, source| MirrorError::Io {
-        action: "read",
-        path: path.to_path_buf(),
-        source,
-    };
+    let io = |path: &Path, source| MirrorError::from(FsError::new("read", path, source));
     if matches!(generation.kind, GenerationKind::Fullsite(_)) {
         let mut buckets: BTreeMap<String, BucketPlan> = BTreeMap::new();
         manifest::read_records(&generation.path, |record| match record {
@@ -170,12 +167,6 @@ fn plan(generation: &Generation) -> Result<Vec<BucketPlan>, MirrorError> {
                 .objects
                 .push(o),
             _ => {}
-        })
-        .map_err(|e| {
-            io(
-                &generation.path.join(manifest::MANIFEST_FILE),
-                std::io::Error::other(e.to_string()),
-            )
         })?;
         return Ok(buckets.into_values().collect());
     }

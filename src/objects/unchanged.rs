@@ -21,7 +21,7 @@ use std::sync::{Mutex, mpsc};
 use super::listing::BucketListing;
 use super::mirror::{MirrorError, Records};
 use super::store::Listed;
-use crate::fsutil::mkdir_private_all;
+use crate::fsutil::{FsError, IoContext, create_private_dir_all};
 use crate::generation::{Catalog, GenerationKind};
 use crate::manifest::{self, ObjectEntry, Record};
 
@@ -245,11 +245,7 @@ impl Worker<'_> {
         if let Some(parent) = dest.parent()
             && !self.made.contains(parent)
         {
-            mkdir_private_all(parent).map_err(|source| MirrorError::Io {
-                action: "create directory",
-                path: parent.to_path_buf(),
-                source,
-            })?;
+            create_private_dir_all(parent)?;
             self.made.insert(parent.to_path_buf());
         }
         link_or_copy(&source, &dest)?;
@@ -266,19 +262,10 @@ pub fn link_or_copy(source: &Path, dest: &Path) -> Result<(), MirrorError> {
         Ok(()) => Ok(()),
         Err(e) if matches!(e.raw_os_error(), Some(31 | 18)) => {
             tracing::debug!("copying '{}' instead of linking: {e}", source.display());
-            std::fs::copy(source, dest)
-                .map(|_| ())
-                .map_err(|source| MirrorError::Io {
-                    action: "copy to",
-                    path: dest.to_path_buf(),
-                    source,
-                })
+            std::fs::copy(source, dest).at("copy to", dest)?;
+            Ok(())
         }
-        Err(source) => Err(MirrorError::Io {
-            action: "hard-link",
-            path: dest.to_path_buf(),
-            source,
-        }),
+        Err(source) => Err(FsError::new("hard-link", dest, source).into()),
     }
 }
 

@@ -20,6 +20,7 @@ use std::time::Duration;
 use tokio_postgres::{Client, NoTls};
 
 use crate::config::{ConfigError, DbSettings};
+use crate::error::ErrorKind;
 
 /// How long to wait for a connection before giving up.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
@@ -218,6 +219,13 @@ pub struct PgError {
     pub action: String,
     /// The server's or driver's message.
     pub message: String,
+}
+
+impl PgError {
+    /// Always [`ErrorKind::Failure`]: the server refused, failed or could not be reached.
+    pub fn kind(&self) -> ErrorKind {
+        ErrorKind::Failure
+    }
 }
 
 /// The useful text of a driver error: the server's message, detail and hint, or the I/O cause.

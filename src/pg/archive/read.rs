@@ -9,6 +9,8 @@ use std::io::Read;
 
 use chrono::NaiveDate;
 
+use crate::error::ErrorKind;
+
 use super::{
     Compression, DataLocation, FORMAT_CUSTOM, FORMAT_DIRECTORY, Header, MAGIC, Section, TocEntry,
 };
@@ -44,7 +46,40 @@ pub enum ReadError {
     Truncated,
     /// Reading failed.
     #[error("{0}")]
-    Io(std::io::Error),
+    Io(#[source] std::io::Error),
+}
+
+impl ReadError {
+    /// A version outside what this reader knows is [`ErrorKind::NotSupported`] (a newer pg_dump,
+    /// or one older than 9.0); a read that fails for a reason other than the content (a
+    /// permission, a vanished file, an I/O error) is a failure; anything else is damage.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            ReadError::UnsupportedVersion(..) => ErrorKind::NotSupported,
+            ReadError::Io(e) => io_kind(e),
+            ReadError::NotAnArchive
+            | ReadError::UnsupportedSizes { .. }
+            | ReadError::UnsupportedFormat(_)
+            | ReadError::UnknownCompression(_)
+            | ReadError::Corrupt(_)
+            | ReadError::Truncated => ErrorKind::Damage,
+        }
+    }
+}
+
+/// The kind of an I/O error met while reading an archive: a file the archive needs that does
+/// not exist, or content that ends early or does not decode (what decompressors and our
+/// decoders report as `UnexpectedEof`, `InvalidData` or `InvalidInput`) is damage, as a
+/// missing file is for `verify`; any other error (permission denied, a directory where a file
+/// should be, a failing disk) is a failure to read, not a verdict on the archive.
+pub fn io_kind(error: &std::io::Error) -> ErrorKind {
+    match error.kind() {
+        std::io::ErrorKind::NotFound
+        | std::io::ErrorKind::UnexpectedEof
+        | std::io::ErrorKind::InvalidData
+        | std::io::ErrorKind::InvalidInput => ErrorKind::Damage,
+        _ => ErrorKind::Failure,
+    }
 }
 
 /// Reads the header and TOC from `input`.
@@ -343,9 +378,14 @@ mod tests {
             read_toc(&mut bytes.as_slice()).unwrap_err().to_string(),
             "unsupported archive version 1.17.0 (supported: 1.12 to 1.16)"
         );
-        assert!(matches!(
-            read_toc(&mut &b"hello world"[..]).unwrap_err(),
-            ReadError::NotAnArchive
-        ));
+        assert_eq!(
+            read_toc(&mut bytes.as_slice()).unwrap_err().kind(),
+            ErrorKind::NotSupported
+        );
+        let garbage = read_toc(&mut &b"hello world"[..]).unwrap_err();
+        assert!(matches!(garbage, ReadError::NotAnArchive));
+        assert_eq!(garbage.kind(), ErrorKind::Damage);
+        let denied = ReadError::Io(std::io::Error::from(std::io::ErrorKind::PermissionDenied));
+        assert_eq!(denied.kind(), ErrorKind::Failure);
     }
 }

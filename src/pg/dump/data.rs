@@ -168,7 +168,7 @@ async fn large_objects(
         move |source| DumpError::Io { path, source }
     };
     let mut listing = tokio::fs::File::from_std(
-        crate::fsutil::open_new_private(&list_path).map_err(io(&list_path))?,
+        crate::fsutil::create_private_file(&list_path).map_err(DumpError::from_fs)?,
     );
     let mut hasher = blake3::Hasher::new();
     let mut list_bytes = 0u64;

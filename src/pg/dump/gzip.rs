@@ -84,7 +84,7 @@ pub async fn write_gzip_file<E>(
 ) -> Result<Written, GzipError<E>> {
     use futures_util::StreamExt;
 
-    let std_file = crate::fsutil::open_new_private(path).map_err(GzipError::Io)?;
+    let std_file = crate::fsutil::create_private_file(path).map_err(|e| GzipError::Io(e.source))?;
     let mut file = tokio::fs::File::from_std(std_file);
     let mut hasher = blake3::Hasher::new();
     let mut pending: VecDeque<tokio::task::JoinHandle<std::io::Result<Vec<u8>>>> = VecDeque::new();

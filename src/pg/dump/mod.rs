@@ -24,6 +24,7 @@ use chrono::Local;
 
 use self::gzip::CompressPool;
 use self::schema::{Cx, Entry, ObjKey, USER_SCHEMA, catalog};
+use crate::error::ErrorKind;
 use crate::pg::archive::{self, Compression};
 use crate::pg::connect::{PgError, Target};
 
@@ -120,6 +121,29 @@ pub enum DumpError {
     /// A bug or a panic in a worker.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl DumpError {
+    /// A file or directory of the archive that could not be created.
+    pub(crate) fn from_fs(error: crate::fsutil::FsError) -> DumpError {
+        DumpError::Io {
+            path: error.path,
+            source: error.source,
+        }
+    }
+
+    /// A server outside the tested majors is the operator's call ([`ErrorKind::Usage`]:
+    /// `--allow-untested-server`); everything else fails the backup.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            DumpError::UntestedServer { .. } => ErrorKind::Usage,
+            DumpError::Pg(e) => e.kind(),
+            DumpError::Lock(e) => e.kind(),
+            DumpError::Io { .. } | DumpError::Unsupported { .. } | DumpError::Internal(_) => {
+                ErrorKind::Failure
+            }
+        }
+    }
 }
 
 /// Dumps the database behind `target` into the new directory `dir`.
@@ -223,10 +247,7 @@ pub async fn dump_database(
         &privileges,
     );
 
-    crate::fsutil::mkdir_private_all(dir).map_err(|source| DumpError::Io {
-        path: dir.to_path_buf(),
-        source,
-    })?;
+    crate::fsutil::create_private_dir_all(dir).map_err(DumpError::from_fs)?;
     let pool = CompressPool::new(options.jobs, options.level);
     let data = data::write_all(
         target,
@@ -253,7 +274,7 @@ pub async fn dump_database(
         path: toc_path.clone(),
         source,
     };
-    let mut file = crate::fsutil::open_new_private(&toc_path).map_err(io)?;
+    let mut file = crate::fsutil::create_private_file(&toc_path).map_err(DumpError::from_fs)?;
     file.write_all(&toc_bytes).map_err(io)?;
     leader
         .client
@@ -383,10 +404,7 @@ mod tests {
                 "{message}"
             );
             assert!(message.contains("--allow-untested-server"), "{message}");
-            assert_eq!(
-                crate::Error::Dump(refused).exit_status(),
-                crate::ExitStatus::Usage
-            );
+            assert_eq!(refused.kind(), ErrorKind::Usage);
             assert!(check_server_version(&target, version, major, true).is_ok());
         }
     }

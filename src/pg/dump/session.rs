@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 use tokio_postgres::Client;
 use tokio_postgres::error::SqlState;
 
+use crate::error::ErrorKind;
 use crate::pg::connect::{PgError, Target};
 
 const SESSION_SETUP: &str = "\
@@ -259,6 +260,13 @@ pub enum LockError {
     /// The server refused or failed.
     #[error(transparent)]
     Pg(#[from] PgError),
+}
+
+impl LockError {
+    /// Always [`ErrorKind::Failure`]: the database was busy or failed.
+    pub fn kind(&self) -> ErrorKind {
+        ErrorKind::Failure
+    }
 }
 
 fn describe_blockers(blockers: &[Blocker]) -> String {

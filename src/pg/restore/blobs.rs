@@ -17,7 +17,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 
 use super::custom::{BLOCK_LARGE_OBJECTS, ChunkReader, find_block, read_int};
-use super::source::{Archive, SourceError, damaged};
+use super::source::{Archive, SourceError, unreadable};
 use crate::pg::archive::DataLocation;
 
 /// What [`Archive::for_each_large_object`] calls per object: its OID, the file its bytes come
@@ -37,7 +37,7 @@ impl Archive {
                 find_block(path, *data_start, &self.entries[index], BLOCK_LARGE_OBJECTS)?;
             let mut count = 0;
             loop {
-                let oid = read_int(&mut block).map_err(|e| damaged(path, e))? as u32;
+                let oid = read_int(&mut block).map_err(|e| unreadable(path, e))? as u32;
                 if oid == 0 {
                     return Ok(count);
                 }
@@ -47,7 +47,7 @@ impl Archive {
                     let mut stream = self.decompress(&mut chunks);
                     visit(oid, path, &mut stream)?;
                 }
-                chunks.finish().map_err(|e| damaged(path, e))?;
+                chunks.finish().map_err(|e| unreadable(path, e))?;
             }
         }
         let mut count = 0;
@@ -81,7 +81,7 @@ impl Archive {
         let what = format!("the list of large objects of BLOBS {}", entry.tag);
         let (path, stream) = self.open_member(list, &what)?;
         for line in BufReader::new(stream).split(b'\n') {
-            let line = line.map_err(|e| damaged(&path, e))?;
+            let line = line.map_err(|e| unreadable(&path, e))?;
             if line.is_empty() {
                 continue;
             }

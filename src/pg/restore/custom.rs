@@ -14,7 +14,7 @@ use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
-use super::source::{SourceError, damaged};
+use super::source::{SourceError, unreadable};
 use crate::pg::archive::{DataLocation, TocEntry};
 
 /// Block type of a table's COPY data.
@@ -33,7 +33,7 @@ pub(crate) fn find_block(
     entry: &TocEntry,
     block_type: u8,
 ) -> Result<BufReader<File>, SourceError> {
-    let file = File::open(path).map_err(|e| damaged(path, e))?;
+    let file = File::open(path).map_err(|e| unreadable(path, e))?;
     let mut reader = BufReader::with_capacity(1 << 16, file);
     let start = match entry.data_location {
         DataLocation::Offset(offset) => offset,
@@ -41,7 +41,7 @@ pub(crate) fn find_block(
     };
     reader
         .seek(SeekFrom::Start(start))
-        .map_err(|e| damaged(path, e))?;
+        .map_err(|e| unreadable(path, e))?;
     loop {
         let mut found_type = [0u8; 1];
         reader
@@ -53,7 +53,7 @@ pub(crate) fn find_block(
                     entry.desc, entry.tag, entry.dump_id
                 ),
             })?;
-        let id = read_int(&mut reader).map_err(|e| damaged(path, e))?;
+        let id = read_int(&mut reader).map_err(|e| unreadable(path, e))?;
         if id == entry.dump_id && found_type[0] == block_type {
             return Ok(reader);
         }
@@ -66,7 +66,7 @@ pub(crate) fn find_block(
                 ),
             });
         }
-        skip_block(&mut reader, found_type[0]).map_err(|e| damaged(path, e))?;
+        skip_block(&mut reader, found_type[0]).map_err(|e| unreadable(path, e))?;
     }
 }
 

@@ -11,8 +11,8 @@
 //! needs (CREATE on the database, ownership of every schema it will replace), and what the
 //! target holds outside schemas is listed (see `replace`). Any failure up to there leaves the
 //! target exactly as it was: an archive newer than this version reads (or compressed with LZ4
-//! or zstd) is [`SourceError::Unsupported`], a damaged or inconsistent one
-//! [`SourceError::Damaged`]. Then, in one transaction, the schemas the archive holds and every
+//! or zstd) is not supported, a damaged or inconsistent one damage, a file the system will not
+//! let us read a failure (see [`SourceError::kind`]). Then, in one transaction, the schemas the archive holds and every
 //! database-wide object are dropped and the schemas recreated (see `replace`: the target ends up
 //! with exactly the archive's objects), and the plan runs phase by phase (see `plan`).
 
@@ -32,6 +32,7 @@ use std::time::Instant;
 
 use self::plan::RestorePlan;
 use self::source::{Archive, SourceError};
+use crate::error::ErrorKind;
 use crate::pg::connect::{PgError, Target};
 
 /// Restore settings.
@@ -105,6 +106,19 @@ pub enum RestoreError {
     Internal(String),
 }
 
+impl RestoreError {
+    /// The archive's errors say their own kind; roles missing on the target are for the
+    /// operator to create ([`ErrorKind::Usage`]); the rest fails the restore.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            RestoreError::Source(e) => e.kind(),
+            RestoreError::Pg(e) => e.kind(),
+            RestoreError::MissingRoles { .. } => ErrorKind::Usage,
+            RestoreError::Internal(_) => ErrorKind::Failure,
+        }
+    }
+}
+
 /// An archive that passed every check that needs no database.
 #[derive(Debug, Clone)]
 pub struct Checked {
@@ -126,9 +140,9 @@ pub async fn check_archive(
     let started = Instant::now();
     tokio::task::spawn_blocking(move || {
         let archive = Archive::open(&path)?;
-        let plan = plan::plan(&archive.entries).map_err(|e| SourceError::Damaged {
+        let plan = plan::plan(&archive.entries).map_err(|source| SourceError::Plan {
             path: archive.toc_path(),
-            reason: format!("its table of contents cannot be restored: {e}"),
+            source,
         })?;
         let streams = plan.streams();
         let bytes = match data {

@@ -182,10 +182,7 @@ mod tests {
             message.ends_with("restore with --no-privileges"),
             "{message}"
         );
-        assert_eq!(
-            crate::Error::Restore(error).exit_status(),
-            crate::ExitStatus::Usage
-        );
+        assert_eq!(error.kind(), crate::error::ErrorKind::Usage);
         let both = missing_roles(&target, &["app_owner".to_string()], &owners, &grants);
         assert!(
             both.to_string()

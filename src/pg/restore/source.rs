@@ -11,8 +11,10 @@
 //!
 //! LZ4 and zstd compression (custom archives 1.15+, `.lz4` / `.zst` files in directory
 //! archives) and archive versions outside 1.12–1.16 are refused by name as unsupported
-//! ([`SourceError::Unsupported`]); anything unreadable or inconsistent is damage
-//! ([`SourceError::Damaged`]).
+//! ([`ErrorKind::NotSupported`]); content that is missing, inconsistent or does not decode is
+//! damage ([`ErrorKind::Damage`]); a read that fails for another reason (permission denied, a
+//! file gone, a failing disk) is a failure ([`ErrorKind::Failure`]), its `io::Error` kept as
+//! the source. [`SourceError::kind`] says which.
 //!
 //! [`Archive::check`] reads every data stream to its end before anything is restored, so a
 //! missing file, a flipped byte (CRC or deflate error) or a truncated member is found while the
@@ -24,7 +26,9 @@ use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use super::custom::{BLOCK_DATA, ChunkReader, find_block};
-use crate::pg::archive::read::{ReadError, read_toc};
+use super::plan::PlanError;
+use crate::error::ErrorKind;
+use crate::pg::archive::read::{ReadError, io_kind, read_toc};
 use crate::pg::archive::{
     Compression, DataLocation, FORMAT_CUSTOM, FORMAT_DIRECTORY, Header, TocEntry,
 };
@@ -32,13 +36,41 @@ use crate::pg::archive::{
 /// Why an archive cannot be restored.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
-    /// Reading a file failed, or its content is damaged.
+    /// The content is missing or inconsistent, as described.
     #[error("cannot read '{path}': {reason}")]
     Damaged {
         /// The file.
         path: PathBuf,
-        /// What went wrong.
+        /// What is wrong.
         reason: String,
+    },
+    /// Reading a file failed: the content ends early or does not decode (damage), or the
+    /// operating system refused (failure).
+    #[error("cannot read '{path}': {}", read_reason(.source))]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The error, from the operating system or a decoder.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The header or TOC cannot be read.
+    #[error("{}", toc_text(.path, .source))]
+    Toc {
+        /// The TOC file (directory archives) or the archive file (custom format).
+        path: PathBuf,
+        /// The reader's error.
+        #[source]
+        source: ReadError,
+    },
+    /// The TOC reads but cannot be planned for restore.
+    #[error("cannot read '{path}': its table of contents cannot be restored: {source}")]
+    Plan {
+        /// The TOC file or the archive file.
+        path: PathBuf,
+        /// The planner's error.
+        #[source]
+        source: PlanError,
     },
     /// A format this version cannot restore.
     #[error("cannot restore '{path}': {reason}")]
@@ -48,6 +80,54 @@ pub enum SourceError {
         /// Why.
         reason: String,
     },
+    /// A thread checking the archive panicked.
+    #[error("cannot read '{path}': the archive check crashed")]
+    Crashed {
+        /// The archive.
+        path: PathBuf,
+    },
+}
+
+impl SourceError {
+    /// Decided where the error arose: see the module docs.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            SourceError::Damaged { .. } | SourceError::Plan { .. } => ErrorKind::Damage,
+            SourceError::Read { source, .. } => io_kind(source),
+            SourceError::Toc { source, .. } => source.kind(),
+            SourceError::Unsupported { .. } => ErrorKind::NotSupported,
+            SourceError::Crashed { .. } => ErrorKind::Failure,
+        }
+    }
+}
+
+/// A read error worded for the operator.
+fn read_reason(error: &std::io::Error) -> String {
+    match error.kind() {
+        std::io::ErrorKind::UnexpectedEof => "it ends early (truncated)".to_string(),
+        std::io::ErrorKind::InvalidInput | std::io::ErrorKind::InvalidData => {
+            format!("its content is damaged ({error})")
+        }
+        _ => error.to_string(),
+    }
+}
+
+/// A TOC that cannot be read: an archive version outside what we read says who wrote it.
+fn toc_text(path: &Path, error: &ReadError) -> String {
+    match error {
+        ReadError::UnsupportedVersion(major, minor, _) => {
+            let by = if (*major, *minor) > (1, 16) {
+                "a newer pg_dump than this version of fullsite reads"
+            } else {
+                "a pg_dump older than 9.0"
+            };
+            format!(
+                "cannot restore '{}': {error}: it was written by {by}",
+                path.display()
+            )
+        }
+        other => format!("cannot read '{}': {other}", path.display()),
+    }
 }
 
 /// A data stream, decompressed.
@@ -73,7 +153,7 @@ impl Archive {
             return Archive::open_custom(path);
         }
         let toc = path.join("toc.dat");
-        let file = File::open(&toc).map_err(|e| damaged(&toc, e))?;
+        let file = File::open(&toc).map_err(|e| unreadable(&toc, e))?;
         let (header, entries) =
             read_toc(&mut BufReader::new(file)).map_err(|e| toc_error(&toc, e))?;
         if header.format != FORMAT_DIRECTORY {
@@ -91,7 +171,7 @@ impl Archive {
     }
 
     fn open_custom(path: &Path) -> Result<Archive, SourceError> {
-        let file = File::open(path).map_err(|e| damaged(path, e))?;
+        let file = File::open(path).map_err(|e| unreadable(path, e))?;
         let mut reader = CountingReader {
             inner: BufReader::new(file),
             position: 0,
@@ -174,7 +254,7 @@ impl Archive {
         what: &str,
     ) -> Result<(PathBuf, Stream), SourceError> {
         let (path, gzip) = self.member(name, what)?;
-        let file = File::open(&path).map_err(|e| damaged(&path, e))?;
+        let file = File::open(&path).map_err(|e| unreadable(&path, e))?;
         let reader: Stream = if gzip {
             Box::new(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(
                 1 << 16,
@@ -259,9 +339,8 @@ impl Archive {
                 .into_iter()
                 .map(|w| {
                     w.join().unwrap_or_else(|_| {
-                        Err(SourceError::Damaged {
+                        Err(SourceError::Crashed {
                             path: self.dir.clone(),
-                            reason: "the archive check crashed".into(),
                         })
                     })
                 })
@@ -323,7 +402,7 @@ fn drain(path: &Path, reader: &mut dyn Read) -> Result<u64, SourceError> {
         match reader.read(&mut buffer) {
             Ok(0) => return Ok(total),
             Ok(n) => total += n as u64,
-            Err(e) => return Err(damaged(path, e)),
+            Err(e) => return Err(unreadable(path, e)),
         }
     }
 }
@@ -342,39 +421,18 @@ impl<R: Read> Read for CountingReader<R> {
     }
 }
 
-/// A TOC that cannot be read: an archive version outside what we read is unsupported (a newer
-/// pg_dump, or a very old one), anything else is damage.
-fn toc_error(path: &Path, error: ReadError) -> SourceError {
-    match error {
-        ReadError::UnsupportedVersion(major, minor, _) => {
-            let by = if (major, minor) > (1, 16) {
-                "a newer pg_dump than this version of fullsite reads"
-            } else {
-                "a pg_dump older than 9.0"
-            };
-            SourceError::Unsupported {
-                path: path.to_path_buf(),
-                reason: format!("{error}: it was written by {by}"),
-            }
-        }
-        other => SourceError::Damaged {
-            path: path.to_path_buf(),
-            reason: other.to_string(),
-        },
+/// A TOC that cannot be read at `path`.
+fn toc_error(path: &Path, source: ReadError) -> SourceError {
+    SourceError::Toc {
+        path: path.to_path_buf(),
+        source,
     }
 }
 
-/// A read error on `path`, worded for the operator.
-pub(crate) fn damaged(path: &Path, error: std::io::Error) -> SourceError {
-    let reason = match error.kind() {
-        std::io::ErrorKind::UnexpectedEof => "it ends early (truncated)".to_string(),
-        std::io::ErrorKind::InvalidInput | std::io::ErrorKind::InvalidData => {
-            format!("its content is damaged ({error})")
-        }
-        _ => error.to_string(),
-    };
-    SourceError::Damaged {
+/// A read error on `path`.
+pub(crate) fn unreadable(path: &Path, source: std::io::Error) -> SourceError {
+    SourceError::Read {
         path: path.to_path_buf(),
-        reason,
+        source,
     }
 }
