@@ -4,12 +4,18 @@
 //! BLAKE3; the database archive must decode ([`verify_archive`]); every regular file present must be listed (the manifest itself aside); anything that
 //! is neither a regular file nor a directory (a symlink, a socket) is reported. The manifest's
 //! own trailer digest is checked first. Files are hashed streaming, one at a time.
+//!
+//! Every [`Problem`] is damage except an archive that cannot be checked rather than found
+//! damaged (a newer archive version, a file the system will not let us read): its
+//! [`Problem::kind`] says so, and `verify` exits with that kind when nothing is damaged.
 
 use std::collections::HashSet;
 use std::fmt;
 use std::path::Path;
 
+use crate::error::ErrorKind;
 use crate::manifest::{self, FileEntry, MANIFEST_FILE};
+use crate::pg::restore::source::{Archive, SourceError};
 
 /// One thing wrong with a generation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,8 +33,15 @@ pub enum Problem {
     },
     /// A file the manifest does not list.
     Extra(String),
-    /// The database archive does not decode (TOC or a data stream).
-    Archive(String),
+    /// The database archive does not decode (TOC or a data stream), or cannot be checked: a
+    /// version this build does not read ([`ErrorKind::NotSupported`]) or a file the system
+    /// will not let us read ([`ErrorKind::Failure`]).
+    Archive {
+        /// What is wrong, naming the file.
+        reason: String,
+        /// Damage, not supported, or failure, as the archive reader decided.
+        kind: ErrorKind,
+    },
     /// An entry that is not a regular file or directory.
     Unexpected {
         /// The entry.
@@ -39,11 +52,19 @@ pub enum Problem {
 }
 
 impl Problem {
+    /// Every problem is damage except an archive this build cannot check.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Problem::Archive { kind, .. } => *kind,
+            _ => ErrorKind::Damage,
+        }
+    }
+
     /// `(kind, path, detail)` for machine-readable output.
     pub fn parts(&self) -> (&'static str, Option<&str>, Option<String>) {
         match self {
             Problem::Manifest(reason) => ("manifest", None, Some(reason.clone())),
-            Problem::Archive(reason) => ("archive", None, Some(reason.clone())),
+            Problem::Archive { reason, .. } => ("archive", None, Some(reason.clone())),
             Problem::Missing(path) => ("missing", Some(path), None),
             Problem::Changed { path, detail } => ("changed", Some(path), Some(detail.clone())),
             Problem::Extra(path) => ("extra", Some(path), None),
@@ -59,7 +80,7 @@ impl fmt::Display for Problem {
         let p = |s: &str| crate::display::printable(s).into_owned();
         match self {
             Problem::Manifest(reason) => write!(f, "manifest    {reason}"),
-            Problem::Archive(reason) => write!(f, "archive     {reason}"),
+            Problem::Archive { reason, .. } => write!(f, "archive     {reason}"),
             Problem::Missing(path) => write!(f, "missing     {}", p(path)),
             Problem::Changed { path, detail } => write!(f, "changed     {} ({detail})", p(path)),
             Problem::Extra(path) => write!(f, "extra       {}", p(path)),
@@ -171,18 +192,19 @@ pub fn verify_generation_sampled(dir: &Path, sample: Option<Sample>) -> Report {
 /// Decodes a database archive (directory or custom format) without a database: the whole TOC
 /// is parsed and planned and every data stream read to its end.
 pub fn verify_archive(path: &Path, report: &mut Report) {
-    let checked = crate::pg::restore::source::Archive::open(path)
-        .map_err(|e| e.to_string())
+    let source_error = |e: SourceError| (e.to_string(), e.kind());
+    let checked = Archive::open(path)
+        .map_err(source_error)
         .and_then(|archive| {
-            let plan =
-                crate::pg::restore::plan::plan(&archive.entries).map_err(|e| e.to_string())?;
+            let plan = crate::pg::restore::plan::plan(&archive.entries)
+                .map_err(|e| (e.to_string(), ErrorKind::Damage))?;
             let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
             archive
                 .check(&plan.streams(), threads)
-                .map_err(|e| e.to_string())
+                .map_err(source_error)
         });
-    if let Err(reason) = checked {
-        report.problems.push(Problem::Archive(reason));
+    if let Err((reason, kind)) = checked {
+        report.problems.push(Problem::Archive { reason, kind });
     }
 }
 

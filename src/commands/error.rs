@@ -94,6 +94,19 @@ pub enum Error {
         problems: usize,
     },
 
+    /// Verification found no damage but could not check everything (an archive of a version
+    /// this build does not read, a file the system will not let us read); the report was
+    /// already printed.
+    #[error("generation '{name}' could not be fully verified: {problems} problem(s) found")]
+    Unverified {
+        /// The generation name.
+        name: String,
+        /// How many problems were reported.
+        problems: usize,
+        /// Not supported or failure, as the archive reader decided.
+        kind: ErrorKind,
+    },
+
     /// A freshness check failed (`status --max-age`).
     #[error("{0}")]
     Stale(String),
@@ -143,6 +156,7 @@ impl Error {
             Error::Fs(e) => e.kind(),
             Error::Usage(_) | Error::GenerationNotFound { .. } => ErrorKind::Usage,
             Error::Damaged { .. } => ErrorKind::Damage,
+            Error::Unverified { kind, .. } => *kind,
             Error::Stale(_) | Error::Task { .. } => ErrorKind::Failure,
             Error::Stopped(signal) => ErrorKind::Interrupted {
                 signal: signal.number(),

@@ -1,5 +1,6 @@
 //! `fullsite verify NAME | --all`: problems on stdout, one per line (prefixed by the generation
-//! with `--all`); exit 3 when there are any. Needs nothing but the generation directory, so it
+//! with `--all`); exit 3 when any is damage, else the kind of the first archive that could not
+//! be checked (2 for a version this build does not read, 1 for a file it may not read). Needs nothing but the generation directory, so it
 //! runs on an offsite copy. Legacy generations have no manifest: their database archive is
 //! decoded and their object tree read, and the log says that is all that was checked.
 
@@ -8,6 +9,7 @@ use std::path::PathBuf;
 use super::error::{Error, Result};
 use crate::cli::VerifyArgs;
 use crate::config::{self, Vars};
+use crate::error::ErrorKind;
 use crate::generation::{Catalog, Generation, GenerationKind, GenerationName};
 use chrono::Local;
 
@@ -34,6 +36,7 @@ pub fn run(args: VerifyArgs, vars: &Vars) -> Result<()> {
     };
     let mut damaged = Vec::new();
     let mut problems = 0;
+    let mut kinds: Vec<ErrorKind> = Vec::new();
     let mut json = Vec::new();
     let sample = args.sample.filter(|p| *p < 100.0).map(|percent| Sample {
         percent,
@@ -88,21 +91,25 @@ pub fn run(args: VerifyArgs, vars: &Vars) -> Result<()> {
         } else {
             problems += report.problems.len();
             damaged.push(generation.name.clone());
+            kinds.extend(report.problems.iter().map(Problem::kind));
         }
     }
     if args.json {
         println!("{}", serde_json::json!({"root": root, "generations": json}));
     }
-    match damaged.len() {
-        0 => Ok(()),
-        1 => Err(Error::Damaged {
-            name: damaged.remove(0),
+    let name = match damaged.len() {
+        0 => return Ok(()),
+        1 => damaged.remove(0),
+        n => format!("{n} generations ({})", damaged.join(", ")),
+    };
+    // Damage anywhere decides the exit; otherwise the first archive that could not be checked.
+    match kinds.first() {
+        Some(&kind) if !kinds.contains(&ErrorKind::Damage) => Err(Error::Unverified {
+            name,
             problems,
+            kind,
         }),
-        n => Err(Error::Damaged {
-            name: format!("{n} generations ({})", damaged.join(", ")),
-            problems,
-        }),
+        _ => Err(Error::Damaged { name, problems }),
     }
 }
 
