@@ -19,7 +19,7 @@ use crate::fsutil::FsError;
 use crate::generation::{GenerationError, NameError};
 use crate::lock::LockError;
 use crate::manifest::ManifestError;
-use crate::objects::mirror::MirrorError;
+use crate::objects::error::ObjectsError;
 use crate::pg::connect::PgError;
 use crate::pg::dump::DumpError;
 use crate::pg::restore::RestoreError;
@@ -58,7 +58,7 @@ pub enum Error {
 
     /// Mirroring or restoring the buckets failed.
     #[error(transparent)]
-    Mirror(#[from] MirrorError),
+    Objects(#[from] ObjectsError),
 
     /// PostgreSQL refused or failed.
     #[error(transparent)]
@@ -150,7 +150,7 @@ impl Error {
             Error::Manifest(e) => e.kind(),
             Error::Dump(e) => e.kind(),
             Error::Restore(e) => e.kind(),
-            Error::Mirror(e) => e.kind(),
+            Error::Objects(e) => e.kind(),
             Error::Pg(e) => e.kind(),
             Error::GenerationExists { source } | Error::Generation(source) => source.kind(),
             Error::Fs(e) => e.kind(),

@@ -15,7 +15,7 @@ use crate::config::{self, DbSettings, S3Settings, Vars};
 use crate::generation::{Catalog, Generation, GenerationKind, GenerationName};
 use crate::lock::RootLock;
 use crate::objects::patience::Patience;
-use crate::objects::restore::{ObjectRestoreOptions, restore_objects};
+use crate::objects::restore_buckets::{ObjectRestoreOptions, restore_objects};
 use crate::objects::s3::S3Store;
 use crate::pg::connect::Target;
 use crate::pg::restore::{DataCheck, RestoreOptions, check_archive, restore_database};

@@ -7,10 +7,11 @@ use std::time::{Duration, Instant};
 
 use chrono::Local;
 
+use super::error::ObjectsError;
 use super::memory::{Action, MemoryStore, Op, put_version};
-use super::mirror::{MirrorError, MirrorOptions, MirrorSummary, mirror};
+use super::mirror::{MirrorOptions, MirrorSummary, mirror};
 use super::patience::Patience;
-use super::restore::{ObjectRestoreOptions, restore_objects};
+use super::restore_buckets::{ObjectRestoreOptions, restore_objects};
 use super::store::{ObjectMeta, StoreErrorKind};
 use crate::generation::{Catalog, Generation};
 use crate::manifest::{self, Header, ManifestWriter, ObjectEntry, Parts, Record};
@@ -63,7 +64,7 @@ impl Backup {
         store: &MemoryStore,
         name: &str,
         patience: Patience,
-    ) -> Result<MirrorSummary, MirrorError> {
+    ) -> Result<MirrorSummary, ObjectsError> {
         let root = self.root.path();
         let catalog = Catalog::scan(root).unwrap();
         let partial = root.join(format!(".{name}.partial"));

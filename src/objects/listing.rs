@@ -5,8 +5,8 @@
 //! map them to files. It is the only per-object state the mirror keeps for the whole run, so it
 //! stays small: key, size, ETag and Last-Modified.
 
+use super::error::ObjectsError;
 use super::key_path::KeyPaths;
-use super::mirror::MirrorError;
 use super::patience::Patience;
 use super::store::{Listed, ObjectStore, StoreErrorKind};
 
@@ -64,11 +64,11 @@ impl BucketListing {
 pub async fn list_buckets<S: ObjectStore>(
     store: &S,
     patience: &Patience,
-) -> Result<Vec<String>, MirrorError> {
+) -> Result<Vec<String>, ObjectsError> {
     patience
         .retry(patience.stall, || store.list_buckets())
         .await
-        .map_err(|e| MirrorError::store(store, "list buckets".into(), e))
+        .map_err(|e| ObjectsError::store(store, "list buckets".into(), e))
 }
 
 /// Every object of `bucket`, page by page, or `None` when the bucket does not exist.
@@ -76,7 +76,7 @@ pub async fn list_bucket<S: ObjectStore>(
     store: &S,
     patience: &Patience,
     bucket: &str,
-) -> Result<Option<Vec<Listed>>, MirrorError> {
+) -> Result<Option<Vec<Listed>>, ObjectsError> {
     let mut listed = Vec::new();
     let mut token: Option<String> = None;
     loop {
@@ -87,7 +87,7 @@ pub async fn list_bucket<S: ObjectStore>(
             Ok(page) => page,
             Err(e) if e.kind == StoreErrorKind::NoSuchBucket => return Ok(None),
             Err(e) => {
-                return Err(MirrorError::store(
+                return Err(ObjectsError::store(
                     store,
                     format!("list bucket '{bucket}'"),
                     e,

@@ -28,7 +28,7 @@
 //! again ([`Patience`]); a body cut short is fetched again from the start, one that stalls
 //! fails the run.
 //!
-//! Every object's record goes into the manifest ([`Records`]) as soon as its file is in place,
+//! Every object's record goes into the manifest ([`SharedManifest`]) as soon as its file is in place,
 //! so memory holds only the listings (key, size, ETag, Last-Modified per object) and the
 //! content index, never the records. Temporary files live in the generation's `.tmp/`, never
 //! among object paths (keys may start with a dot), and it is removed at the end.
@@ -41,15 +41,15 @@ use std::time::SystemTime;
 use futures_util::{StreamExt, TryStreamExt};
 use tokio::io::AsyncWriteExt;
 
+use super::error::ObjectsError;
 use super::listing::{BucketListing, list_bucket};
 use super::patience::Patience;
 use super::store::{Fetched, ObjectStore, StoreError, StoreErrorKind};
-use super::unchanged::{Linked, Previous, link_unchanged};
+use super::unchanged::{LinkedUnchanged, PreviousGeneration, link_unchanged};
 use crate::dedup::{DedupIndex, Outcome};
-use crate::error::ErrorKind;
 use crate::fsutil::{FsError, IoContext, create_private_dir_all, create_private_file};
 use crate::generation::Catalog;
-use crate::manifest::{BucketEntry, ManifestError, ManifestWriter, ObjectEntry, Record};
+use crate::manifest::{BucketEntry, ManifestWriter, ObjectEntry, Record};
 use crate::progress::Meter;
 
 /// Mirror settings.
@@ -93,88 +93,18 @@ pub struct MirrorSummary {
 
 /// The manifest being written, shared by the downloads and the linking threads: each object's
 /// `object` record and its `file` record are written together.
-pub struct Records(Mutex<ManifestWriter>);
+pub struct SharedManifest(Mutex<ManifestWriter>);
 
-impl Records {
+impl SharedManifest {
     /// Writes one object's records.
-    pub fn object(&self, entry: ObjectEntry) -> Result<(), MirrorError> {
+    pub fn object(&self, entry: ObjectEntry) -> Result<(), ObjectsError> {
         let mut manifest = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         Ok(manifest.add_object(entry)?)
     }
 
-    fn bucket(&self, entry: BucketEntry) -> Result<(), MirrorError> {
+    fn bucket(&self, entry: BucketEntry) -> Result<(), ObjectsError> {
         let mut manifest = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         Ok(manifest.add_record(&Record::Bucket(entry))?)
-    }
-}
-
-/// Why the mirror failed.
-#[derive(Debug, thiserror::Error)]
-pub enum MirrorError {
-    /// The object store refused or failed.
-    #[error("cannot {action} at {endpoint}: {source}")]
-    Store {
-        /// What was being done, naming the bucket and key.
-        action: String,
-        /// The endpoint.
-        endpoint: String,
-        /// The store's error.
-        #[source]
-        source: StoreError,
-    },
-    /// A bucket the configuration names does not exist.
-    #[error("cannot list bucket '{bucket}' at {endpoint}: the bucket does not exist")]
-    NoSuchBucket {
-        /// The bucket.
-        bucket: String,
-        /// The endpoint.
-        endpoint: String,
-    },
-    /// A bucket that held objects is now empty or missing.
-    #[error(
-        "bucket '{bucket}' lists {now} at {endpoint} but held {before} object(s) in generation '{generation}'; \
-         refusing an empty backup of it (wrong endpoint or credentials?); pass --allow-empty-bucket if it is really empty"
-    )]
-    EmptyBucket {
-        /// The bucket.
-        bucket: String,
-        /// "no objects" or "as missing".
-        now: &'static str,
-        /// The endpoint.
-        endpoint: String,
-        /// Objects in the previous generation.
-        before: u64,
-        /// That generation.
-        generation: String,
-    },
-    /// Writing the generation failed.
-    #[error(transparent)]
-    Fs(#[from] FsError),
-    /// Writing the manifest failed.
-    #[error(transparent)]
-    Manifest(#[from] ManifestError),
-}
-
-impl MirrorError {
-    /// A manifest error says its own kind; everything else (the store, the disk, a bucket
-    /// that is missing or suddenly empty) fails the run.
-    pub fn kind(&self) -> ErrorKind {
-        match self {
-            MirrorError::Manifest(e) => e.kind(),
-            MirrorError::Store { .. }
-            | MirrorError::NoSuchBucket { .. }
-            | MirrorError::EmptyBucket { .. }
-            | MirrorError::Fs(_) => ErrorKind::Failure,
-        }
-    }
-
-    /// A failure of `store` while doing `action`.
-    pub fn store<S: ObjectStore>(store: &S, action: String, source: StoreError) -> MirrorError {
-        MirrorError::Store {
-            action,
-            endpoint: store.endpoint().to_string(),
-            source,
-        }
     }
 }
 
@@ -187,7 +117,7 @@ pub async fn mirror<S: ObjectStore>(
     buckets: &[String],
     options: &MirrorOptions,
     manifest: ManifestWriter,
-) -> Result<(MirrorSummary, ManifestWriter), MirrorError> {
+) -> Result<(MirrorSummary, ManifestWriter), ObjectsError> {
     // The content index of earlier generations is read on the blocking pool while the buckets
     // are listed: with a week of generations, reading it takes as long as listing.
     let dedup = {
@@ -206,11 +136,11 @@ pub async fn mirror<S: ObjectStore>(
             );
             listings.push(BucketListing::new(bucket.clone(), listed));
         }
-        Ok::<_, MirrorError>(listings)
+        Ok::<_, ObjectsError>(listings)
     };
     let (listings, dedup) = tokio::join!(listing, dedup);
     let joined = |e: tokio::task::JoinError| {
-        MirrorError::from(FsError::new(
+        ObjectsError::from(FsError::new(
             "read the manifests of the generations in",
             generation.parent().unwrap_or(generation),
             std::io::Error::other(e),
@@ -220,7 +150,7 @@ pub async fn mirror<S: ObjectStore>(
     let listings = Arc::new(listings?);
     let previous = {
         let (catalog, listings) = (catalog.clone(), Arc::clone(&listings));
-        tokio::task::spawn_blocking(move || Previous::load(&catalog, &listings))
+        tokio::task::spawn_blocking(move || PreviousGeneration::load(&catalog, &listings))
             .await
             .map_err(joined)?
             .map(Arc::new)
@@ -236,7 +166,7 @@ pub async fn mirror<S: ObjectStore>(
     crate::failpoint::pause("mirror:after-listing").await;
     let tmp = generation.join(".tmp");
     create_private_dir_all(&tmp)?;
-    let records = Arc::new(Records(Mutex::new(manifest)));
+    let records = Arc::new(SharedManifest(Mutex::new(manifest)));
     let total = listings.iter().map(|l| l.objects.len() as u64).sum();
     let label = match buckets {
         [one] => format!("bucket {one}"),
@@ -267,7 +197,7 @@ pub async fn mirror<S: ObjectStore>(
     });
     let linking = async {
         let Some(previous) = &previous else {
-            return Ok(Linked::default());
+            return Ok(LinkedUnchanged::default());
         };
         let (previous, listings, records, generation) = (
             Arc::clone(previous),
@@ -360,9 +290,9 @@ pub async fn mirror<S: ObjectStore>(
 fn check_listing<S: ObjectStore>(
     store: &S,
     listing: &BucketListing,
-    previous: Option<&Previous>,
+    previous: Option<&PreviousGeneration>,
     allow_empty: bool,
-) -> Result<(), MirrorError> {
+) -> Result<(), ObjectsError> {
     let bucket = &listing.name;
     let before = previous
         .and_then(|p| p.counts.get(bucket).copied())
@@ -378,7 +308,7 @@ fn check_listing<S: ObjectStore>(
         && before > 0
         && !allow_empty
     {
-        return Err(MirrorError::EmptyBucket {
+        return Err(ObjectsError::EmptyBucket {
             bucket: bucket.to_string(),
             now,
             endpoint: store.endpoint().to_string(),
@@ -387,7 +317,7 @@ fn check_listing<S: ObjectStore>(
         });
     }
     if listing.missing {
-        return Err(MirrorError::NoSuchBucket {
+        return Err(ObjectsError::NoSuchBucket {
             bucket: bucket.to_string(),
             endpoint: store.endpoint().to_string(),
         });
@@ -429,7 +359,7 @@ struct FetchedFile {
 /// Why reading a body into a file failed.
 enum BodyError {
     Store(StoreError),
-    Io(MirrorError),
+    Io(ObjectsError),
 }
 
 /// What downloading objects shares.
@@ -440,7 +370,7 @@ struct Fetcher<'a, S> {
     generation: &'a Path,
     tmp: &'a Path,
     dedup: &'a Mutex<DedupIndex>,
-    records: &'a Records,
+    records: &'a SharedManifest,
     meter: &'a Meter,
     counter: AtomicU64,
     vanished: Mutex<Vanished>,
@@ -453,7 +383,7 @@ impl<S: ObjectStore> Fetcher<'_, S> {
         &self,
         objects: impl Iterator<Item = (usize, usize)>,
         concurrency: usize,
-    ) -> Result<MirrorSummary, MirrorError> {
+    ) -> Result<MirrorSummary, ObjectsError> {
         futures_util::stream::iter(objects)
             .map(|(b, i)| self.download(b, i))
             .buffer_unordered(concurrency.max(1))
@@ -475,7 +405,7 @@ impl<S: ObjectStore> Fetcher<'_, S> {
     }
 
     /// Downloads object `index` of bucket `b` into place and writes its records.
-    async fn download(&self, b: usize, index: usize) -> Result<Downloaded, MirrorError> {
+    async fn download(&self, b: usize, index: usize) -> Result<Downloaded, ObjectsError> {
         let (generation, dedup) = (self.generation, self.dedup);
         let listing = &self.listings[b];
         let (bucket, object) = (&listing.name, &listing.objects[index]);
@@ -551,7 +481,7 @@ impl<S: ObjectStore> Fetcher<'_, S> {
         bucket: &str,
         key: &str,
         etag: &str,
-    ) -> Result<Option<FetchedFile>, MirrorError> {
+    ) -> Result<Option<FetchedFile>, ObjectsError> {
         let action = || {
             format!(
                 "get '{}' from bucket '{bucket}'",
@@ -575,7 +505,7 @@ impl<S: ObjectStore> Fetcher<'_, S> {
                     if_match = None;
                     continue;
                 }
-                Err(e) => return Err(MirrorError::store(self.store, action(), e)),
+                Err(e) => return Err(ObjectsError::store(self.store, action(), e)),
             };
             let replaced = if_match
                 .is_none()
@@ -597,7 +527,7 @@ impl<S: ObjectStore> Fetcher<'_, S> {
                     attempt += 1;
                 }
                 Err(BodyError::Store(e)) => {
-                    return Err(MirrorError::store(self.store, action(), e));
+                    return Err(ObjectsError::store(self.store, action(), e));
                 }
                 Err(BodyError::Io(e)) => return Err(e),
             }
@@ -673,9 +603,9 @@ async fn bucket_policy<S: ObjectStore>(
     store: &S,
     patience: &Patience,
     bucket: &str,
-) -> Result<Option<String>, MirrorError> {
+) -> Result<Option<String>, ObjectsError> {
     patience
         .retry(patience.stall, || store.get_policy(bucket))
         .await
-        .map_err(|e| MirrorError::store(store, format!("read the policy of bucket '{bucket}'"), e))
+        .map_err(|e| ObjectsError::store(store, format!("read the policy of bucket '{bucket}'"), e))
 }

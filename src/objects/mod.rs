@@ -1,6 +1,8 @@
 //! S3 objects: the object store behind a trait, key ↔ path mapping, the mirror that copies
-//! buckets into a generation with hard-link deduplication, and the restore that puts them back.
+//! buckets into a generation with hard-link deduplication, and the restore that puts them back
+//! (`restore_buckets`); [`error::ObjectsError`] for both directions.
 
+pub mod error;
 #[cfg(test)]
 mod faults;
 pub mod key_path;
@@ -9,7 +11,7 @@ pub mod listing;
 mod memory;
 pub mod mirror;
 pub mod patience;
-pub mod restore;
+pub mod restore_buckets;
 pub mod s3;
 pub mod store;
 pub mod unchanged;

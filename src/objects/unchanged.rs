@@ -4,7 +4,7 @@
 //! the same bucket and key whose size, ETag and Last-Modified equal the listing's. Its previous
 //! manifest is read twice and never held in memory, so memory does not grow with the number of
 //! objects it records:
-//! 1. [`Previous::load`] marks the listed objects that are unchanged (a bit per object) and
+//! 1. [`PreviousGeneration::load`] marks the listed objects that are unchanged (a bit per object) and
 //!    keeps the per-bucket object counts for the empty-bucket guard;
 //! 2. [`link_unchanged`] reads it again and hard-links each marked object's old file to its new
 //!    path, in batches on [`LINK_WORKERS`] threads (each creating a directory once), writing the
@@ -18,8 +18,9 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, mpsc};
 
+use super::error::ObjectsError;
 use super::listing::BucketListing;
-use super::mirror::{MirrorError, Records};
+use super::mirror::SharedManifest;
 use super::store::Listed;
 use crate::fsutil::{FsError, IoContext, create_private_dir_all};
 use crate::generation::{Catalog, GenerationKind};
@@ -32,7 +33,7 @@ const LINK_BATCH: usize = 512;
 
 /// The previous complete generation with objects, and which listed objects it holds unchanged.
 #[derive(Debug)]
-pub struct Previous {
+pub struct PreviousGeneration {
     /// Its name.
     pub name: String,
     /// Its directory.
@@ -45,7 +46,7 @@ pub struct Previous {
 
 /// What [`link_unchanged`] did.
 #[derive(Debug, Default)]
-pub struct Linked {
+pub struct LinkedUnchanged {
     /// Objects linked.
     pub objects: u64,
     /// Their bytes.
@@ -55,17 +56,17 @@ pub struct Linked {
     pub stale: Vec<(usize, usize)>,
 }
 
-impl Previous {
+impl PreviousGeneration {
     /// Reads the previous generation's manifest and marks the unchanged objects of `listings`.
     /// `None` when there is no such generation or its manifest is unreadable (then every object
     /// is downloaded: a warning, never a failed backup).
-    pub fn load(catalog: &Catalog, listings: &[BucketListing]) -> Option<Previous> {
+    pub fn load(catalog: &Catalog, listings: &[BucketListing]) -> Option<PreviousGeneration> {
         let generation = catalog.complete().rev().find(|g| match &g.kind {
             GenerationKind::Fullsite(header) => header.parts.objects,
             _ => false,
         })?;
         let buckets = bucket_indexes(listings);
-        let mut previous = Previous {
+        let mut previous = PreviousGeneration {
             name: generation.name.clone(),
             dir: generation.path.clone(),
             counts: HashMap::new(),
@@ -130,16 +131,16 @@ struct Job {
 /// Links the objects `previous` marked unchanged into `generation`, writing their records to
 /// `records`. Blocking: run it on the blocking pool.
 pub fn link_unchanged(
-    previous: &Previous,
+    previous: &PreviousGeneration,
     listings: &[BucketListing],
     generation: &Path,
-    records: &Records,
-) -> Result<Linked, MirrorError> {
+    records: &SharedManifest,
+) -> Result<LinkedUnchanged, ObjectsError> {
     let buckets = bucket_indexes(listings);
     let mut remaining = previous.unchanged.clone();
     let (sender, receiver) = mpsc::sync_channel::<Vec<Job>>(LINK_WORKERS);
     let receiver = Mutex::new(receiver);
-    let mut linked = Linked::default();
+    let mut linked = LinkedUnchanged::default();
     let (read, outcomes) = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..LINK_WORKERS)
             .map(|_| {
@@ -150,7 +151,7 @@ pub fn link_unchanged(
                         generation,
                         records,
                         made: HashSet::new(),
-                        linked: Linked::default(),
+                        linked: LinkedUnchanged::default(),
                     };
                     let mut result = Ok(());
                     // After an error the worker keeps receiving (and skipping), so the reader
@@ -224,14 +225,14 @@ struct Worker<'a> {
     previous: &'a Path,
     listings: &'a [BucketListing],
     generation: &'a Path,
-    records: &'a Records,
+    records: &'a SharedManifest,
     /// Directories already created by this thread.
     made: HashSet<PathBuf>,
-    linked: Linked,
+    linked: LinkedUnchanged,
 }
 
 impl Worker<'_> {
-    fn link(&mut self, job: Job) -> Result<(), MirrorError> {
+    fn link(&mut self, job: Job) -> Result<(), ObjectsError> {
         let Job { bucket, index, old } = job;
         let source = self.previous.join(&old.path);
         let regular =
@@ -257,7 +258,7 @@ impl Worker<'_> {
 
 /// Hard-links `source` to `dest`; copies instead when the link-count limit is reached or the
 /// two are on different filesystems.
-pub fn link_or_copy(source: &Path, dest: &Path) -> Result<(), MirrorError> {
+pub fn link_or_copy(source: &Path, dest: &Path) -> Result<(), ObjectsError> {
     match std::fs::hard_link(source, dest) {
         Ok(()) => Ok(()),
         Err(e) if matches!(e.raw_os_error(), Some(31 | 18)) => {

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use chrono::Local;
 
 use self::gzip::CompressPool;
-use self::schema::{Cx, Entry, ObjKey, USER_SCHEMA, catalog};
+use self::schema::{CatalogSession, Entry, ObjKey, USER_SCHEMA, catalog};
 use crate::error::ErrorKind;
 use crate::pg::archive::{self, Compression};
 use crate::pg::connect::{PgError, Target};
@@ -153,7 +153,7 @@ pub async fn dump_database(
     options: DumpOptions,
 ) -> Result<DumpSummary, DumpError> {
     let leader = session::Leader::start(target).await?;
-    let cx = Cx {
+    let cx = CatalogSession {
         client: &leader.client,
         target,
         version: leader.server_version_num,
@@ -340,7 +340,7 @@ fn check_server_version(
 /// index (or constraint) then follows its parent's, so parallel restores do not run the two at
 /// once.
 async fn dependencies(
-    cx: &Cx<'_>,
+    cx: &CatalogSession<'_>,
 ) -> Result<(Vec<(ObjKey, ObjKey)>, HashMap<ObjKey, ObjKey>), PgError> {
     let rows = cx
         .query(

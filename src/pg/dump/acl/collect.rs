@@ -10,11 +10,11 @@ use tokio_postgres::Row;
 use super::commands::{self, Target, acl_role_name};
 use super::{AclEntry, DetachedAcl, Privileges};
 use crate::pg::connect::PgError;
-use crate::pg::dump::schema::{Cx, ObjKey, USER_SCHEMA, catalog};
+use crate::pg::dump::schema::{CatalogSession, ObjKey, USER_SCHEMA, catalog};
 
 /// Reads the owners (with `owners`) and the ACL entries (with `privileges`) of the database.
 pub(crate) async fn collect(
-    cx: &Cx<'_>,
+    cx: &CatalogSession<'_>,
     owners: bool,
     privileges: bool,
 ) -> Result<Privileges, PgError> {
@@ -35,7 +35,7 @@ pub(crate) struct RoleNames(HashMap<String, String>);
 
 impl RoleNames {
     /// Reads every role's quoted name.
-    pub(crate) async fn read(cx: &Cx<'_>) -> Result<RoleNames, PgError> {
+    pub(crate) async fn read(cx: &CatalogSession<'_>) -> Result<RoleNames, PgError> {
         let rows = cx
             .query(
                 "role names",
@@ -68,12 +68,12 @@ impl RoleNames {
 }
 
 /// Whether the server knows the MAINTAIN privilege.
-pub(crate) fn has_maintain(cx: &Cx<'_>) -> bool {
+pub(crate) fn has_maintain(cx: &CatalogSession<'_>) -> bool {
     cx.major() >= 17
 }
 
 /// An error for an ACL that cannot be read.
-pub(crate) fn acl_error(cx: &Cx<'_>, error: commands::AclError) -> PgError {
+pub(crate) fn acl_error(cx: &CatalogSession<'_>, error: commands::AclError) -> PgError {
     PgError {
         target: cx.target.to_string(),
         action: "read privileges from".into(),
@@ -143,7 +143,7 @@ const OWNERS: &[(&str, &str, &str)] = &[
 ];
 
 /// The owner of every object that can have an entry.
-async fn owners_of(cx: &Cx<'_>) -> Result<HashMap<ObjKey, String>, PgError> {
+async fn owners_of(cx: &CatalogSession<'_>) -> Result<HashMap<ObjKey, String>, PgError> {
     let mut selects: Vec<String> = OWNERS
         .iter()
         .map(|(table, owner, rest)| {
@@ -375,7 +375,7 @@ impl AclCatalog {
 /// initial privileges), in column order.
 type ColumnAcls = HashMap<u32, Vec<(String, Option<String>, Option<String>)>>;
 
-async fn column_acls(cx: &Cx<'_>) -> Result<ColumnAcls, PgError> {
+async fn column_acls(cx: &CatalogSession<'_>) -> Result<ColumnAcls, PgError> {
     let rows = cx
         .query(
             "column privileges",
@@ -403,7 +403,7 @@ async fn column_acls(cx: &Cx<'_>) -> Result<ColumnAcls, PgError> {
 
 /// Reads every object's ACL and turns those that differ from their base into entries.
 async fn acls(
-    cx: &Cx<'_>,
+    cx: &CatalogSession<'_>,
     roles: &RoleNames,
     owners: bool,
     out: &mut Privileges,

@@ -3,7 +3,7 @@
 //! prints it. An access method is the user's when its OID is above initdb's range and it is not
 //! a member of an extension.
 
-use super::{Cx, Entry, Kind, ObjKey, catalog, not_extension_member};
+use super::{CatalogSession, Entry, Kind, ObjKey, catalog, not_extension_member};
 use crate::pg::connect::PgError;
 
 /// One access method, as read from the catalog.
@@ -19,7 +19,7 @@ struct AccessMethod {
 }
 
 /// Collects access methods.
-pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
+pub async fn collect(cx: &CatalogSession<'_>) -> Result<Vec<Entry>, PgError> {
     // OIDs below 16384 are initdb's
     let sql = format!(
         "SELECT a.oid, a.amname AS name, pg_catalog.quote_ident(a.amname) AS quoted, \

@@ -6,7 +6,9 @@
 //! a built-in function included). Members of extensions are left out, and so are the casts the
 //! server makes with a range type to its multirange. Tags are `CAST (source AS target)`.
 
-use super::{Cx, Entry, Kind, ObjKey, catalog, functions, not_extension_member, not_internal};
+use super::{
+    CatalogSession, Entry, Kind, ObjKey, catalog, functions, not_extension_member, not_internal,
+};
 use crate::pg::connect::PgError;
 
 /// One cast, as read from the catalog.
@@ -26,7 +28,7 @@ struct Cast {
 }
 
 /// Collects casts.
-pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
+pub async fn collect(cx: &CatalogSession<'_>) -> Result<Vec<Entry>, PgError> {
     let multirange = if cx.major() >= 14 {
         "AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_range r \
                           WHERE r.rngtypid = c.castsource AND r.rngmultitypid = c.casttarget)"

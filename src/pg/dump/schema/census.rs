@@ -14,7 +14,7 @@
 
 use std::collections::HashSet;
 
-use super::{Cx, ObjKey, USER_SCHEMA};
+use super::{CatalogSession, ObjKey, USER_SCHEMA};
 use crate::pg::connect::PgError;
 
 /// One user object: its identity and a human description (`table public.posts`).
@@ -68,7 +68,7 @@ const CATALOGS: &[(&str, &str, Option<&str>, &str)] = &[
 ];
 
 /// Lists every user object.
-pub async fn take(cx: &Cx<'_>) -> Result<Vec<CensusItem>, PgError> {
+pub async fn take(cx: &CatalogSession<'_>) -> Result<Vec<CensusItem>, PgError> {
     let mut selects = Vec::new();
     for (catalog, oid, namespace, condition) in CATALOGS {
         let from = match namespace {

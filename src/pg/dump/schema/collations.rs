@@ -4,7 +4,7 @@
 //! both; ICU: its locale, read from `collcollate` before PostgreSQL 15, and its rules on 16+;
 //! builtin: its locale). No version: the restoring server computes its own.
 
-use super::{Cx, Entry, Kind, ObjKey, USER_SCHEMA, catalog, not_extension_member};
+use super::{CatalogSession, Entry, Kind, ObjKey, USER_SCHEMA, catalog, not_extension_member};
 use crate::pg::connect::PgError;
 use crate::pg::quote::literal;
 
@@ -30,7 +30,7 @@ struct Collation {
 }
 
 /// Collects collations.
-pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
+pub async fn collect(cx: &CatalogSession<'_>) -> Result<Vec<Entry>, PgError> {
     let locale = match cx.major() {
         17.. => "c.colllocale",
         15 | 16 => "c.colliculocale",

@@ -14,13 +14,13 @@
 //!   inherited.
 
 use super::{
-    Cx, Entry, Kind, ObjKey, OnTable, USER_SCHEMA, attached_indexes_sql, attachments, catalog,
-    on_table_columns,
+    CatalogSession, Entry, Kind, ObjKey, OnTable, USER_SCHEMA, attached_indexes_sql, attachments,
+    catalog, on_table_columns,
 };
 use crate::pg::connect::PgError;
 
 /// Collects table foreign keys and CHECK constraints.
-pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
+pub async fn collect(cx: &CatalogSession<'_>) -> Result<Vec<Entry>, PgError> {
     let sql = format!(
         "SELECT {on}, x.contype::text AS contype, \
                 pg_catalog.pg_get_constraintdef(x.oid) AS condef, \

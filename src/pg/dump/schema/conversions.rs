@@ -2,7 +2,7 @@
 //! `CREATE [DEFAULT] CONVERSION schema.name FOR 'source' TO 'destination' FROM function;`,
 //! the function as `regproc` prints it (schema-qualified outside `pg_catalog`).
 
-use super::{Cx, Entry, Kind, ObjKey, USER_SCHEMA, catalog, not_extension_member};
+use super::{CatalogSession, Entry, Kind, ObjKey, USER_SCHEMA, catalog, not_extension_member};
 use crate::pg::connect::PgError;
 use crate::pg::quote::literal;
 
@@ -23,7 +23,7 @@ struct Conversion {
 }
 
 /// Collects conversions.
-pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
+pub async fn collect(cx: &CatalogSession<'_>) -> Result<Vec<Entry>, PgError> {
     let sql = format!(
         "SELECT c.oid, n.nspname AS namespace, c.conname AS name, \
                 pg_catalog.quote_ident(c.conname) AS quoted, \

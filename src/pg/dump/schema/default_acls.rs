@@ -9,7 +9,7 @@
 //! restores run these entries after every object is created, so they change only objects
 //! created later.
 
-use super::{Cx, Entry, Kind, ObjKey, USER_SCHEMA};
+use super::{CatalogSession, Entry, Kind, ObjKey, USER_SCHEMA};
 use crate::pg::connect::PgError;
 use crate::pg::dump::acl::collect::{RoleNames, acl_error, has_maintain};
 use crate::pg::dump::acl::commands::{Target, commands};
@@ -18,7 +18,7 @@ use crate::pg::dump::acl::commands::{Target, commands};
 const PG_DEFAULT_ACL: u32 = 826;
 
 /// Collects default privileges (ALTER DEFAULT PRIVILEGES).
-pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
+pub async fn collect(cx: &CatalogSession<'_>) -> Result<Vec<Entry>, PgError> {
     let sql = format!(
         "SELECT d.oid AS oid, pg_catalog.pg_get_userbyid(d.defaclrole) AS role, \
                 d.defaclobjtype::pg_catalog.text AS objtype, n.nspname AS namespace, \

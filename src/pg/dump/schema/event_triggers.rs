@@ -3,11 +3,11 @@
 //! DISABLE | ENABLE ALWAYS | ENABLE REPLICA` unless the trigger is plainly enabled. pg_restore
 //! runs them after everything else, so no trigger fires during the restore.
 
-use super::{Cx, Entry, Kind, ObjKey, row_not_extension_member};
+use super::{CatalogSession, Entry, Kind, ObjKey, row_not_extension_member};
 use crate::pg::connect::PgError;
 
 /// Collects event triggers.
-pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
+pub async fn collect(cx: &CatalogSession<'_>) -> Result<Vec<Entry>, PgError> {
     let sql = format!(
         "SELECT e.tableoid, e.oid, e.evtname, pg_catalog.quote_ident(e.evtname) AS quoted, \
                 pg_catalog.quote_ident(e.evtevent) AS event, e.evtenabled::text AS enabled, \

@@ -6,11 +6,11 @@
 //! collector skips them). Extensions that exist when the database is created (`plpgsql`, with
 //! an OID below 16384) are skipped, as pg_dump does.
 
-use super::{Cx, Entry, Kind, ObjKey};
+use super::{CatalogSession, Entry, Kind, ObjKey};
 use crate::pg::connect::PgError;
 
 /// Collects extensions.
-pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
+pub async fn collect(cx: &CatalogSession<'_>) -> Result<Vec<Entry>, PgError> {
     // extensions are not schema objects: their schema (even pg_catalog) is only where they live
     let sql = "SELECT x.tableoid, x.oid, x.extname, pg_catalog.quote_ident(x.extname) AS quoted, \
                       pg_catalog.quote_ident(n.nspname) AS schema, \

@@ -7,11 +7,11 @@
 //! mapping is tagged and written with the name `public`. (Foreign tables are relations and
 //! belong with the tables.)
 
-use super::{Cx, Entry, Kind, ObjKey, row_not_extension_member};
+use super::{CatalogSession, Entry, Kind, ObjKey, row_not_extension_member};
 use crate::pg::connect::PgError;
 
 /// Collects foreign-data wrappers, servers and user mappings.
-pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
+pub async fn collect(cx: &CatalogSession<'_>) -> Result<Vec<Entry>, PgError> {
     let mut entries = wrappers(cx).await?;
     entries.extend(servers(cx).await?);
     entries.extend(user_mappings(cx).await?);
@@ -36,7 +36,7 @@ fn options_clause(options: &str) -> String {
     }
 }
 
-async fn wrappers(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
+async fn wrappers(cx: &CatalogSession<'_>) -> Result<Vec<Entry>, PgError> {
     let sql = format!(
         "SELECT w.tableoid, w.oid, w.fdwname, pg_catalog.quote_ident(w.fdwname) AS quoted, \
                 CASE WHEN w.fdwhandler <> 0 THEN w.fdwhandler::pg_catalog.regproc::text END AS handler, \
@@ -77,7 +77,7 @@ async fn wrappers(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
     Ok(entries)
 }
 
-async fn servers(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
+async fn servers(cx: &CatalogSession<'_>) -> Result<Vec<Entry>, PgError> {
     let sql = format!(
         "SELECT s.tableoid, s.oid, s.srvname, pg_catalog.quote_ident(s.srvname) AS quoted, \
                 pg_catalog.quote_ident(w.fdwname) AS wrapper, s.srvtype, s.srvversion, \
@@ -125,7 +125,7 @@ async fn servers(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
     Ok(entries)
 }
 
-async fn user_mappings(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
+async fn user_mappings(cx: &CatalogSession<'_>) -> Result<Vec<Entry>, PgError> {
     let sql = format!(
         "SELECT 'pg_catalog.pg_user_mapping'::pg_catalog.regclass::oid AS tableoid, \
                 u.umid, u.usename, pg_catalog.quote_ident(u.usename) AS quoted_user, \

@@ -19,13 +19,14 @@
 mod aggregates;
 
 use super::{
-    Cx, Entry, Kind, ObjKey, USER_SCHEMA, catalog, not_extension_member, not_internal, types,
+    CatalogSession, Entry, Kind, ObjKey, USER_SCHEMA, catalog, not_extension_member, not_internal,
+    types,
 };
 use crate::pg::connect::PgError;
 use crate::pg::quote::literal;
 
 /// Collects functions, procedures and aggregates.
-pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
+pub async fn collect(cx: &CatalogSession<'_>) -> Result<Vec<Entry>, PgError> {
     let mut entries = routines(cx).await?;
     entries.extend(aggregates::collect(cx).await?);
     Ok(entries)
@@ -96,7 +97,7 @@ impl Default for Body {
 }
 
 /// Reads functions and procedures (not aggregates).
-async fn routines(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
+async fn routines(cx: &CatalogSession<'_>) -> Result<Vec<Entry>, PgError> {
     let sqlbody = if cx.major() >= 14 {
         "pg_catalog.pg_get_function_sqlbody(p.oid)"
     } else {

@@ -17,11 +17,13 @@
 //! - the indexes (and index-backed constraints) of a table that belongs to an extension are made
 //!   by the extension's script: only claimed.
 
-use super::{Cx, Entry, Kind, ObjKey, USER_SCHEMA, catalog, not_extension_member, reloptions_sql};
+use super::{
+    CatalogSession, Entry, Kind, ObjKey, USER_SCHEMA, catalog, not_extension_member, reloptions_sql,
+};
 use crate::pg::connect::PgError;
 
 /// Collects indexes, index-backed constraints and index attachments.
-pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
+pub async fn collect(cx: &CatalogSession<'_>) -> Result<Vec<Entry>, PgError> {
     let nulls_not_distinct = if cx.major() >= 15 {
         "i.indnullsnotdistinct"
     } else {

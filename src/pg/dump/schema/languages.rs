@@ -9,7 +9,7 @@
 //! it as `CREATE OR REPLACE PROCEDURAL LANGUAGE name`, which the server takes for CREATE
 //! EXTENSION of that name, and that archive does not restore.
 
-use super::{Cx, Entry, Kind, ObjKey, USER_SCHEMA, catalog, not_extension_member};
+use super::{CatalogSession, Entry, Kind, ObjKey, USER_SCHEMA, catalog, not_extension_member};
 use crate::pg::connect::PgError;
 
 /// One procedural language, as read from the catalog.
@@ -41,7 +41,7 @@ fn dumped_function(oid_expr: &str) -> String {
 }
 
 /// Collects procedural languages.
-pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
+pub async fn collect(cx: &CatalogSession<'_>) -> Result<Vec<Entry>, PgError> {
     // OIDs below 16384 are initdb's
     let sql = format!(
         "SELECT l.oid, l.lanname AS name, pg_catalog.quote_ident(l.lanname) AS quoted, \

@@ -14,7 +14,7 @@
 //! entries and `pg_describe_object` (so the census) identify them. Contents are copied by the data writer
 //! ([`crate::pg::dump::data`]) from each [`Blobs`] it is given.
 
-use super::{Cx, Entry, Kind, ObjKey};
+use super::{CatalogSession, Entry, Kind, ObjKey};
 use crate::pg::archive::version_written_by;
 use crate::pg::connect::PgError;
 
@@ -52,7 +52,7 @@ struct Object {
 
 /// Collects the large objects, laid out for the archive version pg_dump of the server's major
 /// writes.
-pub async fn collect(cx: &Cx<'_>) -> Result<LargeObjects, PgError> {
+pub async fn collect(cx: &CatalogSession<'_>) -> Result<LargeObjects, PgError> {
     let sql = "SELECT 'pg_catalog.pg_largeobject'::pg_catalog.regclass::oid AS catalog, l.oid, \
                       l.lomowner, l.lomacl::pg_catalog.text AS acl, \
                       pg_catalog.obj_description(l.oid, 'pg_largeobject') AS description \

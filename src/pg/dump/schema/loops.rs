@@ -20,7 +20,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
-use super::{Cx, ObjKey, catalog};
+use super::{CatalogSession, ObjKey, catalog};
 use crate::pg::connect::PgError;
 
 /// pg_dump's dependency graph, as far as loop detection needs it.
@@ -34,7 +34,7 @@ pub(crate) struct Graph {
 
 impl Graph {
     /// Reads the dependency edges and post-data objects of the database.
-    pub(crate) async fn load(cx: &Cx<'_>) -> Result<Graph, PgError> {
+    pub(crate) async fn load(cx: &CatalogSession<'_>) -> Result<Graph, PgError> {
         let mut graph = Graph::default();
         let rows = cx
             .query(

@@ -465,7 +465,7 @@ pub(crate) fn attachments(row: &tokio_postgres::Row, column: &str) -> Vec<ObjKey
 }
 
 /// What collectors share: the leader's connection inside the snapshot.
-pub struct Cx<'a> {
+pub struct CatalogSession<'a> {
     /// Leader connection.
     pub client: &'a Client,
     /// For error messages.
@@ -474,7 +474,7 @@ pub struct Cx<'a> {
     pub version: i32,
 }
 
-impl Cx<'_> {
+impl CatalogSession<'_> {
     /// The server's major version (14, 15, ...).
     pub fn major(&self) -> i32 {
         self.version / 10000

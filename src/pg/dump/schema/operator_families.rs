@@ -13,18 +13,18 @@
 //! which the server executes, and orders, the same way. Both kinds share pg_dump's priority;
 //! each depends on the operators, functions and families its members name.
 
-use super::{Cx, Entry, Kind, ObjKey, USER_SCHEMA, catalog, row_not_extension_member};
+use super::{CatalogSession, Entry, Kind, ObjKey, USER_SCHEMA, catalog, row_not_extension_member};
 use crate::pg::connect::PgError;
 
 /// Collects operator families and classes.
-pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
+pub async fn collect(cx: &CatalogSession<'_>) -> Result<Vec<Entry>, PgError> {
     let mut entries = families(cx).await?;
     entries.extend(classes(cx).await?);
     Ok(entries)
 }
 
 /// Operator families with their loose members.
-async fn families(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
+async fn families(cx: &CatalogSession<'_>) -> Result<Vec<Entry>, PgError> {
     let sql = format!(
         "SELECT f.tableoid, f.oid, n.nspname, f.opfname, \
                 pg_catalog.quote_ident(f.opfname) AS quoted, \
@@ -72,7 +72,7 @@ async fn families(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
 }
 
 /// Operator classes with their members.
-async fn classes(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
+async fn classes(cx: &CatalogSession<'_>) -> Result<Vec<Entry>, PgError> {
     let sql = format!(
         "SELECT c.tableoid, c.oid, n.nspname, c.opcname, \
                 pg_catalog.quote_ident(c.opcname) AS quoted, \
@@ -153,7 +153,7 @@ struct Members {
 /// operators must also belong to `family` (the class's family), as pg_dump requires. The FROM,
 /// WHERE and ORDER BY clauses are pg_dump's, OIDs written into the text as it writes them.
 async fn members(
-    cx: &Cx<'_>,
+    cx: &CatalogSession<'_>,
     catalog_name: &str,
     owner: u32,
     family: u32,

@@ -11,11 +11,11 @@
 //! operator never defined) is claimed but not dumped, as pg_dump skips it: restoring the
 //! operators that mention it recreates it.
 
-use super::{Cx, Entry, Kind, ObjKey, USER_SCHEMA, row_not_extension_member};
+use super::{CatalogSession, Entry, Kind, ObjKey, USER_SCHEMA, row_not_extension_member};
 use crate::pg::connect::PgError;
 
 /// Collects operators.
-pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
+pub async fn collect(cx: &CatalogSession<'_>) -> Result<Vec<Entry>, PgError> {
     let other = |column: &str| {
         format!(
             "(SELECT pg_catalog.format('OPERATOR(%s.%s)', pg_catalog.quote_ident(rn.nspname), \

@@ -6,11 +6,11 @@
 //!
 //! Policies name roles; like pg_dump we keep the names, so restoring needs those roles to exist.
 
-use super::{Cx, Entry, Kind, ObjKey, OnTable, USER_SCHEMA, catalog, on_table_columns};
+use super::{CatalogSession, Entry, Kind, ObjKey, OnTable, USER_SCHEMA, catalog, on_table_columns};
 use crate::pg::connect::PgError;
 
 /// Collects row-security settings and policies.
-pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
+pub async fn collect(cx: &CatalogSession<'_>) -> Result<Vec<Entry>, PgError> {
     let tables = format!(
         "SELECT c.oid AS table_oid, n.nspname AS schema, c.relname AS table_name, \
                 pg_catalog.format('%I.%I', n.nspname, c.relname) AS qualified \

@@ -9,11 +9,11 @@
 //! published schema (15+) a PUBLICATION TABLES IN SCHEMA entry tagged `<publication> <schema>`.
 //! Neither has a DROP: dropping the table or schema drops the membership.
 
-use super::{Cx, Entry, Kind, ObjKey, USER_SCHEMA, row_not_extension_member};
+use super::{CatalogSession, Entry, Kind, ObjKey, USER_SCHEMA, row_not_extension_member};
 use crate::pg::connect::PgError;
 
 /// Collects publications and their tables and schemas.
-pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
+pub async fn collect(cx: &CatalogSession<'_>) -> Result<Vec<Entry>, PgError> {
     let mut entries = publications(cx).await?;
     entries.extend(tables(cx).await?);
     if cx.major() >= 15 {
@@ -22,7 +22,7 @@ pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
     Ok(entries)
 }
 
-async fn publications(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
+async fn publications(cx: &CatalogSession<'_>) -> Result<Vec<Entry>, PgError> {
     let generated = if cx.major() >= 18 {
         "p.pubgencols::text"
     } else {
@@ -80,7 +80,7 @@ async fn publications(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
 }
 
 /// Published tables of user schemas.
-async fn tables(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
+async fn tables(cx: &CatalogSession<'_>) -> Result<Vec<Entry>, PgError> {
     let (filter, columns) = if cx.major() >= 15 {
         (
             "pg_catalog.pg_get_expr(r.prqual, r.prrelid)",
@@ -137,7 +137,7 @@ async fn tables(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
 }
 
 /// Published schemas (PostgreSQL 15+).
-async fn schemas(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
+async fn schemas(cx: &CatalogSession<'_>) -> Result<Vec<Entry>, PgError> {
     let sql = format!(
         "SELECT s.tableoid, s.oid, p.pubname, pg_catalog.quote_ident(p.pubname) AS quoted_publication, \
                 n.nspname, pg_catalog.quote_ident(n.nspname) AS quoted_schema \

@@ -3,11 +3,11 @@
 //! default state. A view's or materialized view's `ON SELECT DO INSTEAD` rule is the view's
 //! query: the views collector claims it.
 
-use super::{Cx, Kind, OnTable, USER_SCHEMA, catalog, on_table_columns};
+use super::{CatalogSession, Kind, OnTable, USER_SCHEMA, catalog, on_table_columns};
 use crate::pg::connect::PgError;
 
 /// Collects rules.
-pub async fn collect(cx: &Cx<'_>) -> Result<Vec<super::Entry>, PgError> {
+pub async fn collect(cx: &CatalogSession<'_>) -> Result<Vec<super::Entry>, PgError> {
     let sql = format!(
         "SELECT {on}, pg_catalog.pg_get_ruledef(x.oid) AS definition, \
                 x.ev_enabled::text AS enabled, \

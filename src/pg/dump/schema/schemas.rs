@@ -8,14 +8,17 @@
 //! Its comment is dumped only when it differs from initdb's `standard public schema`; a removed
 //! comment is carried over as `COMMENT ON SCHEMA public IS ''`.
 
-use super::{Comment, Cx, Entry, Kind, ObjKey, USER_SCHEMA, comment_sql, row_not_extension_member};
+use super::{
+    CatalogSession, Comment, Entry, Kind, ObjKey, USER_SCHEMA, comment_sql,
+    row_not_extension_member,
+};
 use crate::pg::connect::PgError;
 
 /// The comment initdb gives `public`.
 const INITDB_PUBLIC_COMMENT: &str = "standard public schema";
 
 /// Collects user schemas.
-pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
+pub async fn collect(cx: &CatalogSession<'_>) -> Result<Vec<Entry>, PgError> {
     let sql = format!(
         "SELECT n.tableoid, n.oid, n.nspname, pg_catalog.quote_ident(n.nspname) AS quoted, \
                 n.nspowner = 'pg_database_owner'::pg_catalog.regrole AS default_owner, \

@@ -10,12 +10,12 @@
 //! persistence differs from its table's (in the identity clause, or after it in older minor
 //! releases).
 
-use super::{Cx, Entry, Kind, ObjKey, USER_SCHEMA, catalog, not_extension_member};
+use super::{CatalogSession, Entry, Kind, ObjKey, USER_SCHEMA, catalog, not_extension_member};
 use crate::pg::connect::PgError;
 use crate::pg::quote::literal;
 
 /// Collects sequences.
-pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
+pub async fn collect(cx: &CatalogSession<'_>) -> Result<Vec<Entry>, PgError> {
     let sql = format!(
         "SELECT c.oid AS oid, n.nspname AS namespace, c.relname AS name, \
                 pg_catalog.quote_ident(c.relname) AS quoted, \
@@ -186,7 +186,7 @@ pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
 
 /// The SEQUENCE SET entry of a sequence: its value in the dump's snapshot.
 async fn sequence_set(
-    cx: &Cx<'_>,
+    cx: &CatalogSession<'_>,
     key: ObjKey,
     namespace: &str,
     name: &str,

@@ -2,11 +2,11 @@
 //! `pg_get_statisticsobjdef`'s `CREATE STATISTICS`, then `ALTER STATISTICS ... SET STATISTICS`
 //! when the statistics target is not the default (-1 until PostgreSQL 16, NULL from 17).
 
-use super::{Cx, Entry, Kind, ObjKey, USER_SCHEMA, catalog, not_extension_member};
+use super::{CatalogSession, Entry, Kind, ObjKey, USER_SCHEMA, catalog, not_extension_member};
 use crate::pg::connect::PgError;
 
 /// Collects extended statistics objects.
-pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
+pub async fn collect(cx: &CatalogSession<'_>) -> Result<Vec<Entry>, PgError> {
     let sql = format!(
         "SELECT s.oid AS oid, n.nspname AS schema, s.stxname AS name, \
                 pg_catalog.quote_ident(s.stxname) AS quoted, \

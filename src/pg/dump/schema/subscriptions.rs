@@ -8,12 +8,12 @@
 //! Reading `pg_subscription.subconninfo` takes a superuser; like pg_dump, a dump by anyone else
 //! leaves subscriptions out with a warning.
 
-use super::{Cx, Entry, Kind, ObjKey};
+use super::{CatalogSession, Entry, Kind, ObjKey};
 use crate::pg::connect::PgError;
 use crate::pg::quote::literal;
 
 /// Collects the subscriptions of the current database.
-pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
+pub async fn collect(cx: &CatalogSession<'_>) -> Result<Vec<Entry>, PgError> {
     let major = cx.major();
     let superuser = cx
         .query(

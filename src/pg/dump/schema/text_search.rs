@@ -10,11 +10,11 @@
 
 use std::collections::HashMap;
 
-use super::{Cx, Entry, Kind, ObjKey, USER_SCHEMA, row_not_extension_member};
+use super::{CatalogSession, Entry, Kind, ObjKey, USER_SCHEMA, row_not_extension_member};
 use crate::pg::connect::PgError;
 
 /// Collects text search parsers, templates, dictionaries and configurations.
-pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
+pub async fn collect(cx: &CatalogSession<'_>) -> Result<Vec<Entry>, PgError> {
     let mut entries = parsers(cx).await?;
     entries.extend(templates(cx).await?);
     entries.extend(dictionaries(cx).await?);
@@ -57,7 +57,7 @@ fn entry(row: &tokio_postgres::Row, kind: Kind, what: &'static str, defn: String
     entry
 }
 
-async fn parsers(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
+async fn parsers(cx: &CatalogSession<'_>) -> Result<Vec<Entry>, PgError> {
     let sql = select(
         "x.prsstart::pg_catalog.regproc::text AS start, \
          x.prstoken::pg_catalog.regproc::text AS gettoken, \
@@ -94,7 +94,7 @@ async fn parsers(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
     Ok(entries)
 }
 
-async fn templates(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
+async fn templates(cx: &CatalogSession<'_>) -> Result<Vec<Entry>, PgError> {
     let sql = select(
         "CASE WHEN x.tmplinit <> 0 THEN x.tmplinit::pg_catalog.regproc::text END AS init, \
          x.tmpllexize::pg_catalog.regproc::text AS lexize",
@@ -125,7 +125,7 @@ async fn templates(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
     Ok(entries)
 }
 
-async fn dictionaries(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
+async fn dictionaries(cx: &CatalogSession<'_>) -> Result<Vec<Entry>, PgError> {
     let sql = select(
         "(SELECT pg_catalog.format('%I.%I', tn.nspname, t.tmplname) \
             FROM pg_catalog.pg_ts_template t \
@@ -157,7 +157,7 @@ async fn dictionaries(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
     Ok(entries)
 }
 
-async fn configurations(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
+async fn configurations(cx: &CatalogSession<'_>) -> Result<Vec<Entry>, PgError> {
     let mut mappings = mappings(cx).await?;
     let sql = select(
         "(SELECT pg_catalog.format('%I.%I', pn.nspname, p.prsname) \
@@ -205,7 +205,7 @@ async fn configurations(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
 
 /// Each user configuration's mappings in token type and sequence order: (quoted token alias,
 /// dictionary as `regdictionary` prints it).
-async fn mappings(cx: &Cx<'_>) -> Result<HashMap<u32, Vec<(String, String)>>, PgError> {
+async fn mappings(cx: &CatalogSession<'_>) -> Result<HashMap<u32, Vec<(String, String)>>, PgError> {
     let sql = format!(
         "SELECT m.mapcfg, \
                 pg_catalog.quote_ident((SELECT t.alias FROM pg_catalog.ts_token_type(x.cfgparser) t \

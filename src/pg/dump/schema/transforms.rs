@@ -3,7 +3,7 @@
 //! WITH FUNCTION ...)`. Every transform that is not a member of an extension is dumped (none
 //! are built in). Tags are `TRANSFORM FOR type LANGUAGE lang`.
 
-use super::{Cx, Entry, Kind, ObjKey, catalog, functions, not_extension_member};
+use super::{CatalogSession, Entry, Kind, ObjKey, catalog, functions, not_extension_member};
 use crate::pg::connect::PgError;
 
 /// One transform, as read from the catalog.
@@ -21,7 +21,7 @@ struct Transform {
 }
 
 /// Collects transforms.
-pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
+pub async fn collect(cx: &CatalogSession<'_>) -> Result<Vec<Entry>, PgError> {
     let sql = format!(
         "SELECT t.oid, pg_catalog.format_type(t.trftype, NULL) AS type_name, \
                 pg_catalog.quote_ident(l.lanname) AS language, \

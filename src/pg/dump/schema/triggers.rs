@@ -13,11 +13,11 @@
 
 use std::collections::HashMap;
 
-use super::{Cx, Entry, Kind, ObjKey, OnTable, USER_SCHEMA, catalog, on_table_columns};
+use super::{CatalogSession, Entry, Kind, ObjKey, OnTable, USER_SCHEMA, catalog, on_table_columns};
 use crate::pg::connect::PgError;
 
 /// Collects triggers.
-pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
+pub async fn collect(cx: &CatalogSession<'_>) -> Result<Vec<Entry>, PgError> {
     let sql = format!(
         "SELECT {on}, pg_catalog.pg_get_triggerdef(x.oid, false) AS definition, \
                 x.tgenabled::text AS enabled, x.tgfoid AS function, \

@@ -18,7 +18,7 @@ mod domains;
 
 use std::collections::HashMap;
 
-use super::{Comment, Cx, Entry, Kind, ObjKey, USER_SCHEMA, catalog, comment_sql};
+use super::{CatalogSession, Comment, Entry, Kind, ObjKey, USER_SCHEMA, catalog, comment_sql};
 use crate::pg::connect::PgError;
 use crate::pg::quote::literal;
 
@@ -84,7 +84,7 @@ struct TypeRow {
 }
 
 /// Collects types and domains.
-pub async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
+pub async fn collect(cx: &CatalogSession<'_>) -> Result<Vec<Entry>, PgError> {
     let multirange = if cx.major() >= 14 {
         "COALESCE((SELECT ARRAY[r.rngmultitypid, mt.typarray] FROM pg_catalog.pg_range r \
            JOIN pg_catalog.pg_type mt ON mt.oid = r.rngmultitypid WHERE r.rngtypid = t.oid), \
@@ -300,7 +300,10 @@ fn composite(t: &TypeRow, columns: Vec<Attribute>) -> Built {
 }
 
 /// Enum labels in sort order, by type OID.
-async fn enum_labels(cx: &Cx<'_>, oids: &[u32]) -> Result<HashMap<u32, Vec<String>>, PgError> {
+async fn enum_labels(
+    cx: &CatalogSession<'_>,
+    oids: &[u32],
+) -> Result<HashMap<u32, Vec<String>>, PgError> {
     let mut labels: HashMap<u32, Vec<String>> = HashMap::new();
     if oids.is_empty() {
         return Ok(labels);
@@ -332,7 +335,7 @@ struct Attribute {
 
 /// Live attributes of stand-alone composite types in order, by `pg_class` OID.
 async fn composite_attributes(
-    cx: &Cx<'_>,
+    cx: &CatalogSession<'_>,
     relations: &[u32],
 ) -> Result<HashMap<u32, Vec<Attribute>>, PgError> {
     let mut attributes: HashMap<u32, Vec<Attribute>> = HashMap::new();
@@ -371,7 +374,10 @@ async fn composite_attributes(
 /// The options of `CREATE TYPE ... AS RANGE` (`subtype = integer`, ...), by range type OID:
 /// the multirange name (always, on PostgreSQL 14+), then the options that differ from the
 /// defaults.
-async fn range_options(cx: &Cx<'_>, oids: &[u32]) -> Result<HashMap<u32, Vec<String>>, PgError> {
+async fn range_options(
+    cx: &CatalogSession<'_>,
+    oids: &[u32],
+) -> Result<HashMap<u32, Vec<String>>, PgError> {
     let mut options: HashMap<u32, Vec<String>> = HashMap::new();
     if oids.is_empty() {
         return Ok(options);

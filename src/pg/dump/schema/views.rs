@@ -16,7 +16,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::loops::Graph;
 use super::tables::catalog::{self as tables, Column, options_sql};
-use super::{Cx, Entry, Kind, ObjKey, USER_SCHEMA, catalog, not_extension_member};
+use super::{CatalogSession, Entry, Kind, ObjKey, USER_SCHEMA, catalog, not_extension_member};
 use crate::pg::connect::PgError;
 
 struct View {
@@ -44,7 +44,10 @@ struct View {
 
 /// Collects views and materialized views. Marks the views written with a dummy query in
 /// `graph`.
-pub(crate) async fn collect(cx: &Cx<'_>, graph: &mut Graph) -> Result<Vec<Entry>, PgError> {
+pub(crate) async fn collect(
+    cx: &CatalogSession<'_>,
+    graph: &mut Graph,
+) -> Result<Vec<Entry>, PgError> {
     let sql = format!(
         "SELECT c.oid AS oid, n.nspname AS namespace, c.relname AS name, \
                 pg_catalog.quote_ident(c.relname) AS quoted, \
@@ -363,7 +366,7 @@ fn refresh_key(oid: u32) -> ObjKey {
 
 /// For each materialized view, the materialized views its query reads, directly or through
 /// views (pg_dump's buildMatViewRefreshDependencies).
-async fn refresh_dependencies(cx: &Cx<'_>) -> Result<HashMap<u32, Vec<u32>>, PgError> {
+async fn refresh_dependencies(cx: &CatalogSession<'_>) -> Result<HashMap<u32, Vec<u32>>, PgError> {
     let rows = cx
         .query(
             "materialized view dependencies",

@@ -10,7 +10,7 @@
 //! the identity arguments, which for ordered-set aggregates read `direct ORDER BY aggregated`.
 
 use super::super::{
-    Cx, Entry, Kind, ObjKey, USER_SCHEMA, catalog, not_extension_member, not_internal,
+    CatalogSession, Entry, Kind, ObjKey, USER_SCHEMA, catalog, not_extension_member, not_internal,
 };
 use crate::pg::connect::PgError;
 use crate::pg::quote::literal;
@@ -55,7 +55,7 @@ struct Aggregate {
 }
 
 /// Collects aggregates.
-pub(super) async fn collect(cx: &Cx<'_>) -> Result<Vec<Entry>, PgError> {
+pub(super) async fn collect(cx: &CatalogSession<'_>) -> Result<Vec<Entry>, PgError> {
     let sql = format!(
         "SELECT p.oid, n.nspname AS namespace, pg_catalog.quote_ident(n.nspname) AS qnamespace, \
                 p.proname AS name, pg_catalog.quote_ident(p.proname) AS qname, \

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use super::super::{Cx, ObjKey, catalog};
+use super::super::{CatalogSession, ObjKey, catalog};
 use crate::pg::connect::PgError;
 
 /// SQL rendering a reloptions array as pg_dump writes it (`name=value`, the value quoted as a
@@ -60,7 +60,10 @@ pub(crate) struct Relation {
 
 /// Reads the relations of the given kinds that are dumped (in user schemas, not extension
 /// members) or are parents of other relations, in OID order.
-pub(crate) async fn relations(cx: &Cx<'_>, relkinds: &str) -> Result<Vec<Relation>, PgError> {
+pub(crate) async fn relations(
+    cx: &CatalogSession<'_>,
+    relkinds: &str,
+) -> Result<Vec<Relation>, PgError> {
     let sql = format!(
         "SELECT c.oid AS oid, n.nspname AS namespace, c.relname AS name, \
                 pg_catalog.quote_ident(c.relname) AS quoted, \
@@ -160,7 +163,7 @@ pub(crate) struct Parent {
 }
 
 /// The parents of every table (whatever schema or extension they are in), by child OID.
-pub(crate) async fn parents(cx: &Cx<'_>) -> Result<HashMap<u32, Vec<Parent>>, PgError> {
+pub(crate) async fn parents(cx: &CatalogSession<'_>) -> Result<HashMap<u32, Vec<Parent>>, PgError> {
     let rows = cx
         .query(
             "table inheritance",
@@ -234,7 +237,7 @@ pub(crate) struct Column {
 
 /// Reads the columns of the given relations, by relation OID, in attnum order.
 pub(crate) async fn columns(
-    cx: &Cx<'_>,
+    cx: &CatalogSession<'_>,
     oids: &[u32],
 ) -> Result<HashMap<u32, Vec<Column>>, PgError> {
     let v18 = cx.major() >= 18;
@@ -368,7 +371,10 @@ pub(crate) struct Check {
 /// written exactly once.
 ///
 /// [`check_in_table_sql`]: super::super::constraints::check_in_table_sql
-pub(crate) async fn checks(cx: &Cx<'_>, oids: &[u32]) -> Result<HashMap<u32, Vec<Check>>, PgError> {
+pub(crate) async fn checks(
+    cx: &CatalogSession<'_>,
+    oids: &[u32],
+) -> Result<HashMap<u32, Vec<Check>>, PgError> {
     let sql = format!(
         "SELECT co.conrelid AS relid, co.oid AS oid, co.conname AS name, \
                 pg_catalog.quote_ident(co.conname) AS quoted, \

@@ -3,13 +3,13 @@
 //! when it gave one. (Configuration sequences get their SEQUENCE SET from the sequences
 //! collector.)
 
-use super::super::Cx;
+use super::super::CatalogSession;
 use super::DataSpec;
 use super::catalog::{self, class_key};
 use crate::pg::connect::PgError;
 
 /// What to copy from the configuration tables of the dumped extensions.
-pub(crate) async fn data(cx: &Cx<'_>) -> Result<Vec<DataSpec>, PgError> {
+pub(crate) async fn data(cx: &CatalogSession<'_>) -> Result<Vec<DataSpec>, PgError> {
     let rows = cx
         .query(
             "extension configuration tables",

@@ -33,7 +33,7 @@ use self::catalog::{Check, Column, Parent, Relation, class_key};
 use self::definition::{Dialect, create_table, prints_column};
 use self::inherit::ColumnPlan;
 use super::loops::Graph;
-use super::{Cx, Entry, Kind, ObjKey, catalog as cat};
+use super::{CatalogSession, Entry, Kind, ObjKey, catalog as cat};
 use crate::pg::connect::PgError;
 
 /// What the data phase needs to copy one table.
@@ -113,7 +113,7 @@ pub(crate) struct Table {
 }
 
 /// Collects tables, partitioned tables, partitions and foreign tables.
-pub(crate) async fn collect(cx: &Cx<'_>, graph: &Graph) -> Result<Tables, PgError> {
+pub(crate) async fn collect(cx: &CatalogSession<'_>, graph: &Graph) -> Result<Tables, PgError> {
     let dialect = Dialect { major: cx.major() };
     let relations = catalog::relations(cx, "'r', 'p', 'f'").await?;
     let mut parents = catalog::parents(cx).await?;

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use super::super::Cx;
+use super::super::CatalogSession;
 use crate::pg::connect::PgError;
 use crate::pg::quote::literal;
 
@@ -38,7 +38,7 @@ pub(super) struct BaseType {
 
 /// `CREATE TYPE` statements of base types, by type OID.
 pub(super) async fn definitions(
-    cx: &Cx<'_>,
+    cx: &CatalogSession<'_>,
     oids: &[u32],
 ) -> Result<HashMap<u32, String>, PgError> {
     let mut out = HashMap::new();

@@ -12,7 +12,7 @@
 
 use std::collections::HashMap;
 
-use super::super::{Comment, Cx, Entry, Kind, ObjKey, catalog, comment_sql};
+use super::super::{CatalogSession, Comment, Entry, Kind, ObjKey, catalog, comment_sql};
 use super::{Built, TypeRow, collation_name};
 use crate::pg::connect::PgError;
 use crate::pg::quote::literal;
@@ -55,7 +55,10 @@ struct Constraint {
 }
 
 /// Domains by OID.
-pub(super) async fn read(cx: &Cx<'_>, oids: &[u32]) -> Result<HashMap<u32, Domain>, PgError> {
+pub(super) async fn read(
+    cx: &CatalogSession<'_>,
+    oids: &[u32],
+) -> Result<HashMap<u32, Domain>, PgError> {
     let mut domains: HashMap<u32, Domain> = HashMap::new();
     if oids.is_empty() {
         return Ok(domains);

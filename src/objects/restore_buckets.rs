@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 
 use futures_util::{StreamExt, TryStreamExt};
 
-use super::mirror::MirrorError;
+use super::error::ObjectsError;
 use super::patience::Patience;
 use super::store::{FileRange, ObjectMeta, ObjectStore, StoreErrorKind};
 use crate::fsutil::FsError;
@@ -77,7 +77,7 @@ pub async fn restore_objects<S: ObjectStore>(
     store: &S,
     generation: &Generation,
     options: &ObjectRestoreOptions,
-) -> Result<ObjectsRestored, MirrorError> {
+) -> Result<ObjectsRestored, ObjectsError> {
     let plans = plan(generation)?;
     let patience = &options.patience;
     // Reachability and credentials before the first change.
@@ -142,8 +142,8 @@ pub async fn restore_objects<S: ObjectStore>(
 }
 
 /// Reads the buckets and objects of a generation (manifest, or the legacy tree).
-fn plan(generation: &Generation) -> Result<Vec<BucketPlan>, MirrorError> {
-    let io = |path: &Path, source| MirrorError::from(FsError::new("read", path, source));
+fn plan(generation: &Generation) -> Result<Vec<BucketPlan>, ObjectsError> {
+    let io = |path: &Path, source| ObjectsError::from(FsError::new("read", path, source));
     if matches!(generation.kind, GenerationKind::Fullsite(_)) {
         let mut buckets: BTreeMap<String, BucketPlan> = BTreeMap::new();
         manifest::read_records(&generation.path, |record| match record {
@@ -232,8 +232,8 @@ async fn ensure_bucket<S: ObjectStore>(
     store: &S,
     patience: &Patience,
     bucket: &str,
-) -> Result<(), MirrorError> {
-    let fail = |action: String| move |e| MirrorError::store(store, action, e);
+) -> Result<(), ObjectsError> {
+    let fail = |action: String| move |e| ObjectsError::store(store, action, e);
     let exists = patience
         .retry(patience.stall, || store.bucket_exists(bucket))
         .await
@@ -254,7 +254,7 @@ async fn list_present<S: ObjectStore>(
     store: &S,
     patience: &Patience,
     bucket: &str,
-) -> Result<HashMap<String, (u64, String)>, MirrorError> {
+) -> Result<HashMap<String, (u64, String)>, ObjectsError> {
     let listed = super::listing::list_bucket(store, patience, bucket)
         .await?
         .unwrap_or_default();
@@ -280,7 +280,7 @@ async fn upload<S: ObjectStore>(
     patience: &Patience,
     generation: &Path,
     object: &ObjectEntry,
-) -> Result<(), MirrorError> {
+) -> Result<(), ObjectsError> {
     let path: PathBuf = generation.join(&object.path);
     let action = || {
         format!(
@@ -289,7 +289,7 @@ async fn upload<S: ObjectStore>(
             object.bucket
         )
     };
-    let fail = |e| MirrorError::store(store, action(), e);
+    let fail = |e| ObjectsError::store(store, action(), e);
     let meta = meta_of(object);
     let (bucket, key) = (object.bucket.as_str(), object.key.as_str());
     let range = |offset: u64, length: u64| FileRange {
@@ -349,14 +349,14 @@ async fn delete_keys<S: ObjectStore>(
     patience: &Patience,
     bucket: &str,
     keys: &[&String],
-) -> Result<u64, MirrorError> {
+) -> Result<u64, ObjectsError> {
     for batch in keys.chunks(1000) {
         let batch: Vec<String> = batch.iter().map(|k| k.to_string()).collect();
         patience
             .retry(patience.stall, || store.delete(bucket, &batch))
             .await
             .map_err(|e| {
-                MirrorError::store(store, format!("delete objects from bucket '{bucket}'"), e)
+                ObjectsError::store(store, format!("delete objects from bucket '{bucket}'"), e)
             })?;
     }
     Ok(keys.len() as u64)
@@ -366,7 +366,7 @@ async fn apply_policy<S: ObjectStore>(
     store: &S,
     bucket: &BucketPlan,
     options: &ObjectRestoreOptions,
-) -> Result<(), MirrorError> {
+) -> Result<(), ObjectsError> {
     let policy = match &bucket.policy {
         Some(policy) => policy.clone(),
         None if options
@@ -391,7 +391,7 @@ async fn apply_policy<S: ObjectStore>(
             );
             Ok(())
         }
-        Err(e) => Err(MirrorError::store(
+        Err(e) => Err(ObjectsError::store(
             store,
             format!("set the policy of bucket '{}'", bucket.name),
             e,
