@@ -91,7 +91,7 @@ async fn back_up(args: &BackupArgs, vars: &Vars) -> Result<BackupSummary> {
         args.lock.wait_lock.map(Duration::from_secs),
     )
     .await?;
-    failpoint::pause("backup:after-lock").await;
+    failpoint::pause(failpoint::PausePoint::BackupAfterLock).await;
     let catalog = Catalog::scan(&root)?;
     remove_stale(&catalog.leftovers);
 
@@ -165,7 +165,7 @@ async fn back_up(args: &BackupArgs, vars: &Vars) -> Result<BackupSummary> {
         });
     }
 
-    failpoint::pause("backup:between-parts").await;
+    failpoint::pause(failpoint::PausePoint::BackupBetweenParts).await;
     let buckets = match (&s3, &s3_settings) {
         (Some(s3), Some(settings)) => Some(match &settings.buckets {
             Some(list) => list.clone(),
@@ -230,9 +230,9 @@ async fn back_up(args: &BackupArgs, vars: &Vars) -> Result<BackupSummary> {
             started.elapsed().as_secs_f64()
         );
     }
-    failpoint::pause("backup:before-manifest").await;
+    failpoint::pause(failpoint::PausePoint::BackupBeforeManifest).await;
     manifest.finish(Local::now().fixed_offset())?;
-    failpoint::pause("backup:before-publish").await;
+    failpoint::pause(failpoint::PausePoint::BackupBeforePublish).await;
     let path = partial.publish()?;
     tracing::info!("backup done: '{}'", path.display());
     let finished = Local::now();

@@ -15,6 +15,7 @@ use std::path::PathBuf;
 
 use crate::config::ConfigError;
 use crate::error::ErrorKind;
+use crate::failpoint::UnknownPausePoint;
 use crate::fsutil::FsError;
 use crate::generation::{GenerationError, NameError};
 use crate::lock::LockError;
@@ -125,6 +126,10 @@ pub enum Error {
     #[error("stopped by {0}; work in progress was removed")]
     Stopped(StopSignal),
 
+    /// `FULLSITE_TEST_PAUSE_AT` names no pause point.
+    #[error(transparent)]
+    PausePoint(#[from] UnknownPausePoint),
+
     /// A filesystem operation failed.
     #[error(transparent)]
     Fs(#[from] FsError),
@@ -154,6 +159,7 @@ impl Error {
             Error::Pg(e) => e.kind(),
             Error::GenerationExists { source } | Error::Generation(source) => source.kind(),
             Error::Fs(e) => e.kind(),
+            Error::PausePoint(e) => e.kind(),
             Error::Usage(_) | Error::GenerationNotFound { .. } => ErrorKind::Usage,
             Error::Damaged { .. } => ErrorKind::Damage,
             Error::Unverified { kind, .. } => *kind,

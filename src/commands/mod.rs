@@ -22,6 +22,7 @@ use crate::signals::wait_for_stop;
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> Result<()> {
+    crate::failpoint::check_env()?;
     let cwd = std::env::current_dir().at("read", std::path::Path::new("."))?;
     let vars = Vars::load(&cwd)?;
     match cli.command {

@@ -42,7 +42,7 @@ pub async fn run(args: PruneArgs, vars: &Vars) -> Result<()> {
     }
     let _lock =
         RootLock::acquire(&root, "prune", args.lock.wait_lock.map(Duration::from_secs)).await?;
-    failpoint::pause("prune:after-lock").await;
+    failpoint::pause(failpoint::PausePoint::PruneAfterLock).await;
     let catalog = Catalog::scan(&root)?;
     remove_stale(&catalog.leftovers);
     let plan = prune::plan(&catalog, policy);

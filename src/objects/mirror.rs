@@ -163,7 +163,7 @@ pub async fn mirror<S: ObjectStore>(
             options.allow_empty_bucket,
         )?;
     }
-    crate::failpoint::pause("mirror:after-listing").await;
+    crate::failpoint::pause(crate::failpoint::PausePoint::MirrorAfterListing).await;
     let tmp = generation.join(".tmp");
     create_private_dir_all(&tmp)?;
     let records = Arc::new(SharedManifest(Mutex::new(manifest)));
@@ -568,7 +568,7 @@ impl<S: ObjectStore> Fetcher<'_, S> {
                 hasher.update(&chunk);
                 size += chunk.len() as u64;
                 file.write_all(&chunk).await.map_err(|e| io("write", e))?;
-                crate::failpoint::pause("mirror:mid-download").await;
+                crate::failpoint::pause(crate::failpoint::PausePoint::MirrorMidDownload).await;
             }
             if size != expected {
                 return Err(BodyError::Store(StoreError::new(

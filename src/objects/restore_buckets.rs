@@ -86,7 +86,7 @@ pub async fn restore_objects<S: ObjectStore>(
     for bucket in &plans {
         ensure_bucket(store, patience, &bucket.name).await?;
         let present = list_present(store, patience, &bucket.name).await?;
-        crate::failpoint::pause("restore:before-uploads").await;
+        crate::failpoint::pause(crate::failpoint::PausePoint::RestoreBeforeUploads).await;
         let meter = Meter::start(
             &format!("bucket {}", bucket.name),
             Some(bucket.objects.len() as u64),
@@ -106,7 +106,7 @@ pub async fn restore_objects<S: ObjectStore>(
                     }
                     let uploaded = upload(store, patience, &generation.path, object).await;
                     meter.add(1, object.size);
-                    crate::failpoint::pause("restore:mid-upload").await;
+                    crate::failpoint::pause(crate::failpoint::PausePoint::RestoreMidUpload).await;
                     uploaded.map(|()| Some(object.size))
                 }
             })

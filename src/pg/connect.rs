@@ -156,7 +156,7 @@ impl Target {
                 let next = self
                     .bounded(|| what.clone(), async { Ok(stream.next().await) })
                     .await;
-                crate::failpoint::pause("pg:mid-copy-out").await;
+                crate::failpoint::pause(crate::failpoint::PausePoint::PgMidCopyOut).await;
                 match next {
                     Ok(Some(Ok(chunk))) => Some((Ok(chunk), Some(stream))),
                     Ok(Some(Err(e))) => Some((Err(self.error(what, &e)), None)),

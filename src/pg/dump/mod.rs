@@ -185,7 +185,7 @@ pub async fn dump_database(
     leader
         .lock_tables(target, &relations, options.lock_wait)
         .await?;
-    crate::failpoint::pause("dump:after-snapshot").await;
+    crate::failpoint::pause(crate::failpoint::PausePoint::DumpAfterSnapshot).await;
 
     let mut entries: Vec<Entry> = Vec::new();
     entries.extend(schema::schemas::collect(&cx).await?);

@@ -196,7 +196,7 @@ pub async fn copy_table(
         target
             .bounded(what, async { sink.send(chunk).await.map_err(pg) })
             .await?;
-        crate::failpoint::pause("restore:mid-copy").await;
+        crate::failpoint::pause(crate::failpoint::PausePoint::RestoreMidCopy).await;
     }
     target
         .bounded(what, async { sink.as_mut().finish().await.map_err(pg) })
