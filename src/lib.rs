@@ -20,8 +20,10 @@
 //! - [`cli`]: flags; [`config`]: `.env` + environment + flags → typed settings.
 //! - [`lock`]: the root's flock; [`signals`]: SIGINT/SIGTERM → clean stop.
 //! - [`generation`]: names, the catalog of a root, building and publishing.
-//! - [`manifest`]: the per-generation record of every file; [`verify`] checks against it.
-//! - [`prune`]: retention planning and removal.
+//! - [`manifest`]: the per-generation record of every file; [`integrity`] checks a generation
+//!   against it (what `verify` and `restore` run); [`results_file`] keeps the last outcomes.
+//! - [`retention`]: which generations prune keeps and removes, and removing them.
+//! - [`human`]: sizes, ages and printable names for terminals.
 //! - [`commands`]: one module per subcommand, tying the above together; its
 //!   [`commands::Error`] composes the errors of the layers below.
 //! - [`error`]: [`error::ErrorKind`], what kind of thing went wrong. Every layer's error type
@@ -32,21 +34,22 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod dedup;
-pub mod display;
 pub mod error;
 pub mod failpoint;
 pub mod fsutil;
 pub mod generation;
+pub mod human;
+pub mod integrity;
 pub mod lock;
 pub mod logging;
 pub mod manifest;
 pub mod objects;
 pub mod pg;
 pub mod progress;
-pub mod prune;
+pub mod results_file;
+pub mod retention;
 pub mod signals;
 pub mod summary;
-pub mod verify;
 
 /// This build's version, as recorded in manifests.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::display::bytes;
+use crate::human::bytes;
 
 /// How often a meter logs when stderr is not a terminal (`FULLSITE_PROGRESS_SECS` overrides
 /// it, for tests).

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::display::bytes;
+use crate::human::bytes;
 
 /// The database part of a backup.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]

@@ -145,15 +145,15 @@ async fn back_up(args: &BackupArgs, vars: &Vars) -> Result<BackupSummary> {
             "database dumped: {} tables, {} entries, {} of data stored as {} in {:.1}s",
             part.tables,
             part.entries,
-            crate::display::bytes(part.raw_bytes),
-            crate::display::bytes(part.stored_bytes),
+            crate::human::bytes(part.raw_bytes),
+            crate::human::bytes(part.stored_bytes),
             part.seconds
         );
         if part.linked_files > 0 {
             tracing::info!(
                 "{} unchanged archive file(s) ({}) hard-linked to earlier generations",
                 part.linked_files,
-                crate::display::bytes(part.linked_bytes)
+                crate::human::bytes(part.linked_bytes)
             );
         }
         summary.database = Some(part);
@@ -222,9 +222,9 @@ async fn back_up(args: &BackupArgs, vars: &Vars) -> Result<BackupSummary> {
              {} deduplicated by content, in {:.1}s",
             m.buckets,
             m.objects,
-            crate::display::bytes(m.bytes),
+            crate::human::bytes(m.bytes),
             m.downloaded,
-            crate::display::bytes(m.downloaded_bytes),
+            crate::human::bytes(m.downloaded_bytes),
             m.unchanged,
             m.deduplicated,
             started.elapsed().as_secs_f64()

@@ -9,8 +9,8 @@ use std::io::IsTerminal;
 use super::error::Result;
 use crate::cli::ListArgs;
 use crate::config::{self, Vars};
-use crate::display::{bytes, printable};
 use crate::generation::{Catalog, Generation, GenerationKind, measure};
+use crate::human::{bytes, printable};
 
 pub fn run(args: ListArgs, vars: &Vars) -> Result<()> {
     let root = config::backup_root(args.root.root.as_deref(), vars);

@@ -8,7 +8,7 @@ use crate::config::{self, Vars};
 use crate::failpoint;
 use crate::generation::{Catalog, remove_stale};
 use crate::lock::RootLock;
-use crate::prune::{self, PrunePlan, RetentionPolicy};
+use crate::retention::{self, PrunePlan, RetentionPolicy};
 
 pub async fn run(args: PruneArgs, vars: &Vars) -> Result<()> {
     let root = config::backup_root(args.root.root.as_deref(), vars);
@@ -32,7 +32,7 @@ pub async fn run(args: PruneArgs, vars: &Vars) -> Result<()> {
         return Ok(());
     }
     if args.dry_run {
-        let plan = prune::plan(&Catalog::scan(&root)?, policy);
+        let plan = retention::plan(&Catalog::scan(&root)?, policy);
         if args.json {
             print_json(&plan, true, &[]);
         } else {
@@ -45,11 +45,11 @@ pub async fn run(args: PruneArgs, vars: &Vars) -> Result<()> {
     failpoint::pause(failpoint::PausePoint::PruneAfterLock).await;
     let catalog = Catalog::scan(&root)?;
     remove_stale(&catalog.leftovers);
-    let plan = prune::plan(&catalog, policy);
+    let plan = retention::plan(&catalog, policy);
     for untouched in &plan.untouched {
         tracing::warn!("leaving '{}': {}", untouched.name, untouched.reason);
     }
-    let removed = prune::apply(&plan)?;
+    let removed = retention::apply(&plan)?;
     if args.json {
         print_json(&plan, false, &removed);
     }
@@ -64,7 +64,7 @@ pub async fn run(args: PruneArgs, vars: &Vars) -> Result<()> {
 
 /// `{"dry_run", "keep": [{name, reason}], "remove": [...], "untouched": [...], "removed": [names]}`.
 fn print_json(plan: &PrunePlan, dry_run: bool, removed: &[String]) {
-    let decisions = |list: &[crate::prune::Decision]| -> Vec<serde_json::Value> {
+    let decisions = |list: &[crate::retention::Decision]| -> Vec<serde_json::Value> {
         list.iter()
             .map(|d| serde_json::json!({"name": d.name, "reason": d.reason}))
             .collect()
@@ -91,7 +91,7 @@ fn print_plan(plan: &PrunePlan) {
     for (action, decision) in rows {
         println!(
             "{action:<6} {}  ({})",
-            crate::display::printable(&decision.name),
+            crate::human::printable(&decision.name),
             decision.reason
         );
     }

@@ -13,13 +13,13 @@ use super::error::{Error, Result};
 use crate::cli::RestoreArgs;
 use crate::config::{self, DbSettings, S3Settings, Vars};
 use crate::generation::{Catalog, Generation, GenerationKind, GenerationName};
+use crate::integrity::verify_generation;
 use crate::lock::RootLock;
 use crate::objects::patience::Patience;
 use crate::objects::restore_buckets::{ObjectRestoreOptions, restore_objects};
 use crate::objects::s3::S3Store;
 use crate::pg::connect::Target;
 use crate::pg::restore::{DataCheck, RestoreOptions, check_archive, restore_database};
-use crate::verify::verify_generation;
 
 pub async fn run(args: RestoreArgs, vars: &Vars) -> Result<()> {
     let root = config::backup_root(args.root.root.as_deref(), vars);
@@ -147,7 +147,7 @@ pub async fn run(args: RestoreArgs, vars: &Vars) -> Result<()> {
             "objects restored from '{name}': {} buckets, {} uploaded ({}), {} already present, {} extra deleted, in {:.1}s",
             done.buckets,
             done.uploaded,
-            crate::display::bytes(done.bytes),
+            crate::human::bytes(done.bytes),
             done.skipped,
             done.deleted,
             started.elapsed().as_secs_f64()
@@ -179,7 +179,7 @@ async fn restore_db(
         "restore done: '{name}' into {target}: {} tables, {} entries, {} of data in {:.1}s (checks {:.1}s)",
         summary.tables,
         summary.entries,
-        crate::display::bytes(summary.bytes),
+        crate::human::bytes(summary.bytes),
         started.elapsed().as_secs_f64(),
         summary.check_seconds
     );

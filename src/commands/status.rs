@@ -6,8 +6,9 @@ use chrono::Local;
 use super::error::{Error, Result};
 use crate::cli::StatusArgs;
 use crate::config::{self, Vars};
-use crate::display::{age, printable};
 use crate::generation::Catalog;
+use crate::human::{age, printable};
+use crate::integrity::{LastVerify, RESULTS_FILE};
 
 pub fn run(args: StatusArgs, vars: &Vars) -> Result<()> {
     let root = config::backup_root(args.root.root.as_deref(), vars);
@@ -19,7 +20,8 @@ pub fn run(args: StatusArgs, vars: &Vars) -> Result<()> {
         (Some(_), None) => Some(false),
         (None, _) => None,
     };
-    let last_verify = newest.and_then(|g| crate::verify::last(&root, &g.name));
+    let last_verify: Option<LastVerify> =
+        newest.and_then(|g| crate::results_file::read(&root, RESULTS_FILE, &g.name));
     if args.json {
         let newest_json = newest.zip(hours).map(|(g, h)| {
             serde_json::json!({

@@ -13,8 +13,8 @@ use crate::error::ErrorKind;
 use crate::generation::{Catalog, Generation, GenerationKind, GenerationName};
 use chrono::Local;
 
-use crate::verify::{
-    LastVerify, Problem, Report, Sample, record, verify_archive, verify_generation_sampled,
+use crate::integrity::{
+    LastVerify, Problem, RESULTS_FILE, Report, Sample, verify_archive, verify_generation_sampled,
 };
 
 pub fn run(args: VerifyArgs, vars: &Vars) -> Result<()> {
@@ -47,8 +47,9 @@ pub fn run(args: VerifyArgs, vars: &Vars) -> Result<()> {
     let names: Vec<String> = catalog.generations.iter().map(|g| g.name.clone()).collect();
     for generation in &targets {
         let report = verify_one(generation, sample);
-        record(
+        crate::results_file::record(
             &root,
+            RESULTS_FILE,
             &generation.name,
             LastVerify {
                 at: Local::now().to_rfc3339(),
@@ -76,7 +77,7 @@ pub fn run(args: VerifyArgs, vars: &Vars) -> Result<()> {
         }
         for problem in report.problems.iter().filter(|_| !args.json) {
             if args.all {
-                println!("{}  {problem}", crate::display::printable(&generation.name));
+                println!("{}  {problem}", crate::human::printable(&generation.name));
             } else {
                 println!("{problem}");
             }
@@ -84,9 +85,9 @@ pub fn run(args: VerifyArgs, vars: &Vars) -> Result<()> {
         if report.problems.is_empty() {
             tracing::info!(
                 "verified '{}': {} files, {} intact",
-                crate::display::printable(&generation.name),
+                crate::human::printable(&generation.name),
                 report.files,
-                crate::display::bytes(report.bytes)
+                crate::human::bytes(report.bytes)
             );
         } else {
             problems += report.problems.len();
@@ -137,7 +138,7 @@ fn verify_one(generation: &Generation, sample: Option<Sample>) -> Report {
             tracing::info!(
                 "'{}' is a legacy-script generation without a manifest: only its database archive is \
                  decoded and its files read; nothing can be compared with what was backed up",
-                crate::display::printable(&generation.name)
+                crate::human::printable(&generation.name)
             );
             let mut report = Report::default();
             let archives: Vec<PathBuf> = std::fs::read_dir(generation.path.join("db"))

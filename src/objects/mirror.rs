@@ -418,10 +418,9 @@ impl<S: ObjectStore> Fetcher<'_, S> {
             let mut vanished = self.vanished.lock().unwrap_or_else(PoisonError::into_inner);
             vanished.per_bucket[b] += 1;
             if vanished.named.len() < VANISHED_NAMED {
-                vanished.named.push(format!(
-                    "{bucket}/{}",
-                    crate::display::printable(&object.key)
-                ));
+                vanished
+                    .named
+                    .push(format!("{bucket}/{}", crate::human::printable(&object.key)));
             }
             self.meter.add(1, 0);
             return Ok(Downloaded::Vanished);
@@ -485,7 +484,7 @@ impl<S: ObjectStore> Fetcher<'_, S> {
         let action = || {
             format!(
                 "get '{}' from bucket '{bucket}'",
-                crate::display::printable(key)
+                crate::human::printable(key)
             )
         };
         let patience = &self.patience;

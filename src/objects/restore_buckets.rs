@@ -285,7 +285,7 @@ async fn upload<S: ObjectStore>(
     let action = || {
         format!(
             "upload '{}' to bucket '{}'",
-            crate::display::printable(&object.key),
+            crate::human::printable(&object.key),
             object.bucket
         )
     };

@@ -361,7 +361,7 @@ impl ObjectStore for S3Store {
                 StoreErrorKind::Permanent,
                 format!(
                     "the server refused to delete '{}': {}",
-                    crate::display::printable(failed.key().unwrap_or_default()),
+                    crate::human::printable(failed.key().unwrap_or_default()),
                     failed.message().unwrap_or_default()
                 ),
             )),

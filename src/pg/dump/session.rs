@@ -235,7 +235,7 @@ impl std::fmt::Display for Blocker {
             opt(&self.since),
             if self.holds { "holds" } else { "awaits" },
             self.table,
-            crate::display::printable(&opt(&self.query)),
+            crate::human::printable(&opt(&self.query)),
         )
     }
 }

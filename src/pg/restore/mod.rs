@@ -183,7 +183,7 @@ pub async fn restore_database(
     let replacement = replace::inventory(&client, target).await?;
     let check_seconds = seconds + started.elapsed().as_secs_f64();
     let data = match bytes {
-        Some(bytes) => format!("{} of data decoded", crate::display::bytes(bytes)),
+        Some(bytes) => format!("{} of data decoded", crate::human::bytes(bytes)),
         None => "data files present and matching the manifest".to_string(),
     };
     tracing::info!(

@@ -77,7 +77,7 @@ impl Problem {
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let p = |s: &str| crate::display::printable(s).into_owned();
+        let p = |s: &str| crate::human::printable(s).into_owned();
         match self {
             Problem::Manifest(reason) => write!(f, "manifest    {reason}"),
             Problem::Archive { reason, .. } => write!(f, "archive     {reason}"),
@@ -101,7 +101,7 @@ pub struct Report {
 }
 
 /// The outcome of the last verification of a generation, kept in the root's
-/// [`RESULTS_FILE`] so `status` can report it.
+/// [`RESULTS_FILE`] (written by [`crate::results_file`]) so `status` can report it.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LastVerify {
     /// When it finished, RFC 3339.
@@ -116,30 +116,6 @@ pub struct LastVerify {
 
 /// File in the backup root holding the last verification of each generation.
 pub const RESULTS_FILE: &str = ".verify-results.json";
-
-/// Records `result` for `name`; best effort (an offsite copy may be read-only), and entries of
-/// generations that no longer exist are dropped.
-pub fn record(root: &Path, name: &str, result: LastVerify, existing: &[String]) {
-    let path = root.join(RESULTS_FILE);
-    let mut all: std::collections::BTreeMap<String, LastVerify> = std::fs::read(&path)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or_default();
-    all.retain(|k, _| existing.contains(k));
-    all.insert(name.to_string(), result);
-    let text = serde_json::to_vec_pretty(&all).unwrap_or_default();
-    if let Err(e) = crate::fsutil::write_file_atomic(&path, &text) {
-        tracing::debug!("not recording the verify result: {e}");
-    }
-}
-
-/// The last recorded verification of `name`.
-pub fn last(root: &Path, name: &str) -> Option<LastVerify> {
-    let bytes = std::fs::read(root.join(RESULTS_FILE)).ok()?;
-    let mut all: std::collections::BTreeMap<String, LastVerify> =
-        serde_json::from_slice(&bytes).ok()?;
-    all.remove(name)
-}
 
 /// Verifies the fullsite generation in `dir`.
 pub fn verify_generation(dir: &Path) -> Report {
