@@ -126,7 +126,10 @@ pub async fn write_all(
             }
             Err(e) => {
                 tasks.abort_all();
-                return Err(DumpError::Internal(format!("a dump worker failed: {e}")));
+                return Err(DumpError::Task {
+                    what: "a dump worker",
+                    source: e,
+                });
             }
         }
     }

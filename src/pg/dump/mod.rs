@@ -118,9 +118,18 @@ pub enum DumpError {
         /// Its `server_version`.
         version: String,
     },
-    /// A bug or a panic in a worker.
+    /// A bug: shared state left unusable.
     #[error("internal error: {0}")]
     Internal(String),
+    /// A worker task panicked or was cancelled.
+    #[error("internal error: {what} failed: {source}")]
+    Task {
+        /// Which task.
+        what: &'static str,
+        /// The runtime's report.
+        #[source]
+        source: tokio::task::JoinError,
+    },
 }
 
 impl DumpError {
@@ -139,9 +148,10 @@ impl DumpError {
             DumpError::UntestedServer { .. } => ErrorKind::Usage,
             DumpError::Pg(e) => e.kind(),
             DumpError::Lock(e) => e.kind(),
-            DumpError::Io { .. } | DumpError::Unsupported { .. } | DumpError::Internal(_) => {
-                ErrorKind::Failure
-            }
+            DumpError::Io { .. }
+            | DumpError::Unsupported { .. }
+            | DumpError::Internal(_)
+            | DumpError::Task { .. } => ErrorKind::Failure,
         }
     }
 }

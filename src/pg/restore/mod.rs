@@ -101,9 +101,18 @@ pub enum RestoreError {
         /// The flags that would leave them out (`--no-owner`, `--no-privileges`).
         hint: String,
     },
-    /// A bug or a panic in a worker.
+    /// A bug: the plan cannot be run as it is.
     #[error("internal error: {0}")]
     Internal(String),
+    /// A worker task panicked or was cancelled.
+    #[error("internal error: {what} failed: {source}")]
+    Task {
+        /// Which task.
+        what: &'static str,
+        /// The runtime's report.
+        #[source]
+        source: tokio::task::JoinError,
+    },
 }
 
 impl RestoreError {
@@ -114,7 +123,7 @@ impl RestoreError {
             RestoreError::Source(e) => e.kind(),
             RestoreError::Pg(e) => e.kind(),
             RestoreError::MissingRoles { .. } => ErrorKind::Usage,
-            RestoreError::Internal(_) => ErrorKind::Failure,
+            RestoreError::Internal(_) | RestoreError::Task { .. } => ErrorKind::Failure,
         }
     }
 }
@@ -160,7 +169,10 @@ pub async fn check_archive(
         })
     })
     .await
-    .map_err(|e| RestoreError::Internal(format!("archive check failed: {e}")))?
+    .map_err(|source| RestoreError::Task {
+        what: "archive check",
+        source,
+    })?
 }
 
 /// Restores a checked archive into `target` (which must exist).

@@ -19,7 +19,7 @@ use tokio_postgres::Client;
 
 use super::RestoreError;
 use super::plan::{Needs, RestorePlan};
-use super::source::Archive;
+use super::source::{Archive, SourceError, unreadable};
 use crate::pg::archive::TocEntry;
 use crate::pg::connect::Target;
 use crate::pg::quote::literal;
@@ -191,7 +191,7 @@ pub async fn copy_table(
     let (mut rx, reader) = stream_data(archive, index);
     let mut sent = 0u64;
     while let Some(chunk) = rx.recv().await {
-        let chunk = chunk.map_err(RestoreError::Internal)?;
+        let chunk = chunk?;
         sent += chunk.len() as u64;
         target
             .bounded(what, async { sink.send(chunk).await.map_err(pg) })
@@ -201,9 +201,10 @@ pub async fn copy_table(
     target
         .bounded(what, async { sink.as_mut().finish().await.map_err(pg) })
         .await?;
-    reader
-        .await
-        .map_err(|e| RestoreError::Internal(format!("data reader failed: {e}")))?;
+    reader.await.map_err(|source| RestoreError::Task {
+        what: "data reader",
+        source,
+    })?;
     if frozen.is_some() {
         execute(client, target, &entry, "COMMIT").await?;
     }
@@ -215,15 +216,15 @@ fn stream_data(
     archive: Arc<Archive>,
     index: usize,
 ) -> (
-    tokio::sync::mpsc::Receiver<Result<Bytes, String>>,
+    tokio::sync::mpsc::Receiver<Result<Bytes, SourceError>>,
     tokio::task::JoinHandle<()>,
 ) {
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, String>>(4);
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, SourceError>>(4);
     let reader = tokio::task::spawn_blocking(move || {
         let (path, mut reader) = match archive.data_reader(index) {
             Ok(pair) => pair,
             Err(e) => {
-                let _ = tx.blocking_send(Err(e.to_string()));
+                let _ = tx.blocking_send(Err(e));
                 return;
             }
         };
@@ -235,7 +236,7 @@ fn stream_data(
 /// Sends `reader`'s bytes through `tx` in [`COPY_CHUNK`] pieces, each wrapped by `wrap`;
 /// `Err(())` when the receiver is gone or reading failed (the error was sent).
 fn send_chunks<T>(
-    tx: &tokio::sync::mpsc::Sender<Result<T, String>>,
+    tx: &tokio::sync::mpsc::Sender<Result<T, SourceError>>,
     path: &std::path::Path,
     reader: &mut dyn Read,
     wrap: impl Fn(Bytes) -> T,
@@ -250,7 +251,7 @@ fn send_chunks<T>(
                     .map_err(drop)?;
             }
             Err(e) => {
-                let _ = tx.blocking_send(Err(format!("cannot read '{}': {e}", path.display())));
+                let _ = tx.blocking_send(Err(unreadable(path, e)));
                 return Err(());
             }
         }
@@ -285,7 +286,7 @@ async fn run_inserts(
         execute(client, target, &entry, &sql).await
     };
     while let Some(chunk) = rx.recv().await {
-        let chunk = chunk.map_err(RestoreError::Internal)?;
+        let chunk = chunk?;
         splitter.feed(&chunk, &mut |statement| {
             batch.extend_from_slice(statement);
             batch.push(b'\n');
@@ -298,9 +299,10 @@ async fn run_inserts(
         batch.extend_from_slice(rest);
     }
     run(&mut batch).await?;
-    reader
-        .await
-        .map_err(|e| RestoreError::Internal(format!("data reader failed: {e}")))?;
+    reader.await.map_err(|source| RestoreError::Task {
+        what: "data reader",
+        source,
+    })?;
     Ok(sent)
 }
 
@@ -320,10 +322,10 @@ pub async fn load_large_objects(
         Bytes(Bytes),
     }
     let entry = archive.entries[index].clone();
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Piece, String>>(4);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Piece, SourceError>>(4);
     let reader = tokio::task::spawn_blocking(move || {
         let result = archive.for_each_large_object(index, &mut |oid, path, stream| {
-            let stopped = || super::source::SourceError::Damaged {
+            let stopped = || SourceError::Damaged {
                 path: path.to_path_buf(),
                 reason: "the restore stopped reading it".into(),
             };
@@ -332,7 +334,7 @@ pub async fn load_large_objects(
             send_chunks(&tx, path, stream, Piece::Bytes).map_err(|()| stopped())
         });
         if let Err(e) = result {
-            let _ = tx.blocking_send(Err(e.to_string()));
+            let _ = tx.blocking_send(Err(e));
         }
     });
     if !in_transaction {
@@ -350,7 +352,7 @@ pub async fn load_large_objects(
     let mut batch = PutBatch::default();
     let (mut oid, mut offset, mut sent) = (0u32, 0i64, 0u64);
     while let Some(piece) = rx.recv().await {
-        match piece.map_err(RestoreError::Internal)? {
+        match piece? {
             Piece::Object(next) => (oid, offset) = (next, 0),
             Piece::Bytes(bytes) => {
                 let len = bytes.len();
@@ -364,9 +366,10 @@ pub async fn load_large_objects(
         }
     }
     batch.send(client, target, &entry, &put).await?;
-    reader
-        .await
-        .map_err(|e| RestoreError::Internal(format!("large object reader failed: {e}")))?;
+    reader.await.map_err(|source| RestoreError::Task {
+        what: "large object reader",
+        source,
+    })?;
     if !in_transaction {
         execute(client, target, &entry, "COMMIT").await?;
     }
@@ -563,8 +566,10 @@ pub async fn load_and_index(
                 "post-data steps wait on each other in a cycle".into(),
             ));
         };
-        let (work, client, result) =
-            joined.map_err(|e| RestoreError::Internal(format!("a restore worker failed: {e}")))?;
+        let (work, client, result) = joined.map_err(|source| RestoreError::Task {
+            what: "a restore worker",
+            source,
+        })?;
         match result {
             Ok(sent) => total += sent,
             Err(e) => {
