@@ -8,7 +8,7 @@
 //!
 //! This module is a leaf: it imports no other module of the crate, so every layer can use it
 //! while the error graph stays one-way (low layers own their errors; the command layer's
-//! [`crate::commands::Error`] composes them).
+//! `commands::Error` composes them).
 
 /// What kind of failure ended a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

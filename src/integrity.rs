@@ -173,7 +173,7 @@ pub fn verify_archive(path: &Path, report: &mut Report) {
         .map_err(source_error)
         .and_then(|archive| {
             let plan = crate::pg::restore::plan::plan(&archive.entries)
-                .map_err(|e| (e.to_string(), ErrorKind::Damage))?;
+                .map_err(|e| (e.to_string(), e.kind()))?;
             let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
             archive
                 .check(&plan.streams(), threads)

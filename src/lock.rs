@@ -207,6 +207,7 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("--wait-lock"), "{text}");
+        assert_eq!(err.kind(), ErrorKind::LockHeld);
         drop(first);
         RootLock::acquire(root.path(), "prune", None).await.unwrap();
     }

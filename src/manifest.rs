@@ -513,7 +513,9 @@ mod tests {
         let good = std::fs::read_to_string(&path).unwrap();
         let check = |text: &str, needle: &str| {
             std::fs::write(&path, text).unwrap();
-            let err = read_all(dir.path(), |_| {}).unwrap_err().to_string();
+            let err = read_all(dir.path(), |_| {}).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Damage, "{err}");
+            let err = err.to_string();
             assert!(err.contains(needle), "{err}");
         };
         let without_trailer: String = good.lines().take(3).map(|l| format!("{l}\n")).collect();

@@ -42,6 +42,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use crate::error::ErrorKind;
 use crate::pg::archive::{Section, TocEntry};
 
 /// A post-data step with what it waits for and what it locks.
@@ -107,6 +108,13 @@ pub struct RestorePlan {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct PlanError(pub String);
+
+impl PlanError {
+    /// Always [`ErrorKind::Damage`]: the archive's TOC is inconsistent.
+    pub fn kind(&self) -> ErrorKind {
+        ErrorKind::Damage
+    }
+}
 
 /// Plans the restore of `entries`.
 pub fn plan(entries: &[TocEntry]) -> Result<RestorePlan, PlanError> {

@@ -92,7 +92,8 @@ impl SourceError {
     /// Decided where the error arose: see the module docs.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            SourceError::Damaged { .. } | SourceError::Plan { .. } => ErrorKind::Damage,
+            SourceError::Damaged { .. } => ErrorKind::Damage,
+            SourceError::Plan { source, .. } => source.kind(),
             SourceError::Read { source, .. } => io_kind(source),
             SourceError::Toc { source, .. } => source.kind(),
             SourceError::Unsupported { .. } => ErrorKind::NotSupported,
@@ -434,5 +435,62 @@ pub(crate) fn unreadable(path: &Path, source: std::io::Error) -> SourceError {
     SourceError::Read {
         path: path.to_path_buf(),
         source,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_kind_is_decided_by_what_went_wrong() {
+        let read = |kind: std::io::ErrorKind| unreadable(Path::new("/a/3.dat.gz"), kind.into());
+        assert_eq!(
+            read(std::io::ErrorKind::PermissionDenied).kind(),
+            ErrorKind::Failure
+        );
+        assert_eq!(
+            read(std::io::ErrorKind::IsADirectory).kind(),
+            ErrorKind::Failure
+        );
+        assert_eq!(
+            read(std::io::ErrorKind::InvalidData).kind(),
+            ErrorKind::Damage
+        );
+        assert_eq!(
+            read(std::io::ErrorKind::UnexpectedEof).to_string(),
+            "cannot read '/a/3.dat.gz': it ends early (truncated)"
+        );
+        let newer = toc_error(
+            Path::new("/a/toc.dat"),
+            ReadError::UnsupportedVersion(1, 17, 0),
+        );
+        assert_eq!(newer.kind(), ErrorKind::NotSupported);
+        assert_eq!(
+            newer.to_string(),
+            "cannot restore '/a/toc.dat': unsupported archive version 1.17.0 (supported: 1.12 \
+             to 1.16): it was written by a newer pg_dump than this version of fullsite reads"
+        );
+        let corrupt = toc_error(Path::new("/a/toc.dat"), ReadError::Truncated);
+        assert_eq!(corrupt.kind(), ErrorKind::Damage);
+        assert!(
+            corrupt
+                .to_string()
+                .starts_with("cannot read '/a/toc.dat': ")
+        );
+        let plan = SourceError::Plan {
+            path: "/a/toc.dat".into(),
+            source: PlanError("a cycle".into()),
+        };
+        assert_eq!(plan.kind(), ErrorKind::Damage);
+        let lz4 = SourceError::Unsupported {
+            path: "/a".into(),
+            reason: "lz4".into(),
+        };
+        assert_eq!(lz4.kind(), ErrorKind::NotSupported);
+        assert_eq!(
+            SourceError::Crashed { path: "/a".into() }.kind(),
+            ErrorKind::Failure
+        );
     }
 }
