@@ -29,6 +29,7 @@ pub mod commands;
 pub mod config;
 pub mod dedup;
 pub mod display;
+pub mod engine;
 pub mod error;
 pub mod failpoint;
 pub mod fsutil;
@@ -41,7 +42,6 @@ pub mod pg;
 pub mod progress;
 pub mod prune;
 pub mod signals;
-pub mod summary;
 pub mod verify;
 
 pub use error::{Error, ExitStatus, Result};

@@ -1,4 +1,8 @@
-//! One module per subcommand: each turns its flags into settings and a plan, then applies it.
+//! The command layer: one module per subcommand, each of which resolves its flags and the
+//! variables into the engine's settings once, calls the engine, and renders what it returns
+//! (text, JSON, metrics); [`progress`] is how the engine's progress is shown and [`summary`]
+//! how a backup's summary is rendered. Which exit code a failure gets is decided by its error
+//! ([`Error::exit_status`]), mapped to a number in `main.rs`.
 //!
 //! Commands that change the backup root (`backup`, `prune`, `restore`) run raced against
 //! SIGINT/SIGTERM: a signal drops the command's future, whose guards remove work in progress
@@ -6,9 +10,11 @@
 
 mod backup;
 mod list;
+pub mod progress;
 mod prune;
 mod restore;
 mod status;
+pub mod summary;
 mod verify;
 
 use std::future::Future;
@@ -31,11 +37,6 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Verify(args) => verify::run(args, &vars),
         Command::Status(args) => status::run(args, &vars),
     }
-}
-
-/// Default parallelism: the number of cores.
-pub fn default_jobs() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 
 /// Runs `command` until it finishes or SIGINT/SIGTERM arrives. The signal branch is polled

@@ -29,7 +29,7 @@ use super::patience::Patience;
 use super::store::{FileRange, ObjectMeta, ObjectStore, StoreErrorKind};
 use crate::generation::{Generation, GenerationKind};
 use crate::manifest::{self, ObjectEntry, Record};
-use crate::progress::Meter;
+use crate::progress::Progress;
 
 /// Objects larger than this are uploaded in parts.
 pub const MULTIPART_THRESHOLD: u64 = 64 * 1024 * 1024;
@@ -71,11 +71,12 @@ struct BucketPlan {
     policy: Option<String>,
 }
 
-/// Restores every bucket of `generation`.
+/// Restores every bucket of `generation`; each bucket's uploads are one phase of `progress`.
 pub async fn restore_objects<S: ObjectStore>(
     store: &S,
     generation: &Generation,
     options: &ObjectRestoreOptions,
+    progress: &dyn Progress,
 ) -> Result<ObjectsRestored, MirrorError> {
     let plans = plan(generation)?;
     let patience = &options.patience;
@@ -86,7 +87,7 @@ pub async fn restore_objects<S: ObjectStore>(
         ensure_bucket(store, patience, &bucket.name).await?;
         let present = list_present(store, patience, &bucket.name).await?;
         crate::failpoint::pause("restore:before-uploads").await;
-        let meter = Meter::start(
+        let meter = progress.meter(
             &format!("bucket {}", bucket.name),
             Some(bucket.objects.len() as u64),
         );
@@ -97,7 +98,7 @@ pub async fn restore_objects<S: ObjectStore>(
                 let unchanged = present.get(&object.key).is_some_and(|(size, etag)| {
                     *size == object.size && !object.etag.is_empty() && *etag == object.etag
                 });
-                let meter = &meter;
+                let meter = meter.as_ref();
                 async move {
                     if unchanged {
                         meter.add(1, 0);

@@ -26,6 +26,7 @@ use self::gzip::CompressPool;
 use self::schema::{Cx, Entry, ObjKey, USER_SCHEMA, catalog};
 use crate::pg::archive::{self, Compression};
 use crate::pg::connect::{PgError, Target};
+use crate::progress::Progress;
 
 /// Dump settings.
 #[derive(Debug, Clone, Copy)]
@@ -122,11 +123,13 @@ pub enum DumpError {
     Internal(String),
 }
 
-/// Dumps the database behind `target` into the new directory `dir`.
+/// Dumps the database behind `target` into the new directory `dir`, reporting the table data
+/// phase to `progress`.
 pub async fn dump_database(
     target: &Target,
     dir: &Path,
     options: DumpOptions,
+    progress: &dyn Progress,
 ) -> Result<DumpSummary, DumpError> {
     let leader = session::Leader::start(target).await?;
     let cx = Cx {
@@ -235,6 +238,7 @@ pub async fn dump_database(
         dir,
         options.jobs,
         &pool,
+        progress,
     )
     .await?;
 

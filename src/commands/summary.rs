@@ -1,6 +1,6 @@
-//! What a backup did, in three renderings from one value: a readable block for stderr, JSON
-//! for `backup --json`, and Prometheus text for `--metrics-file` (node_exporter's textfile
-//! collector).
+//! What a backup did ([`BackupSummary`], returned by the engine), in three renderings: a
+//! readable block for stderr, JSON for `backup --json` (the summary's own `Serialize` form),
+//! and Prometheus text for `--metrics-file` (node_exporter's textfile collector).
 //!
 //! The metrics file is written atomically. After a failed backup it is rewritten with
 //! `fullsite_backup_success 0`, keeping the last success timestamp from the previous file, so an
@@ -8,83 +8,14 @@
 
 use std::path::Path;
 
-use serde::Serialize;
-
 use crate::display::bytes;
+use crate::engine::backup::BackupSummary;
 
-/// The database part of a backup.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
-pub struct DatabaseSummary {
-    /// Tables whose data was copied.
-    pub tables: usize,
-    /// Rows copied.
-    pub rows: u64,
-    /// Archive TOC entries.
-    pub entries: usize,
-    /// Uncompressed COPY bytes.
-    pub raw_bytes: u64,
-    /// Bytes of the archive's files.
-    pub stored_bytes: u64,
-    /// Archive files hard-linked to earlier generations.
-    pub linked_files: usize,
-    /// Their bytes (not stored again).
-    pub linked_bytes: u64,
-    /// Wall time of the part.
-    pub seconds: f64,
-}
-
-/// The object part of a backup.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
-pub struct ObjectsSummary {
-    /// Buckets mirrored.
-    pub buckets: u64,
-    /// Objects in them.
-    pub objects: u64,
-    /// Their bytes.
-    pub bytes: u64,
-    /// Objects downloaded.
-    pub downloaded: u64,
-    /// Bytes downloaded.
-    pub downloaded_bytes: u64,
-    /// Unchanged objects linked from the previous generation.
-    pub unchanged: u64,
-    /// Downloaded objects linked to identical content.
-    pub deduplicated: u64,
-    /// Listed objects deleted before they were fetched (not in the generation).
-    pub vanished: u64,
-    /// The first few of them, as `bucket/key`.
-    pub vanished_keys: Vec<String>,
-    /// Listed objects replaced before they were fetched (stored as fetched).
-    pub changed_during_backup: u64,
-    /// Wall time of the part.
-    pub seconds: f64,
-}
-
-/// A finished backup.
-#[derive(Debug, Clone, Default, Serialize, PartialEq)]
-pub struct BackupSummary {
-    /// Generation name.
-    pub generation: String,
-    /// Its path.
-    pub path: String,
-    /// End time, RFC 3339.
-    pub finished_at: String,
-    /// Unix time of the end.
-    pub finished_unix: i64,
-    /// Wall time of the whole backup.
-    pub seconds: f64,
-    /// The database part, if backed up.
-    pub database: Option<DatabaseSummary>,
-    /// The object part, if backed up.
-    pub objects: Option<ObjectsSummary>,
-}
-
-impl BackupSummary {
-    /// The readable block printed on stderr at the end of a backup.
-    pub fn text(&self) -> String {
-        let mut out = format!("backup summary: {}\n", self.generation);
-        if let Some(d) = &self.database {
-            out.push_str(&format!(
+/// The readable block printed on stderr at the end of a backup.
+pub fn text(summary: &BackupSummary) -> String {
+    let mut out = format!("backup summary: {}\n", summary.generation);
+    if let Some(d) = &summary.database {
+        out.push_str(&format!(
                 "  database  {} tables, {} rows, {} of data stored as {}; {} unchanged file(s) ({}) linked; {:.1}s\n",
                 d.tables,
                 d.rows,
@@ -94,9 +25,9 @@ impl BackupSummary {
                 bytes(d.linked_bytes),
                 d.seconds
             ));
-        }
-        if let Some(o) = &self.objects {
-            out.push_str(&format!(
+    }
+    if let Some(o) = &summary.objects {
+        out.push_str(&format!(
                 "  objects   {} bucket(s), {} objects ({}): {} downloaded ({}), {} unchanged and linked, {} deduplicated; {:.1}s\n",
                 o.buckets,
                 o.objects,
@@ -107,8 +38,8 @@ impl BackupSummary {
                 o.deduplicated,
                 o.seconds
             ));
-            if o.vanished > 0 || o.changed_during_backup > 0 {
-                out.push_str(&format!(
+        if o.vanished > 0 || o.changed_during_backup > 0 {
+            out.push_str(&format!(
                     "            changed during the backup: {} vanished (deleted after the listing){}, {} replaced (stored as fetched)\n",
                     o.vanished,
                     if o.vanished_keys.is_empty() {
@@ -126,104 +57,103 @@ impl BackupSummary {
                     },
                     o.changed_during_backup
                 ));
-            }
         }
-        out.push_str(&format!(
-            "  total     {:.1}s, finished {}\n",
-            self.seconds, self.finished_at
-        ));
-        out
     }
+    out.push_str(&format!(
+        "  total     {:.1}s, finished {}\n",
+        summary.seconds, summary.finished_at
+    ));
+    out
+}
 
-    /// Prometheus text exposition of a successful backup.
-    pub fn prometheus(&self) -> String {
-        let mut m = Metrics::default();
+/// Prometheus text exposition of a successful backup.
+pub fn prometheus(summary: &BackupSummary) -> String {
+    let mut m = Metrics::default();
+    m.gauge(
+        "fullsite_backup_success",
+        "1 if the last backup succeeded",
+        1.0,
+    );
+    m.gauge(
+        "fullsite_backup_last_success_timestamp_seconds",
+        "Unix time the last successful backup finished",
+        summary.finished_unix as f64,
+    );
+    m.gauge(
+        "fullsite_backup_duration_seconds",
+        "Wall time of the last successful backup",
+        summary.seconds,
+    );
+    if let Some(d) = &summary.database {
         m.gauge(
-            "fullsite_backup_success",
-            "1 if the last backup succeeded",
-            1.0,
+            "fullsite_backup_database_seconds",
+            "Wall time of the database part",
+            d.seconds,
         );
         m.gauge(
-            "fullsite_backup_last_success_timestamp_seconds",
-            "Unix time the last successful backup finished",
-            self.finished_unix as f64,
+            "fullsite_backup_database_tables",
+            "Tables dumped",
+            d.tables as f64,
         );
         m.gauge(
-            "fullsite_backup_duration_seconds",
-            "Wall time of the last successful backup",
-            self.seconds,
+            "fullsite_backup_database_raw_bytes",
+            "Uncompressed table data",
+            d.raw_bytes as f64,
         );
-        if let Some(d) = &self.database {
-            m.gauge(
-                "fullsite_backup_database_seconds",
-                "Wall time of the database part",
-                d.seconds,
-            );
-            m.gauge(
-                "fullsite_backup_database_tables",
-                "Tables dumped",
-                d.tables as f64,
-            );
-            m.gauge(
-                "fullsite_backup_database_raw_bytes",
-                "Uncompressed table data",
-                d.raw_bytes as f64,
-            );
-            m.gauge(
-                "fullsite_backup_database_new_bytes",
-                "Archive bytes stored anew",
-                (d.stored_bytes - d.linked_bytes.min(d.stored_bytes)) as f64,
-            );
-            m.gauge(
-                "fullsite_backup_database_linked_bytes",
-                "Archive bytes hard-linked to earlier generations",
-                d.linked_bytes as f64,
-            );
-        }
-        if let Some(o) = &self.objects {
-            m.gauge(
-                "fullsite_backup_objects_seconds",
-                "Wall time of the object part",
-                o.seconds,
-            );
-            m.gauge(
-                "fullsite_backup_objects_total",
-                "Objects in the mirrored buckets",
-                o.objects as f64,
-            );
-            m.gauge(
-                "fullsite_backup_objects_downloaded",
-                "Objects downloaded",
-                o.downloaded as f64,
-            );
-            m.gauge(
-                "fullsite_backup_objects_linked",
-                "Objects hard-linked (unchanged or identical content)",
-                (o.unchanged + o.deduplicated) as f64,
-            );
-            m.gauge(
-                "fullsite_backup_objects_vanished",
-                "Listed objects deleted before they were fetched (not in the generation)",
-                o.vanished as f64,
-            );
-            m.gauge(
-                "fullsite_backup_objects_changed_during_backup",
-                "Listed objects replaced before they were fetched (stored as fetched)",
-                o.changed_during_backup as f64,
-            );
-            m.gauge(
-                "fullsite_backup_objects_new_bytes",
-                "Bytes downloaded",
-                o.downloaded_bytes as f64,
-            );
-            m.gauge(
-                "fullsite_backup_objects_linked_bytes",
-                "Bytes of objects not downloaded",
-                (o.bytes - o.downloaded_bytes.min(o.bytes)) as f64,
-            );
-        }
-        m.text
+        m.gauge(
+            "fullsite_backup_database_new_bytes",
+            "Archive bytes stored anew",
+            (d.stored_bytes - d.linked_bytes.min(d.stored_bytes)) as f64,
+        );
+        m.gauge(
+            "fullsite_backup_database_linked_bytes",
+            "Archive bytes hard-linked to earlier generations",
+            d.linked_bytes as f64,
+        );
     }
+    if let Some(o) = &summary.objects {
+        m.gauge(
+            "fullsite_backup_objects_seconds",
+            "Wall time of the object part",
+            o.seconds,
+        );
+        m.gauge(
+            "fullsite_backup_objects_total",
+            "Objects in the mirrored buckets",
+            o.objects as f64,
+        );
+        m.gauge(
+            "fullsite_backup_objects_downloaded",
+            "Objects downloaded",
+            o.downloaded as f64,
+        );
+        m.gauge(
+            "fullsite_backup_objects_linked",
+            "Objects hard-linked (unchanged or identical content)",
+            (o.unchanged + o.deduplicated) as f64,
+        );
+        m.gauge(
+            "fullsite_backup_objects_vanished",
+            "Listed objects deleted before they were fetched (not in the generation)",
+            o.vanished as f64,
+        );
+        m.gauge(
+            "fullsite_backup_objects_changed_during_backup",
+            "Listed objects replaced before they were fetched (stored as fetched)",
+            o.changed_during_backup as f64,
+        );
+        m.gauge(
+            "fullsite_backup_objects_new_bytes",
+            "Bytes downloaded",
+            o.downloaded_bytes as f64,
+        );
+        m.gauge(
+            "fullsite_backup_objects_linked_bytes",
+            "Bytes of objects not downloaded",
+            (o.bytes - o.downloaded_bytes.min(o.bytes)) as f64,
+        );
+    }
+    m.text
 }
 
 #[derive(Default)]
@@ -275,6 +205,7 @@ pub fn write_metrics(path: &Path, text: &str) -> crate::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::backup::{DatabaseSummary, ObjectsSummary};
 
     fn summary() -> BackupSummary {
         BackupSummary {
@@ -311,7 +242,7 @@ mod tests {
 
     #[test]
     fn prometheus_text_parses_as_name_value_lines() {
-        let text = summary().prometheus();
+        let text = prometheus(&summary());
         for line in text.lines().filter(|l| !l.starts_with('#')) {
             let (name, value) = line.split_once(' ').unwrap();
             assert!(
@@ -327,7 +258,7 @@ mod tests {
 
     #[test]
     fn a_failure_keeps_the_last_success_time() {
-        let text = prometheus_failure(Some(&summary().prometheus()), 1_795_500_000);
+        let text = prometheus_failure(Some(&prometheus(&summary())), 1_795_500_000);
         assert!(text.contains("fullsite_backup_success 0\n"));
         assert!(text.contains("fullsite_backup_last_success_timestamp_seconds 1795487460\n"));
         assert!(text.contains("fullsite_backup_last_failure_timestamp_seconds 1795500000\n"));
@@ -344,7 +275,7 @@ mod tests {
         objects.vanished = 12;
         objects.vanished_keys = vec!["images/a.png".into(), "images/b.png".into()];
         objects.changed_during_backup = 3;
-        let text = changed.text();
+        let text = text(&changed);
         assert!(
             text.contains(
                 "12 vanished (deleted after the listing): images/a.png, images/b.png, ..."
@@ -352,7 +283,7 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("3 replaced (stored as fetched)"), "{text}");
-        let metrics = changed.prometheus();
+        let metrics = prometheus(&changed);
         assert!(metrics.contains("fullsite_backup_objects_vanished 12\n"));
         assert!(metrics.contains("fullsite_backup_objects_changed_during_backup 3\n"));
         let json = serde_json::to_value(&changed).unwrap();
@@ -360,14 +291,14 @@ mod tests {
         assert_eq!(json["objects"]["vanished_keys"][1], "images/b.png");
         assert_eq!(json["objects"]["changed_during_backup"], 3);
         assert!(
-            !summary().text().contains("vanished"),
+            !super::text(&summary()).contains("vanished"),
             "quiet when nothing changed"
         );
     }
 
     #[test]
     fn the_text_block_names_both_parts() {
-        let text = summary().text();
+        let text = text(&summary());
         assert!(
             text.starts_with("backup summary: full-site-2026-11-24\n"),
             "{text}"
