@@ -1,28 +1,48 @@
 //! fullsite: full-site backup and restore of a PostgreSQL database and S3 buckets into dated,
 //! hard-link-deduplicated generation directories.
 //!
+//! # Layers
+//!
+//! ```text
+//! main.rs + cli ─▶ commands ─▶ engine ─▶ pg, objects, generation, manifest, lock, prune, verify
+//!   flags, logging,  settings once,   one function per operation:
+//!   exit code        render output,   settings in, summary out
+//!                    show progress
+//! ```
+//!
 //! # Data flow of a backup
 //!
 //! ```text
 //! flags ─┐
-//! env ───┼─▶ settings (config) ─▶ root lock (lock) ─▶ partial dir .NAME.partial.PID (generation)
-//! .env ──┘                                               │
-//!                          database dump ∥ object mirror ─┤   (later versions)
+//! env ───┼─▶ BackupSettings (commands + config) ─▶ engine::backup:
+//! .env ──┘     root lock (lock) ─▶ partial dir .NAME.partial.PID (generation)
+//!                                                        │
+//!                          database dump (pg) ∥ object mirror (objects)
 //!                                                        ▼
 //!                     manifest.jsonl written last (manifest) ─▶ syncfs + atomic rename ─▶ NAME
+//!              ─▶ BackupSummary ─▶ text on stderr, --json on stdout, --metrics-file (commands)
 //! ```
 //!
 //! Everything that changes the root holds the root lock. A generation becomes visible only by
 //! the final rename, so a failed or interrupted run leaves nothing that looks like a backup.
-//! Removal (prune) is planned as a pure value first, then applied.
+//! Removal (prune) is planned as a pure value first, then applied. The engine reads no flags,
+//! environment or verbosity for presentation and prints nothing: it logs through `tracing`,
+//! reports progress to a [`progress::Progress`] and returns a summary.
 //!
 //! # Modules
-//! - [`cli`]: flags; [`config`]: `.env` + environment + flags → typed settings.
+//! - [`cli`]: flags; [`config`]: `.env` + environment + flags → typed settings, and defaults.
+//! - [`commands`]: one module per subcommand: settings from flags, the engine call, output;
+//!   how progress is shown ([`commands::progress`]) and the backup summary rendered.
+//! - [`engine`]: [`engine::backup()`], [`engine::restore()`], [`engine::prune()`],
+//!   [`engine::verify()`]; [`progress`]: the trait the engine reports progress to.
+//! - [`pg`]: the database dump and restore; [`objects`]: the S3 mirror and object restore;
+//!   [`dedup`]: linking identical files to earlier generations.
 //! - [`lock`]: the root's flock; [`signals`]: SIGINT/SIGTERM → clean stop.
 //! - [`generation`]: names, the catalog of a root, building and publishing.
 //! - [`manifest`]: the per-generation record of every file; [`verify`] checks against it.
-//! - [`prune`]: retention planning and removal.
-//! - [`commands`]: one module per subcommand, tying the above together.
+//! - [`prune`]: retention planning (where retention is decided) and removal.
+//! - [`error`]: the error type and the exit code of each failure; [`display`], [`fsutil`],
+//!   [`failpoint`], [`logging`]: helpers.
 
 pub mod cli;
 pub mod commands;
