@@ -16,47 +16,47 @@ pub fn text(summary: &BackupSummary) -> String {
     let mut out = format!("backup summary: {}\n", summary.generation);
     if let Some(d) = &summary.database {
         out.push_str(&format!(
-                "  database  {} tables, {} rows, {} of data stored as {}; {} unchanged file(s) ({}) linked; {:.1}s\n",
-                d.tables,
-                d.rows,
-                bytes(d.raw_bytes),
-                bytes(d.stored_bytes),
-                d.linked_files,
-                bytes(d.linked_bytes),
-                d.seconds
-            ));
+            "  database  {} tables, {} rows, {} of data stored as {}; {} unchanged file(s) ({}) linked; {:.1}s\n",
+            d.tables,
+            d.rows,
+            bytes(d.raw_bytes),
+            bytes(d.stored_bytes),
+            d.linked_files,
+            bytes(d.linked_bytes),
+            d.seconds
+        ));
     }
     if let Some(o) = &summary.objects {
         out.push_str(&format!(
-                "  objects   {} bucket(s), {} objects ({}): {} downloaded ({}), {} unchanged and linked, {} deduplicated; {:.1}s\n",
-                o.buckets,
-                o.objects,
-                bytes(o.bytes),
-                o.downloaded,
-                bytes(o.downloaded_bytes),
-                o.unchanged,
-                o.deduplicated,
-                o.seconds
-            ));
+            "  objects   {} bucket(s), {} objects ({}): {} downloaded ({}), {} unchanged and linked, {} deduplicated; {:.1}s\n",
+            o.buckets,
+            o.objects,
+            bytes(o.bytes),
+            o.downloaded,
+            bytes(o.downloaded_bytes),
+            o.unchanged,
+            o.deduplicated,
+            o.seconds
+        ));
         if o.vanished > 0 || o.changed_during_backup > 0 {
             out.push_str(&format!(
-                    "            changed during the backup: {} vanished (deleted after the listing){}, {} replaced (stored as fetched)\n",
-                    o.vanished,
-                    if o.vanished_keys.is_empty() {
-                        String::new()
-                    } else {
-                        format!(
-                            ": {}{}",
-                            o.vanished_keys.join(", "),
-                            if o.vanished > o.vanished_keys.len() as u64 {
-                                ", ..."
-                            } else {
-                                ""
-                            }
-                        )
-                    },
-                    o.changed_during_backup
-                ));
+                "            changed during the backup: {} vanished (deleted after the listing){}, {} replaced (stored as fetched)\n",
+                o.vanished,
+                if o.vanished_keys.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        ": {}{}",
+                        o.vanished_keys.join(", "),
+                        if o.vanished > o.vanished_keys.len() as u64 {
+                            ", ..."
+                        } else {
+                            ""
+                        }
+                    )
+                },
+                o.changed_during_backup
+            ));
         }
     }
     out.push_str(&format!(
