@@ -391,7 +391,10 @@ mod tests {
         let Command::Prune(args) = parse(&["prune"]).unwrap().command else {
             panic!("not prune")
         };
-        assert_eq!(args.retain_generations, None, "resolved to 7 by prune");
+        assert_eq!(
+            args.retain_generations, None,
+            "resolved to 7 by config::retain_generations"
+        );
         let Command::Backup(args) = parse(&["backup"]).unwrap().command else {
             panic!("not backup")
         };

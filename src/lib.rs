@@ -1,39 +1,60 @@
 //! fullsite: full-site backup and restore of a PostgreSQL database and S3 buckets into dated,
 //! hard-link-deduplicated generation directories.
 //!
+//! # Layers
+//!
+//! ```text
+//! main.rs + cli ─▶ commands ─▶ engine ─▶ pg, objects, generation, manifest, lock, retention, integrity
+//!   flags, logging,  settings once,   one function per operation:
+//!   exit code        render output,   settings in, summary out
+//!                    show progress
+//! ```
+//!
 //! # Data flow of a backup
 //!
 //! ```text
 //! flags ─┐
-//! env ───┼─▶ settings (config) ─▶ root lock (lock) ─▶ partial dir .NAME.partial.PID (generation)
-//! .env ──┘                                               │
-//!                          database dump ∥ object mirror ─┤   (later versions)
+//! env ───┼─▶ BackupSettings (commands + config) ─▶ engine::backup:
+//! .env ──┘     root lock (lock) ─▶ partial dir .NAME.partial.PID (generation)
+//!                                                        │
+//!                          database dump (pg) ∥ object mirror (objects)
 //!                                                        ▼
 //!                     manifest.jsonl written last (manifest) ─▶ syncfs + atomic rename ─▶ NAME
+//!              ─▶ BackupSummary ─▶ text on stderr, --json on stdout, --metrics-file (commands)
 //! ```
 //!
 //! Everything that changes the root holds the root lock. A generation becomes visible only by
 //! the final rename, so a failed or interrupted run leaves nothing that looks like a backup.
-//! Removal (prune) is planned as a pure value first, then applied.
+//! Removal (prune) is planned as a pure value first, then applied. The engine reads no flags,
+//! environment or verbosity for presentation and prints nothing: it logs through `tracing`,
+//! reports progress to a [`progress::Progress`] and returns a summary.
 //!
 //! # Modules
-//! - [`cli`]: flags; [`config`]: `.env` + environment + flags → typed settings.
+//! - [`cli`]: flags; [`config`]: `.env` + environment + flags → typed settings, and defaults.
+//! - [`commands`]: one module per subcommand: settings from flags, the engine call, output;
+//!   how progress is shown ([`commands::progress`]) and the backup summary rendered.
+//! - [`engine`]: [`engine::backup()`], [`engine::restore()`], [`engine::prune()`],
+//!   [`engine::verify()`]; [`progress`]: the trait the engine reports progress to.
+//! - [`pg`]: the database dump and restore; [`objects`]: the S3 mirror and object restore;
+//!   [`dedup`]: linking identical files to earlier generations.
 //! - [`lock`]: the root's flock; [`signals`]: SIGINT/SIGTERM → clean stop.
 //! - [`generation`]: names, the catalog of a root, building and publishing.
 //! - [`manifest`]: the per-generation record of every file; [`integrity`] checks a generation
 //!   against it (what `verify` and `restore` run); [`results_file`] keeps the last outcomes.
-//! - [`retention`]: which generations prune keeps and removes, and removing them.
+//! - [`retention`]: which generations prune keeps and removes (where retention is decided),
+//!   and removing them.
 //! - [`human`]: sizes, ages and printable names for terminals.
-//! - [`commands`]: one module per subcommand, tying the above together; its
-//!   [`commands::Error`] composes the errors of the layers below.
 //! - [`error`]: [`error::ErrorKind`], what kind of thing went wrong. Every layer's error type
-//!   says its kind (`fn kind`) where it arises; `main.rs` alone maps a kind to an exit code.
-//! - [`fsutil`]: private files and directories, atomic writes and publishing, [`fsutil::FsError`].
+//!   says its kind (`fn kind`) where it arises; [`engine::Error`] composes the errors of the
+//!   layers below; `main.rs` alone maps a kind to an exit code.
+//! - [`fsutil`]: private files and directories, atomic writes and publishing, [`fsutil::FsError`];
+//!   [`failpoint`]: named pause points for fault-injection tests; [`logging`].
 
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod dedup;
+pub mod engine;
 pub mod error;
 pub mod failpoint;
 pub mod fsutil;
@@ -49,7 +70,6 @@ pub mod progress;
 pub mod results_file;
 pub mod retention;
 pub mod signals;
-pub mod summary;
 
 /// This build's version, as recorded in manifests.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

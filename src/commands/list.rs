@@ -6,9 +6,9 @@
 
 use std::io::IsTerminal;
 
-use super::error::Result;
 use crate::cli::ListArgs;
 use crate::config::{self, Vars};
+use crate::engine::Result;
 use crate::generation::{Catalog, Generation, GenerationKind, measure};
 use crate::human::{bytes, printable};
 

@@ -1,22 +1,27 @@
-//! One module per subcommand: each turns its flags into settings and a plan, then applies it.
+//! The command layer: one module per subcommand, each of which resolves its flags and the
+//! variables into the engine's settings once, calls the engine, and renders what it returns
+//! (text, JSON, metrics); [`progress`] is how the engine's progress is shown and [`summary`]
+//! how a backup's summary is rendered. Which exit code a failure gets is decided by its error
+//! ([`Error::kind`]), mapped to a number in `main.rs`.
 //!
 //! Commands that change the backup root (`backup`, `prune`, `restore`) run raced against
 //! SIGINT/SIGTERM: a signal drops the command's future, whose guards remove work in progress
 //! and release the lock, and the run ends with [`Error::Stopped`].
 
 mod backup;
-mod error;
 mod list;
+pub mod progress;
 mod prune;
 mod restore;
 mod status;
+pub mod summary;
 mod verify;
 
 use std::future::Future;
 
-pub use self::error::{Error, Result};
 use crate::cli::{Cli, Command};
 use crate::config::Vars;
+pub use crate::engine::{Error, Result};
 use crate::fsutil::IoContext;
 use crate::signals::wait_for_stop;
 
@@ -33,11 +38,6 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Verify(args) => verify::run(args, &vars),
         Command::Status(args) => status::run(args, &vars),
     }
-}
-
-/// Default parallelism: the number of cores.
-pub fn default_jobs() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 
 /// Runs `command` until it finishes or SIGINT/SIGTERM arrives. The signal branch is polled

@@ -1,70 +1,46 @@
-//! `fullsite prune`: lock → clean leftovers → plan → apply (or print the plan with --dry-run).
+//! `fullsite prune`: flags → [`PruneSettings`] → [`engine::prune`] → the plan on stdout with
+//! `--dry-run` (text or JSON), the JSON record with `--json`.
 
 use std::time::Duration;
 
-use super::error::Result;
 use crate::cli::PruneArgs;
 use crate::config::{self, Vars};
-use crate::failpoint;
-use crate::generation::{Catalog, remove_stale};
-use crate::lock::RootLock;
-use crate::retention::{self, PrunePlan, RetentionPolicy};
+use crate::engine::Result;
+use crate::engine::{self, PruneSettings};
+use crate::retention::{Decision, PrunePlan, RetentionPolicy};
 
 pub async fn run(args: PruneArgs, vars: &Vars) -> Result<()> {
-    let root = config::backup_root(args.root.root.as_deref(), vars);
-    let calendar = args.keep_daily + args.keep_weekly + args.keep_monthly > 0;
-    let policy = RetentionPolicy {
-        retain_generations: args
-            .retain_generations
-            .unwrap_or(if calendar { 0 } else { 7 }),
-        daily: args.keep_daily,
-        weekly: args.keep_weekly,
-        monthly: args.keep_monthly,
+    let summary = engine::prune(&settings(&args, vars)).await?;
+    let Some(plan) = &summary.plan else {
+        return Ok(());
     };
-    if policy.retain_generations == 0 && !calendar {
-        tracing::warn!("--retain-generations 0: the newest complete generation is kept anyway");
-    }
-    if !root.is_dir() {
-        tracing::info!(
-            "backup root '{}' does not exist; nothing to prune",
-            root.display()
-        );
-        return Ok(());
-    }
-    if args.dry_run {
-        let plan = retention::plan(&Catalog::scan(&root)?, policy);
-        if args.json {
-            print_json(&plan, true, &[]);
-        } else {
-            print_plan(&plan);
-        }
-        return Ok(());
-    }
-    let _lock =
-        RootLock::acquire(&root, "prune", args.lock.wait_lock.map(Duration::from_secs)).await?;
-    failpoint::pause(failpoint::PausePoint::PruneAfterLock).await;
-    let catalog = Catalog::scan(&root)?;
-    remove_stale(&catalog.leftovers);
-    let plan = retention::plan(&catalog, policy);
-    for untouched in &plan.untouched {
-        tracing::warn!("leaving '{}': {}", untouched.name, untouched.reason);
-    }
-    let removed = retention::apply(&plan)?;
     if args.json {
-        print_json(&plan, false, &removed);
+        print_json(plan, summary.dry_run, &summary.removed);
+    } else if summary.dry_run {
+        print_plan(plan);
     }
-    tracing::info!(
-        "prune done: removed {}, kept {} in '{}'",
-        removed.len(),
-        plan.keep.len(),
-        root.display()
-    );
     Ok(())
+}
+
+/// The flags, over the variables, over the defaults.
+fn settings(args: &PruneArgs, vars: &Vars) -> PruneSettings {
+    let calendar = args.keep_daily + args.keep_weekly + args.keep_monthly > 0;
+    PruneSettings {
+        root: config::backup_root(args.root.root.as_deref(), vars),
+        policy: RetentionPolicy {
+            retain_generations: config::retain_generations(args.retain_generations, calendar),
+            daily: args.keep_daily,
+            weekly: args.keep_weekly,
+            monthly: args.keep_monthly,
+        },
+        dry_run: args.dry_run,
+        wait_lock: args.lock.wait_lock.map(Duration::from_secs),
+    }
 }
 
 /// `{"dry_run", "keep": [{name, reason}], "remove": [...], "untouched": [...], "removed": [names]}`.
 fn print_json(plan: &PrunePlan, dry_run: bool, removed: &[String]) {
-    let decisions = |list: &[crate::retention::Decision]| -> Vec<serde_json::Value> {
+    let decisions = |list: &[Decision]| -> Vec<serde_json::Value> {
         list.iter()
             .map(|d| serde_json::json!({"name": d.name, "reason": d.reason}))
             .collect()

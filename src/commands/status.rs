@@ -3,9 +3,9 @@
 
 use chrono::Local;
 
-use super::error::{Error, Result};
 use crate::cli::StatusArgs;
 use crate::config::{self, Vars};
+use crate::engine::{Error, Result};
 use crate::generation::Catalog;
 use crate::human::{age, printable};
 use crate::integrity::{LastVerify, RESULTS_FILE};

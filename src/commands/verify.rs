@@ -1,107 +1,51 @@
-//! `fullsite verify NAME | --all`: problems on stdout, one per line (prefixed by the generation
-//! with `--all`); exit 3 when any is damage, else the kind of the first archive that could not
-//! be checked (2 for a version this build does not read, 1 for a file it may not read). Needs nothing but the generation directory, so it
-//! runs on an offsite copy. Legacy generations have no manifest: their database archive is
-//! decoded and their object tree read, and the log says that is all that was checked.
+//! `fullsite verify NAME | --all`: flags → [`VerifySettings`] → [`engine::verify`]. Problems on
+//! stdout, one per line as each generation is done (prefixed by the generation with `--all`),
+//! or one JSON document at the end with `--json`; exit 3 when any is damage, else the kind of
+//! the first archive that could not be checked (2 for a version this build does not read, 1 for
+//! a file it may not read).
 
-use std::path::PathBuf;
-
-use super::error::{Error, Result};
-use crate::cli::VerifyArgs;
-use crate::config::{self, Vars};
-use crate::error::ErrorKind;
-use crate::generation::{Catalog, Generation, GenerationKind, GenerationName};
 use chrono::Local;
 
-use crate::integrity::{
-    LastVerify, Problem, RESULTS_FILE, Report, Sample, verify_archive, verify_generation_sampled,
-};
+use super::progress::{CliProgress, ProblemLines};
+use crate::cli::VerifyArgs;
+use crate::config::{self, Vars};
+use crate::engine::{self, VerifySettings, VerifySummary};
+use crate::engine::{Error, Result};
+use crate::error::ErrorKind;
+use crate::generation::GenerationName;
+use crate::integrity::{Problem, Sample};
 
 pub fn run(args: VerifyArgs, vars: &Vars) -> Result<()> {
-    let root = config::backup_root(args.root.root.as_deref(), vars);
-    let catalog = Catalog::scan(&root)?;
-    let targets: Vec<&Generation> = match &args.name {
-        Some(name) => {
-            let name = GenerationName::parse(name)?;
-            let generation =
-                catalog
-                    .get(name.as_str())
-                    .ok_or_else(|| Error::GenerationNotFound {
-                        name: name.to_string(),
-                        root: root.clone(),
-                    })?;
-            vec![generation]
-        }
-        None => catalog.generations.iter().collect(),
+    let settings = settings(&args, vars)?;
+    let lines = match (args.json, args.all) {
+        (true, _) => ProblemLines::Hidden,
+        (false, true) => ProblemLines::Named,
+        (false, false) => ProblemLines::Plain,
     };
-    let mut damaged = Vec::new();
-    let mut problems = 0;
-    let mut kinds: Vec<ErrorKind> = Vec::new();
-    let mut json = Vec::new();
-    let sample = args.sample.filter(|p| *p < 100.0).map(|percent| Sample {
-        percent,
-        seed: args
-            .seed
-            .unwrap_or_else(|| Local::now().timestamp_nanos_opt().unwrap_or_default() as u64),
-    });
-    let names: Vec<String> = catalog.generations.iter().map(|g| g.name.clone()).collect();
-    for generation in &targets {
-        let report = verify_one(generation, sample);
-        crate::results_file::record(
-            &root,
-            RESULTS_FILE,
-            &generation.name,
-            LastVerify {
-                at: Local::now().to_rfc3339(),
-                problems: report.problems.len(),
-                files: report.files,
-                percent: sample.map_or(100.0, |s| s.percent),
-            },
-            &names,
-        );
-        if args.json {
-            let listed: Vec<serde_json::Value> = report
-                .problems
-                .iter()
-                .map(|p| {
-                    let (kind, path, detail) = p.parts();
-                    serde_json::json!({"kind": kind, "path": path, "detail": detail})
-                })
-                .collect();
-            json.push(serde_json::json!({
-                "name": generation.name,
-                "files": report.files,
-                "bytes": report.bytes,
-                "problems": listed,
-            }));
-        }
-        for problem in report.problems.iter().filter(|_| !args.json) {
-            if args.all {
-                println!("{}  {problem}", crate::human::printable(&generation.name));
-            } else {
-                println!("{problem}");
-            }
-        }
-        if report.problems.is_empty() {
-            tracing::info!(
-                "verified '{}': {} files, {} intact",
-                crate::human::printable(&generation.name),
-                report.files,
-                crate::human::bytes(report.bytes)
-            );
-        } else {
-            problems += report.problems.len();
-            damaged.push(generation.name.clone());
-            kinds.extend(report.problems.iter().map(Problem::kind));
-        }
-    }
+    let summary = engine::verify(&settings, &CliProgress::new(lines))?;
     if args.json {
-        println!("{}", serde_json::json!({"root": root, "generations": json}));
+        print_json(&summary);
     }
-    let name = match damaged.len() {
-        0 => return Ok(()),
-        1 => damaged.remove(0),
-        n => format!("{n} generations ({})", damaged.join(", ")),
+    let damaged: Vec<&str> = summary
+        .generations
+        .iter()
+        .filter(|g| !g.report.problems.is_empty())
+        .map(|g| g.name.as_str())
+        .collect();
+    let problems = summary
+        .generations
+        .iter()
+        .map(|g| g.report.problems.len())
+        .sum();
+    let kinds: Vec<ErrorKind> = summary
+        .generations
+        .iter()
+        .flat_map(|g| g.report.problems.iter().map(Problem::kind))
+        .collect();
+    let name = match damaged.as_slice() {
+        [] => return Ok(()),
+        [one] => one.to_string(),
+        many => format!("{} generations ({})", many.len(), many.join(", ")),
     };
     // Damage anywhere decides the exit; otherwise the first archive that could not be checked.
     match kinds.first() {
@@ -114,73 +58,49 @@ pub fn run(args: VerifyArgs, vars: &Vars) -> Result<()> {
     }
 }
 
-fn verify_one(generation: &Generation, sample: Option<Sample>) -> Report {
-    match &generation.kind {
-        GenerationKind::Damaged(reason) => Report {
-            problems: vec![Problem::Manifest(reason.clone())],
-            ..Default::default()
-        },
-        GenerationKind::Fullsite(header) => {
-            let mut report = verify_generation_sampled(&generation.path, sample);
-            let archive = header
-                .source
-                .database
-                .as_ref()
-                .map(|d| generation.path.join(&d.archive));
-            if let Some(archive) =
-                archive.filter(|_| report.problems.is_empty() && sample.is_none())
-            {
-                verify_archive(&archive, &mut report);
-            }
-            report
-        }
-        GenerationKind::Legacy => {
-            tracing::info!(
-                "'{}' is a legacy-script generation without a manifest: only its database archive is \
-                 decoded and its files read; nothing can be compared with what was backed up",
-                crate::human::printable(&generation.name)
-            );
-            let mut report = Report::default();
-            let archives: Vec<PathBuf> = std::fs::read_dir(generation.path.join("db"))
-                .into_iter()
-                .flatten()
-                .flatten()
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|e| e == "dump"))
-                .collect();
-            for archive in archives {
-                verify_archive(&archive, &mut report);
-            }
-            read_tree(&generation.path, &mut report);
-            report
-        }
-    }
+/// The flags, over the defaults.
+fn settings(args: &VerifyArgs, vars: &Vars) -> Result<VerifySettings> {
+    Ok(VerifySettings {
+        root: config::backup_root(args.root.root.as_deref(), vars),
+        name: args
+            .name
+            .as_deref()
+            .map(GenerationName::parse)
+            .transpose()?,
+        sample: args.sample.filter(|p| *p < 100.0).map(|percent| Sample {
+            percent,
+            seed: args
+                .seed
+                .unwrap_or_else(|| Local::now().timestamp_nanos_opt().unwrap_or_default() as u64),
+        }),
+    })
 }
 
-/// Reads every file of a legacy generation to its end (unreadable files are problems).
-fn read_tree(dir: &std::path::Path, report: &mut Report) {
-    for entry in walkdir::WalkDir::new(dir)
-        .follow_links(false)
-        .into_iter()
-        .flatten()
-    {
-        if !entry.file_type().is_file() {
-            continue;
-        }
-        match crate::manifest::hash_file(entry.path()) {
-            Ok((size, _)) => {
-                report.files += 1;
-                report.bytes += size;
-            }
-            Err(e) => report.problems.push(Problem::Changed {
-                path: entry
-                    .path()
-                    .strip_prefix(dir)
-                    .unwrap_or(entry.path())
-                    .to_string_lossy()
-                    .into_owned(),
-                detail: format!("unreadable: {e}"),
-            }),
-        }
-    }
+/// `{"root", "generations": [{name, files, bytes, problems: [{kind, path, detail}]}]}`.
+fn print_json(summary: &VerifySummary) {
+    let generations: Vec<serde_json::Value> = summary
+        .generations
+        .iter()
+        .map(|g| {
+            let listed: Vec<serde_json::Value> = g
+                .report
+                .problems
+                .iter()
+                .map(|p| {
+                    let (kind, path, detail) = p.parts();
+                    serde_json::json!({"kind": kind, "path": path, "detail": detail})
+                })
+                .collect();
+            serde_json::json!({
+                "name": g.name,
+                "files": g.report.files,
+                "bytes": g.report.bytes,
+                "problems": listed,
+            })
+        })
+        .collect();
+    println!(
+        "{}",
+        serde_json::json!({"root": summary.root, "generations": generations})
+    );
 }

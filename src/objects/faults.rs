@@ -15,6 +15,7 @@ use super::restore_buckets::{ObjectRestoreOptions, restore_objects};
 use super::store::{ObjectMeta, StoreErrorKind};
 use crate::generation::{Catalog, Generation};
 use crate::manifest::{self, Header, ManifestWriter, ObjectEntry, Parts, Record};
+use crate::progress::Quiet;
 
 fn quick() -> Patience {
     Patience {
@@ -76,9 +77,11 @@ impl Backup {
             patience,
         };
         let buckets = ["bkt".to_string()];
-        let (summary, writer) = mirror(store, &partial, &catalog, &buckets, &options, writer)
-            .await
-            .inspect_err(|_| std::fs::remove_dir_all(&partial).unwrap())?;
+        let (summary, writer) = mirror(
+            store, &partial, &catalog, &buckets, &options, writer, &Quiet,
+        )
+        .await
+        .inspect_err(|_| std::fs::remove_dir_all(&partial).unwrap())?;
         writer.finish(Local::now().fixed_offset()).unwrap();
         std::fs::rename(&partial, root.join(name)).unwrap();
         Ok(summary)
@@ -375,9 +378,14 @@ async fn a_restore_puts_back_bytes_and_metadata_through_failures_and_deletes_ext
         Some("k/02"),
         Action::Delay(Duration::from_millis(20)),
     );
-    let done = restore_objects(&target, &backup.generation("g1"), &restore_options(quick()))
-        .await
-        .unwrap();
+    let done = restore_objects(
+        &target,
+        &backup.generation("g1"),
+        &restore_options(quick()),
+        &Quiet,
+    )
+    .await
+    .unwrap();
     assert_eq!((done.uploaded, done.deleted), (4, 1));
     assert_eq!(target.keys("bkt"), ["k/00", "k/01", "k/02", "k/03"]);
     for key in target.keys("bkt") {
@@ -406,9 +414,14 @@ async fn an_upload_to_a_server_that_stops_answering_fails_and_deletes_nothing() 
     target.insert("bkt", "extra", b"keep me", ObjectMeta::default());
     target.fault(Op::Put, Some("k/01"), Action::Hang);
     let started = Instant::now();
-    let error = restore_objects(&target, &backup.generation("g1"), &restore_options(quick()))
-        .await
-        .unwrap_err();
+    let error = restore_objects(
+        &target,
+        &backup.generation("g1"),
+        &restore_options(quick()),
+        &Quiet,
+    )
+    .await
+    .unwrap_err();
     assert!(
         error.to_string().contains("upload 'k/01' to bucket 'bkt'"),
         "{error}"

@@ -50,7 +50,7 @@ use crate::dedup::{DedupIndex, Outcome};
 use crate::fsutil::{FsError, IoContext, create_private_dir_all, create_private_file};
 use crate::generation::Catalog;
 use crate::manifest::{BucketEntry, ManifestWriter, ObjectEntry, Record};
-use crate::progress::Meter;
+use crate::progress::{Meter, Progress};
 
 /// Mirror settings.
 #[derive(Debug, Clone)]
@@ -109,7 +109,8 @@ impl SharedManifest {
 }
 
 /// Mirrors `buckets` into `generation` (the partial directory being built), writing every
-/// object and bucket record to `manifest`, which is handed back.
+/// object and bucket record to `manifest`, which is handed back. The transfers are one phase
+/// of `progress`.
 pub async fn mirror<S: ObjectStore>(
     store: &S,
     generation: &Path,
@@ -117,6 +118,7 @@ pub async fn mirror<S: ObjectStore>(
     buckets: &[String],
     options: &MirrorOptions,
     manifest: ManifestWriter,
+    progress: &dyn Progress,
 ) -> Result<(MirrorSummary, ManifestWriter), ObjectsError> {
     // The content index of earlier generations is read on the blocking pool while the buckets
     // are listed: with a week of generations, reading it takes as long as listing.
@@ -172,7 +174,7 @@ pub async fn mirror<S: ObjectStore>(
         [one] => format!("bucket {one}"),
         _ => format!("objects of {} buckets", buckets.len()),
     };
-    let meter = Meter::start(&label, Some(total));
+    let meter = progress.meter(&label, Some(total));
     let fetcher = Fetcher {
         store,
         patience: options.patience,
@@ -181,7 +183,7 @@ pub async fn mirror<S: ObjectStore>(
         tmp: &tmp,
         dedup: &dedup,
         records: &records,
-        meter: &meter,
+        meter: meter.as_ref(),
         counter: AtomicU64::new(0),
         vanished: Mutex::new(Vanished {
             per_bucket: vec![0; listings.len()],
@@ -371,7 +373,7 @@ struct Fetcher<'a, S> {
     tmp: &'a Path,
     dedup: &'a Mutex<DedupIndex>,
     records: &'a SharedManifest,
-    meter: &'a Meter,
+    meter: &'a dyn Meter,
     counter: AtomicU64,
     vanished: Mutex<Vanished>,
 }

@@ -30,7 +30,7 @@ use super::store::{FileRange, ObjectMeta, ObjectStore, StoreErrorKind};
 use crate::fsutil::FsError;
 use crate::generation::{Generation, GenerationKind};
 use crate::manifest::{self, ObjectEntry, Record};
-use crate::progress::Meter;
+use crate::progress::Progress;
 
 /// Objects larger than this are uploaded in parts.
 pub const MULTIPART_THRESHOLD: u64 = 64 * 1024 * 1024;
@@ -72,11 +72,12 @@ struct BucketPlan {
     policy: Option<String>,
 }
 
-/// Restores every bucket of `generation`.
+/// Restores every bucket of `generation`; each bucket's uploads are one phase of `progress`.
 pub async fn restore_objects<S: ObjectStore>(
     store: &S,
     generation: &Generation,
     options: &ObjectRestoreOptions,
+    progress: &dyn Progress,
 ) -> Result<ObjectsRestored, ObjectsError> {
     let plans = plan(generation)?;
     let patience = &options.patience;
@@ -87,7 +88,7 @@ pub async fn restore_objects<S: ObjectStore>(
         ensure_bucket(store, patience, &bucket.name).await?;
         let present = list_present(store, patience, &bucket.name).await?;
         crate::failpoint::pause(crate::failpoint::PausePoint::RestoreBeforeUploads).await;
-        let meter = Meter::start(
+        let meter = progress.meter(
             &format!("bucket {}", bucket.name),
             Some(bucket.objects.len() as u64),
         );
@@ -98,7 +99,7 @@ pub async fn restore_objects<S: ObjectStore>(
                 let unchanged = present.get(&object.key).is_some_and(|(size, etag)| {
                     *size == object.size && !object.etag.is_empty() && *etag == object.etag
                 });
-                let meter = &meter;
+                let meter = meter.as_ref();
                 async move {
                     if unchanged {
                         meter.add(1, 0);

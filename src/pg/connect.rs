@@ -7,7 +7,8 @@
 //!
 //! A server can also stop answering an established connection: a hung VM, a network
 //! partition without a reset, a stopped process. Every connection has TCP keepalives and a
-//! `TCP_USER_TIMEOUT` of the stall timeout (a peer that stops acknowledging is dropped), and
+//! `TCP_USER_TIMEOUT` (a peer that stops acknowledging is dropped) longer than the stall watch
+//! and its probe together, so the watch speaks first and names the hang, and
 //! [`Target::bounded`] puts a stall watch on any wait: when nothing has come back for the stall
 //! timeout, a probe opens a fresh connection; a server that answers it is busy, not hung (a
 //! long index build, a slow disk), so the wait goes on; one that does not fails the run,
@@ -83,7 +84,7 @@ impl Target {
             .keepalives_idle(KEEPALIVE.0)
             .keepalives_interval(KEEPALIVE.1)
             .keepalives_retries(KEEPALIVE.2)
-            .tcp_user_timeout(self.stall);
+            .tcp_user_timeout(self.stall * 2 + PROBE_TIMEOUT);
         let connecting = config.connect(NoTls);
         let (client, connection) = match tokio::time::timeout(CONNECT_TIMEOUT, connecting).await {
             Ok(Ok(pair)) => pair,

@@ -24,7 +24,7 @@ use super::gzip::{CompressPool, GzipError, Written, write_gzip_file};
 use super::session;
 use super::toc::{DataItem, DataSource};
 use crate::pg::connect::{PgError, Target};
-use crate::progress::Meter;
+use crate::progress::Progress;
 
 /// Bytes of a large object read per round trip.
 const LO_CHUNK: i32 = 1 << 20;
@@ -53,6 +53,7 @@ pub async fn write_all(
     dir: &Path,
     jobs: usize,
     pool: &CompressPool,
+    progress: &dyn Progress,
 ) -> Result<Vec<DataFile>, DumpError> {
     items.sort_by(|a, b| {
         b.source
@@ -61,7 +62,8 @@ pub async fn write_all(
             .then(a.dump_id.cmp(&b.dump_id))
     });
     let workers = jobs.clamp(1, items.len().max(1));
-    let meter = Arc::new(Meter::start("table data", Some(items.len() as u64)));
+    let meter: Arc<dyn crate::progress::Meter> =
+        Arc::from(progress.meter("table data", Some(items.len() as u64)));
     let queue = Arc::new(Mutex::new(VecDeque::from(items)));
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..workers {

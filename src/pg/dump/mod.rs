@@ -27,6 +27,7 @@ use self::schema::{CatalogSession, Entry, ObjKey, USER_SCHEMA, catalog};
 use crate::error::ErrorKind;
 use crate::pg::archive::{self, Compression};
 use crate::pg::connect::{PgError, Target};
+use crate::progress::Progress;
 
 /// Dump settings.
 #[derive(Debug, Clone, Copy)]
@@ -156,11 +157,13 @@ impl DumpError {
     }
 }
 
-/// Dumps the database behind `target` into the new directory `dir`.
+/// Dumps the database behind `target` into the new directory `dir`, reporting the table data
+/// phase to `progress`.
 pub async fn dump_database(
     target: &Target,
     dir: &Path,
     options: DumpOptions,
+    progress: &dyn Progress,
 ) -> Result<DumpSummary, DumpError> {
     let leader = session::Leader::start(target).await?;
     let cx = CatalogSession {
@@ -266,6 +269,7 @@ pub async fn dump_database(
         dir,
         options.jobs,
         &pool,
+        progress,
     )
     .await?;
 

@@ -1,4 +1,4 @@
-//! The command layer's error: everything that can make a subcommand fail.
+//! The engine's error: everything that can make an operation (and so a subcommand) fail.
 //!
 //! The error graph runs one way. Each lower layer (`fsutil`, `generation`, `manifest`, `lock`,
 //! `config`, `pg`, `objects`) owns its error type and decides each variant's
@@ -8,7 +8,7 @@
 //! `verify`, a signal). [`Error::kind`] asks the source for its kind and never looks inside it;
 //! the binary turns the kind into an exit code.
 //!
-//! It lives here rather than in `src/error.rs` so that `src/error.rs` (the [`ErrorKind`] enum)
+//! It lives in the engine rather than in `src/error.rs` so that `src/error.rs` (the [`ErrorKind`] enum)
 //! stays a leaf every layer can use without importing the layers above it.
 
 use std::path::PathBuf;

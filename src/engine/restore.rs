@@ -1,0 +1,271 @@
+//! A restore run: generation → root lock → verify everything (manifest hashes, archive TOC,
+//! every data stream, servers reachable, privileges) → only then replace the database, then
+//! put the objects back. A selected part the generation does not hold is skipped with a notice.
+//!
+//! A fullsite generation's data streams are not decoded ahead: its manifest check has just
+//! matched every file's BLAKE3, so they are the bytes the backup wrote. Generations without a
+//! manifest (legacy, stock archives) have every data stream decoded before anything changes.
+//! A generation whose manifest check finds problems is refused ([`Error::Damaged`]) after
+//! they are reported to [`Progress::checked`].
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use super::error::{Error, Result};
+use crate::config::{self, DbSettings, S3Settings};
+use crate::generation::{Catalog, Generation, GenerationKind, GenerationName};
+use crate::integrity::verify_generation;
+use crate::lock::RootLock;
+use crate::manifest::Parts;
+use crate::objects::patience::Patience;
+use crate::objects::restore_buckets::{ObjectRestoreOptions, ObjectsRestored, restore_objects};
+use crate::objects::s3::S3Store;
+use crate::pg::connect::Target;
+use crate::pg::restore::{DataCheck, RestoreOptions, check_archive, restore_database};
+use crate::progress::Progress;
+
+/// Everything a restore needs, resolved once from flags, variables and defaults.
+#[derive(Debug, Clone)]
+pub struct RestoreSettings {
+    /// The backup root.
+    pub root: PathBuf,
+    /// The generation to restore.
+    pub name: GenerationName,
+    /// The parts selected (at least one); a part the generation does not hold is skipped.
+    pub parts: Parts,
+    /// The configured database: the target unless `into_db` is given, and the connection used
+    /// to create `into_db`.
+    pub db: DbSettings,
+    /// The S3 server, when the objects are selected.
+    pub s3: Option<S3Settings>,
+    /// Restore into this database instead (created if missing).
+    pub into_db: Option<String>,
+    /// All or nothing, on one connection.
+    pub single_transaction: bool,
+    /// Apply the owners the archive records (never for legacy generations).
+    pub owners: bool,
+    /// Apply the privileges the archive records.
+    pub privileges: bool,
+    /// Leave objects the generation does not hold.
+    pub keep_extra: bool,
+    /// Parallel connections for table data and indexes (1 with `single_transaction`).
+    pub jobs: usize,
+    /// Object uploads at once.
+    pub transfers: usize,
+    /// Longest silence from a server before the run fails.
+    pub stall_timeout: Duration,
+    /// How long to wait for the root lock (`None`: fail at once when it is held).
+    pub wait_lock: Option<Duration>,
+}
+
+/// What a restore did.
+#[derive(Debug, Clone)]
+pub struct RestoreSummary {
+    /// The generation restored.
+    pub generation: String,
+    /// The database part, if restored.
+    pub database: Option<crate::pg::restore::RestoreSummary>,
+    /// The object part, if restored.
+    pub objects: Option<ObjectsRestored>,
+    /// Wall time from taking the lock to the end.
+    pub seconds: f64,
+}
+
+/// Restores generation `settings.name`.
+pub async fn restore(
+    settings: &RestoreSettings,
+    progress: &dyn Progress,
+) -> Result<RestoreSummary> {
+    let (root, name) = (&settings.root, &settings.name);
+    let catalog = Catalog::scan(root)?;
+    let generation = catalog
+        .get(name.as_str())
+        .filter(|g| g.is_complete())
+        .ok_or_else(|| Error::GenerationNotFound {
+            name: name.to_string(),
+            root: root.clone(),
+        })?
+        .clone();
+    let db = settings.parts.db && present(&generation, "database", generation.has_db());
+    let objects =
+        settings.parts.objects && present(&generation, "objects", generation.has_objects());
+    if !db && !objects {
+        return Err(Error::Usage(format!(
+            "generation '{name}' holds none of the parts selected to restore"
+        )));
+    }
+    let database = settings
+        .into_db
+        .clone()
+        .unwrap_or_else(|| settings.db.name.clone());
+    let stall = settings.stall_timeout;
+    let target = Target::resolve(&settings.db, &database)?.with_stall(stall);
+    let archive = db
+        .then(|| archive_path(&generation, &settings.db))
+        .transpose()?;
+    let patience = Patience::new(stall);
+    let s3 = match (&settings.s3, objects) {
+        (Some(s3), true) => Some(S3Store::new(s3, stall)?),
+        _ => None,
+    };
+
+    let _lock = RootLock::acquire(root, "restore", settings.wait_lock).await?;
+    let started = Instant::now();
+    let manifest = matches!(generation.kind, GenerationKind::Fullsite(_));
+    if manifest {
+        let path = generation.path.clone();
+        let report = tokio::task::spawn_blocking(move || verify_generation(&path))
+            .await
+            .map_err(|source| Error::Task {
+                what: "verification",
+                source,
+            })?;
+        progress.checked(name.as_str(), &report);
+        if !report.problems.is_empty() {
+            return Err(Error::Damaged {
+                name: name.to_string(),
+                problems: report.problems.len(),
+            });
+        }
+        tracing::info!(
+            "'{name}' verified: {} files match the manifest",
+            report.files
+        );
+    }
+    let checked = match &archive {
+        Some(archive) => {
+            let data = if manifest {
+                DataCheck::Present
+            } else {
+                DataCheck::Decode
+            };
+            let threads = settings.jobs.max(config::cores());
+            Some(check_archive(archive, threads, data).await?)
+        }
+        None => None,
+    };
+    if let Some(s3) = &s3 {
+        crate::objects::listing::list_buckets(s3, &patience).await?;
+    }
+    let mut summary = RestoreSummary {
+        generation: name.to_string(),
+        database: None,
+        objects: None,
+        seconds: 0.0,
+    };
+    if let Some(checked) = checked {
+        if settings.into_db.is_some() {
+            create_database_if_missing(&settings.db, &database).await?;
+        }
+        // The legacy script dumped with `pg_dump --no-owner` and restored with `pg_restore
+        // --no-owner`; its archives still name the dumping role in every entry, which the
+        // restore must not turn into owners (that role may not even exist here).
+        let legacy = matches!(generation.kind, GenerationKind::Legacy);
+        if legacy && settings.owners {
+            tracing::info!(
+                "'{name}' was made by the legacy script (pg_dump --no-owner): its owners are not applied"
+            );
+        }
+        let options = RestoreOptions {
+            jobs: settings.jobs,
+            single_transaction: settings.single_transaction,
+            owners: settings.owners && !legacy,
+            privileges: settings.privileges,
+        };
+        let done = restore_database(checked, &target, options).await?;
+        tracing::info!(
+            "restore done: '{name}' into {target}: {} tables, {} entries, {} of data in {:.1}s (checks {:.1}s)",
+            done.tables,
+            done.entries,
+            crate::human::bytes(done.bytes),
+            started.elapsed().as_secs_f64(),
+            done.check_seconds
+        );
+        summary.database = Some(done);
+    }
+    if let (Some(s3), Some(s3_settings)) = (&s3, &settings.s3) {
+        let started = Instant::now();
+        let options = ObjectRestoreOptions {
+            concurrency: settings.transfers,
+            keep_extra: settings.keep_extra,
+            anon_download_buckets: s3_settings.anon_download_buckets.clone(),
+            patience,
+        };
+        let done = restore_objects(s3, &generation, &options, progress).await?;
+        tracing::info!(
+            "objects restored from '{name}': {} buckets, {} uploaded ({}), {} already present, {} extra deleted, in {:.1}s",
+            done.buckets,
+            done.uploaded,
+            crate::human::bytes(done.bytes),
+            done.skipped,
+            done.deleted,
+            started.elapsed().as_secs_f64()
+        );
+        summary.objects = Some(done);
+    }
+    summary.seconds = started.elapsed().as_secs_f64();
+    Ok(summary)
+}
+
+/// Whether the generation holds `part`; says so when it does not.
+fn present(generation: &Generation, part: &str, held: bool) -> bool {
+    if !held {
+        tracing::info!(
+            "generation '{}' holds no {part}; skipping that part",
+            generation.name
+        );
+    }
+    held
+}
+
+/// The database archive of a generation: the manifest's record, else `db/<name>.dump`.
+fn archive_path(generation: &Generation, settings: &DbSettings) -> Result<PathBuf> {
+    let relative = match &generation.kind {
+        GenerationKind::Fullsite(header) => {
+            if !header.parts.db {
+                return Err(Error::Usage(format!(
+                    "generation '{}' holds no database (it was made with --no-db)",
+                    generation.name
+                )));
+            }
+            header.source.database.as_ref().map_or_else(
+                || format!("db/{}.dump", settings.name),
+                |d| d.archive.clone(),
+            )
+        }
+        // The legacy script always wrote db/stgy.dump, whatever the database was called.
+        _ if generation.path.join("db/stgy.dump").exists() => "db/stgy.dump".to_string(),
+        _ => format!("db/{}.dump", settings.name),
+    };
+    let path = generation.path.join(&relative);
+    if !path.exists() {
+        return Err(Error::Usage(format!(
+            "generation '{}' has no database archive '{relative}'",
+            generation.name
+        )));
+    }
+    Ok(path)
+}
+
+/// `--into-db`: creates the database when it does not exist yet.
+async fn create_database_if_missing(settings: &DbSettings, database: &str) -> Result<()> {
+    let admin = Target::resolve(settings, &settings.name)?;
+    let client = admin.connect().await?;
+    let exists = client
+        .query_opt(
+            "SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1",
+            &[&database],
+        )
+        .await
+        .map_err(|e| admin.error("look up databases on", &e))?
+        .is_some();
+    if !exists {
+        let sql = format!("CREATE DATABASE \"{}\"", database.replace('"', "\"\""));
+        client
+            .batch_execute(&sql)
+            .await
+            .map_err(|e| admin.error(format!("create database {database} on"), &e))?;
+        tracing::info!("created database {database}");
+    }
+    Ok(())
+}
