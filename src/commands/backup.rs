@@ -49,7 +49,7 @@ pub async fn run(args: BackupArgs, vars: &Vars) -> Result<()> {
         eprint!("{}", summary.text());
     }
     if args.json {
-        println!("{}", serde_json::to_string(&summary).unwrap_or_default());
+        super::json::print(&summary);
     }
     Ok(())
 }

@@ -5,6 +5,7 @@
 //! and release the lock, and the run ends with [`Error::Stopped`].
 
 mod backup;
+mod json;
 mod list;
 mod prune;
 mod restore;

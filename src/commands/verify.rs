@@ -5,6 +5,9 @@
 
 use std::path::PathBuf;
 
+use serde::Serialize;
+
+use super::json;
 use crate::cli::VerifyArgs;
 use crate::config::{self, Vars};
 use crate::error::{Error, Result};
@@ -14,6 +17,45 @@ use chrono::Local;
 use crate::verify::{
     LastVerify, Problem, Report, Sample, record, verify_archive, verify_generation_sampled,
 };
+
+/// `verify --json`: every generation checked, with its problems (fields in alphabetical order,
+/// see [`json`]).
+#[derive(Serialize)]
+struct VerifyJson {
+    generations: Vec<VerifiedGeneration>,
+    root: String,
+}
+
+/// One generation of `verify --json`.
+#[derive(Serialize)]
+struct VerifiedGeneration {
+    /// Bytes hashed.
+    bytes: u64,
+    /// Files hashed.
+    files: u64,
+    name: String,
+    problems: Vec<ProblemJson>,
+}
+
+/// One problem of `verify --json`: its kind, the file concerned and what is wrong, where the
+/// kind has them.
+#[derive(Serialize)]
+struct ProblemJson {
+    detail: Option<String>,
+    kind: &'static str,
+    path: Option<String>,
+}
+
+impl From<&Problem> for ProblemJson {
+    fn from(problem: &Problem) -> ProblemJson {
+        let (kind, path, detail) = problem.parts();
+        ProblemJson {
+            detail,
+            kind,
+            path: path.map(str::to_string),
+        }
+    }
+}
 
 pub fn run(args: VerifyArgs, vars: &Vars) -> Result<()> {
     let root = config::backup_root(args.root.root.as_deref(), vars);
@@ -34,7 +76,7 @@ pub fn run(args: VerifyArgs, vars: &Vars) -> Result<()> {
     };
     let mut damaged = Vec::new();
     let mut problems = 0;
-    let mut json = Vec::new();
+    let mut verified = Vec::new();
     let sample = args.sample.filter(|p| *p < 100.0).map(|percent| Sample {
         percent,
         seed: args
@@ -56,20 +98,12 @@ pub fn run(args: VerifyArgs, vars: &Vars) -> Result<()> {
             &names,
         );
         if args.json {
-            let listed: Vec<serde_json::Value> = report
-                .problems
-                .iter()
-                .map(|p| {
-                    let (kind, path, detail) = p.parts();
-                    serde_json::json!({"kind": kind, "path": path, "detail": detail})
-                })
-                .collect();
-            json.push(serde_json::json!({
-                "name": generation.name,
-                "files": report.files,
-                "bytes": report.bytes,
-                "problems": listed,
-            }));
+            verified.push(VerifiedGeneration {
+                bytes: report.bytes,
+                files: report.files,
+                name: generation.name.clone(),
+                problems: report.problems.iter().map(ProblemJson::from).collect(),
+            });
         }
         for problem in report.problems.iter().filter(|_| !args.json) {
             if args.all {
@@ -91,7 +125,10 @@ pub fn run(args: VerifyArgs, vars: &Vars) -> Result<()> {
         }
     }
     if args.json {
-        println!("{}", serde_json::json!({"root": root, "generations": json}));
+        json::print(&VerifyJson {
+            generations: verified,
+            root: root.to_string_lossy().into_owned(),
+        });
     }
     match damaged.len() {
         0 => Ok(()),
