@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use crate::support::cli::Sandbox;
 use crate::support::db::{
-    backup_from, checksums, env_for_server, restore_into, schema_of, stock_dump,
+    backup_from, checksums, env_for_server, line_diff, restore_into, schema_of, stock_dump,
 };
 use crate::support::parity::{self, Allowed};
 use crate::support::pg;
@@ -264,30 +264,6 @@ fn parity_of_corpus(pg: &PgServer, file: &Path) -> (String, usize) {
         }
     }
     (report, entries)
-}
-
-/// The lines `expected` holds more often than `actual` (`-`), and the other way round (`+`).
-fn line_diff(expected: &str, actual: &str) -> String {
-    let count = |text: &str| {
-        let mut counts: std::collections::BTreeMap<String, i64> = Default::default();
-        for line in text.lines() {
-            *counts.entry(line.to_string()).or_default() += 1;
-        }
-        counts
-    };
-    let (a, b) = (count(expected), count(actual));
-    let mut out = String::new();
-    for (line, n) in &a {
-        for _ in 0..(n - b.get(line).copied().unwrap_or(0)).max(0) {
-            out.push_str(&format!("  - {line}\n"));
-        }
-    }
-    for (line, n) in &b {
-        for _ in 0..(n - a.get(line).copied().unwrap_or(0)).max(0) {
-            out.push_str(&format!("  + {line}\n"));
-        }
-    }
-    out
 }
 
 #[test]

@@ -4,20 +4,12 @@
 
 use std::path::Path;
 
-use crate::support::cli::{Run, Sandbox};
+use crate::support::cli::Sandbox;
 use crate::support::db::{
-    backup_from, checksums, env_for_server, load_fixture, restore_into, schema_of, stock_dump,
+    backup_from, checksums, load_fixture, restore, restore_into, schema_of, stock_dump,
 };
 use crate::support::postgres::PgServer;
 use crate::support::{pg17, servers};
-
-fn restore(pg: &PgServer, sandbox: &Sandbox, db: &str, args: &[&str]) -> Run {
-    let env = env_for_server(pg, db);
-    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let mut all = vec!["restore", "--no-objects"];
-    all.extend_from_slice(args);
-    sandbox.run_with(&all, &pairs)
-}
 
 /// Backs up the fixture, restores it with fullsite (parallel, then in one transaction) into new
 /// databases, and compares with a stock round trip of the same source.

@@ -5,16 +5,14 @@
 //! that would make the replacement reach into a schema the archive does not hold stops the
 //! restore before anything changes (see `src/pg/restore/replace.rs`).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use crate::support::cli::{Run, Sandbox};
-use crate::support::db::{env_for_server, load_file, restore_into, schema_of, state_of};
+use crate::support::cli::Sandbox;
+use crate::support::db::{
+    env_for_server, load_file, outside_schemas_corpus, restore, restore_into, schema_of, state_of,
+};
 use crate::support::pg;
 use crate::support::postgres::PgServer;
-
-fn corpus() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/pg/restore/outside-schemas.sql")
-}
 
 /// A generation holding a stock `pg_dump -Fd` of `db`.
 fn stock_generation(pg: &PgServer, sandbox: &Sandbox, db: &str, generation: &str) -> PathBuf {
@@ -35,14 +33,6 @@ fn stock_generation(pg: &PgServer, sandbox: &Sandbox, db: &str, generation: &str
     ];
     pg.client("pg_dump", &args);
     archive
-}
-
-fn restore(pg: &PgServer, sandbox: &Sandbox, db: &str, args: &[&str]) -> Run {
-    let env = env_for_server(pg, db);
-    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let mut all = vec!["restore", "--no-objects"];
-    all.extend_from_slice(args);
-    sandbox.run_with(&all, &pairs)
 }
 
 /// What happens to a live database after its backup: the backup's objects outside schemas
@@ -99,7 +89,7 @@ fn outside_schemas(pg: &PgServer, db: &str) -> String {
 fn in_place_restore_replaces_objects_outside_schemas(major: u32) {
     let pg = pg(major);
     let sandbox = Sandbox::new();
-    let db = load_file(pg, "replace", &corpus());
+    let db = load_file(pg, "replace", &outside_schemas_corpus());
     let archive = stock_generation(pg, &sandbox, &db, "full-site-2026-01-01");
     let reference = restore_into(pg, &archive, &["--single-transaction"]);
     let expected = (
@@ -159,7 +149,7 @@ fn a_dependency_from_a_schema_the_archive_does_not_hold_stops_the_restore_before
 {
     let pg = pg(16);
     let sandbox = Sandbox::new();
-    let db = load_file(pg, "dependent", &corpus());
+    let db = load_file(pg, "dependent", &outside_schemas_corpus());
     stock_generation(pg, &sandbox, &db, "full-site-2026-01-01");
     // Made after the backup, in a schema the archive does not hold: the restore keeps that
     // schema, so it may not drop the server its table needs.

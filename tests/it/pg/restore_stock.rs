@@ -16,14 +16,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::support::cli::{Run, Sandbox};
-use crate::support::db::{env_for_server, line_diff, load_file, restore_into, schema_of, state_of};
+use crate::support::db::{
+    env_for_server, line_diff, load_file, outside_schemas_corpus, restore, restore_into, schema_of,
+    state_of,
+};
 use crate::support::pg;
 use crate::support::postgres::PgServer;
-
-/// The corpus: objects outside schemas, large objects, an event trigger, a materialized view.
-fn corpus() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/pg/restore/outside-schemas.sql")
-}
 
 /// A generation holding a stock pg_dump archive of `db` (made with `dump_args`) as its
 /// database, the way the legacy script's generations hold theirs; the archive's path.
@@ -53,20 +51,11 @@ fn stock_generation(
     archive
 }
 
-/// `fullsite restore --no-objects ARGS` against `pg`, configured for database `db`.
-fn restore(pg: &PgServer, sandbox: &Sandbox, db: &str, args: &[&str]) -> Run {
-    let env = env_for_server(pg, db);
-    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let mut all = vec!["restore", "--no-objects"];
-    all.extend_from_slice(args);
-    sandbox.run_with(&all, &pairs)
-}
-
 /// Every format × compression of `major`'s pg_dump, each restored by fullsite in one of its
 /// modes, against stock pg_restore of the same archive.
 fn stock_archives_restore_as_pg_restore_does(major: u32) {
     let pg = pg(major);
-    let source = load_file(pg, "stock", &corpus());
+    let source = load_file(pg, "stock", &outside_schemas_corpus());
     let sandbox = Sandbox::new();
     let mut variants: Vec<(&str, &[&str], &[&str])> = vec![
         ("directory, gzip", &["-Fd"], &["--jobs", "2"]),
@@ -404,7 +393,7 @@ fn an_lz4_directory_archive_is_refused_as_unsupported_before_anything_changes() 
 /// one transaction, gives what a stock dump/restore cycle gives.
 fn fullsite_generations_restore_in_every_mode(major: u32) {
     let pg = pg(major);
-    let source = load_file(pg, "native", &corpus());
+    let source = load_file(pg, "native", &outside_schemas_corpus());
     let sandbox = Sandbox::new();
     let stock = stock_generation(pg, &sandbox, &source, "full-site-2026-01-01", &["-Fd"]);
     let reference = restore_into(pg, &stock, &["--single-transaction"]);

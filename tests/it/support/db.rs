@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::cli::Sandbox;
+use super::cli::{Run, Sandbox};
 use super::postgres::PgServer;
 use super::servers;
 
@@ -36,6 +36,21 @@ pub fn env_for_server(pg: &PgServer, db: &str) -> Vec<(String, String)> {
     .into_iter()
     .map(|(k, v)| (k.to_string(), v))
     .collect()
+}
+
+/// `fullsite restore --no-objects ARGS` with the database settings of `db` on `pg`.
+pub fn restore(pg: &PgServer, sandbox: &Sandbox, db: &str, args: &[&str]) -> Run {
+    let env = env_for_server(pg, db);
+    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let mut all = vec!["restore", "--no-objects"];
+    all.extend_from_slice(args);
+    sandbox.run_with(&all, &pairs)
+}
+
+/// The restore corpus (fixtures/pg/restore/outside-schemas.sql): objects outside schemas, large
+/// objects, an event trigger, a materialized view.
+pub fn outside_schemas_corpus() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/pg/restore/outside-schemas.sql")
 }
 
 pub fn env_for(db: &str) -> Vec<(String, String)> {
