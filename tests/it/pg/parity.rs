@@ -81,19 +81,7 @@ fn load(pg: &PgServer, file: &Path) -> String {
         .to_string_lossy()
         .replace('-', "_");
     let db = pg.create_database(&format!("parity_{stem}"));
-    pg.client(
-        "psql",
-        &[
-            "-X",
-            "-q",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-d",
-            &db,
-            "-f",
-            file.to_str().unwrap(),
-        ],
-    );
+    pg.load_file(&db, file);
     db
 }
 

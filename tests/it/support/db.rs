@@ -16,11 +16,7 @@ pub fn load_fixture(pg: &PgServer, prefix: &str) -> String {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("fixture.sql");
     std::fs::write(&file, FIXTURE).unwrap();
-    let file = file.to_str().unwrap();
-    pg.client(
-        "psql",
-        &["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", &db, "-f", file],
-    );
+    pg.load_file(&db, &file);
     db
 }
 
@@ -151,11 +147,7 @@ pub fn stock_dump(pg: &PgServer, db: &str, dir: &Path, name: &str, extra: &[&str
 /// Loads the SQL file `path` (with `ON_ERROR_STOP`) into a new database on `pg`; its name.
 pub fn load_file(pg: &PgServer, prefix: &str, path: &Path) -> String {
     let db = pg.create_database(prefix);
-    let file = path.to_str().unwrap();
-    pg.client(
-        "psql",
-        &["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", &db, "-f", file],
-    );
+    pg.load_file(&db, path);
     db
 }
 

@@ -9,6 +9,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
@@ -58,6 +59,8 @@ pub struct PgServer {
     password: String,
     version: String,
     stopped: bool,
+    /// Held while an SQL file loads: see [`PgServer::load_file`].
+    loading: Mutex<()>,
 }
 
 impl PgServer {
@@ -88,6 +91,7 @@ impl PgServer {
             password: format!("pw-{}", random_hex(12)),
             version: String::new(),
             stopped: false,
+            loading: Mutex::new(()),
         };
         if running_as_root() {
             hand_to_postgres_user(&server.dir);
@@ -251,6 +255,19 @@ impl PgServer {
             "psql",
             &["-X", "-At", "-v", "ON_ERROR_STOP=1", "-d", db, "-c", sql],
         )
+    }
+
+    /// Runs the SQL file `path` in `db` with psql (`ON_ERROR_STOP`), one file at a time per
+    /// server. Corpora create cluster-wide roles guarded by "create it unless it exists",
+    /// which two sessions running at once can both pass; the tests of the whole run share the
+    /// servers, so two of them may load the same corpus at the same moment.
+    pub fn load_file(&self, db: &str, path: &Path) {
+        let file = path.to_str().expect("SQL file paths are UTF-8");
+        let _one_at_a_time = self.loading.lock().unwrap_or_else(|e| e.into_inner());
+        self.client(
+            "psql",
+            &["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", db, "-f", file],
+        );
     }
 
     /// Runs one of this server's client programs against it; returns stdout, panics on failure.
