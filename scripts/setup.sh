@@ -2,7 +2,7 @@
 # Install what fullsite's tests and demo need, skipping whatever is already there.
 #
 # Idempotent; for a fresh Debian/Ubuntu machine, as root or as a user with sudo. It installs and
-# never starts anything: the test harness (tests/support) starts and stops its own throwaway
+# never starts anything: the test harness (tests/it/support) starts and stops its own throwaway
 # PostgreSQL and Garage servers on free loopback ports. If installing the postgresql package
 # starts the distribution's own cluster, that cluster is left alone; nothing depends on it.
 #

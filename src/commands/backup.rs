@@ -33,7 +33,7 @@ pub async fn run(args: BackupArgs, vars: &Vars) -> Result<()> {
         eprint!("{}", summary::text(&done));
     }
     if args.json {
-        println!("{}", serde_json::to_string(&done).unwrap_or_default());
+        super::json::print(&done);
     }
     Ok(())
 }

@@ -6,11 +6,37 @@
 
 use std::io::IsTerminal;
 
+use serde::Serialize;
+
+use super::json::{self, Parts};
 use crate::cli::ListArgs;
 use crate::config::{self, Vars};
 use crate::engine::Result;
 use crate::generation::{Catalog, Generation, GenerationKind, measure};
 use crate::human::{bytes, printable};
+
+/// `list --json`: the root and its complete generations, oldest first (fields in alphabetical
+/// order, see [`json`]).
+#[derive(Serialize)]
+struct ListJson<'a> {
+    generations: Vec<ListedGeneration<'a>>,
+    root: String,
+}
+
+/// One generation of `list --json`.
+#[derive(Serialize)]
+struct ListedGeneration<'a> {
+    /// Bytes no older generation shares.
+    added_bytes: u64,
+    bytes: u64,
+    files: u64,
+    name: &'a str,
+    parts: Parts,
+    /// `complete` or `legacy`.
+    status: &'static str,
+    /// RFC 3339.
+    time: String,
+}
 
 pub fn run(args: ListArgs, vars: &Vars) -> Result<()> {
     let root = config::backup_root(args.root.root.as_deref(), vars);
@@ -27,25 +53,22 @@ pub fn run(args: ListArgs, vars: &Vars) -> Result<()> {
     }
     let usage = measure(&complete)?;
     if args.json {
-        let generations: Vec<serde_json::Value> = complete
-            .iter()
-            .zip(&usage)
-            .map(|(g, u)| {
-                serde_json::json!({
-                    "name": g.name,
-                    "time": g.time.to_rfc3339(),
-                    "status": g.status(),
-                    "parts": {"db": g.has_db(), "objects": g.has_objects()},
-                    "files": u.files,
-                    "bytes": u.bytes,
-                    "added_bytes": u.new_bytes,
+        json::print(&ListJson {
+            generations: complete
+                .iter()
+                .zip(&usage)
+                .map(|(g, u)| ListedGeneration {
+                    added_bytes: u.new_bytes,
+                    bytes: u.bytes,
+                    files: u.files,
+                    name: &g.name,
+                    parts: Parts::of(g),
+                    status: g.status(),
+                    time: g.time.to_rfc3339(),
                 })
-            })
-            .collect();
-        println!(
-            "{}",
-            serde_json::json!({"root": root, "generations": generations})
-        );
+                .collect(),
+            root: root.to_string_lossy().into_owned(),
+        });
         return Ok(());
     }
     let mut rows = Vec::new();

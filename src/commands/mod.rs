@@ -9,6 +9,7 @@
 //! and release the lock, and the run ends with [`Error::Stopped`].
 
 mod backup;
+mod json;
 mod list;
 pub mod progress;
 mod prune;

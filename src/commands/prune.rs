@@ -3,6 +3,9 @@
 
 use std::time::Duration;
 
+use serde::Serialize;
+
+use super::json;
 use crate::cli::PruneArgs;
 use crate::config::{self, Vars};
 use crate::engine::Result;
@@ -38,23 +41,45 @@ fn settings(args: &PruneArgs, vars: &Vars) -> PruneSettings {
     }
 }
 
-/// `{"dry_run", "keep": [{name, reason}], "remove": [...], "untouched": [...], "removed": [names]}`.
-fn print_json(plan: &PrunePlan, dry_run: bool, removed: &[String]) {
-    let decisions = |list: &[Decision]| -> Vec<serde_json::Value> {
-        list.iter()
-            .map(|d| serde_json::json!({"name": d.name, "reason": d.reason}))
+/// `prune --json`: the plan, and what was removed (nothing with `--dry-run`); fields in
+/// alphabetical order, see [`json`].
+#[derive(Serialize)]
+struct PruneJson<'a> {
+    dry_run: bool,
+    keep: Vec<DecisionJson<'a>>,
+    remove: Vec<DecisionJson<'a>>,
+    /// Names of the generations removed.
+    removed: &'a [String],
+    untouched: Vec<DecisionJson<'a>>,
+}
+
+/// A generation of the plan and why it is kept, removed or left alone.
+#[derive(Serialize)]
+struct DecisionJson<'a> {
+    name: &'a str,
+    reason: &'a str,
+}
+
+impl<'a> DecisionJson<'a> {
+    fn all(decisions: &'a [Decision]) -> Vec<DecisionJson<'a>> {
+        decisions
+            .iter()
+            .map(|d| DecisionJson {
+                name: &d.name,
+                reason: &d.reason,
+            })
             .collect()
-    };
-    println!(
-        "{}",
-        serde_json::json!({
-            "dry_run": dry_run,
-            "keep": decisions(&plan.keep),
-            "remove": decisions(&plan.remove),
-            "untouched": decisions(&plan.untouched),
-            "removed": removed,
-        })
-    );
+    }
+}
+
+fn print_json(plan: &PrunePlan, dry_run: bool, removed: &[String]) {
+    json::print(&PruneJson {
+        dry_run,
+        keep: DecisionJson::all(&plan.keep),
+        remove: DecisionJson::all(&plan.remove),
+        removed,
+        untouched: DecisionJson::all(&plan.untouched),
+    });
 }
 
 fn print_plan(plan: &PrunePlan) {

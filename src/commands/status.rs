@@ -2,13 +2,59 @@
 //! With `--max-age HOURS` the exit code is 1 when that generation is older (or missing).
 
 use chrono::Local;
+use serde::Serialize;
 
+use super::json::{self, Parts};
 use crate::cli::StatusArgs;
 use crate::config::{self, Vars};
 use crate::engine::{Error, Result};
 use crate::generation::Catalog;
 use crate::human::{age, printable};
 use crate::integrity::{LastVerify, RESULTS_FILE};
+/// `status --json` (fields in alphabetical order, see [`json`]).
+#[derive(Serialize)]
+struct StatusJson<'a> {
+    /// Whether the newest complete generation is within `--max-age` (null without it).
+    fresh: Option<bool>,
+    /// Complete generations in the root.
+    generations: usize,
+    max_age_hours: Option<f64>,
+    newest: Option<NewestJson<'a>>,
+    root: String,
+}
+
+/// The newest complete generation in `status --json`.
+#[derive(Serialize)]
+struct NewestJson<'a> {
+    /// Rounded to two decimals.
+    age_hours: f64,
+    last_verify: Option<VerifiedJson<'a>>,
+    name: &'a str,
+    parts: Parts,
+    status: &'static str,
+    /// RFC 3339.
+    time: String,
+}
+
+/// The last verification of the newest generation, as recorded in the root.
+#[derive(Serialize)]
+struct VerifiedJson<'a> {
+    at: &'a str,
+    files: u64,
+    percent: f64,
+    problems: usize,
+}
+
+impl<'a> From<&'a LastVerify> for VerifiedJson<'a> {
+    fn from(last: &'a LastVerify) -> VerifiedJson<'a> {
+        VerifiedJson {
+            at: &last.at,
+            files: last.files,
+            percent: last.percent,
+            problems: last.problems,
+        }
+    }
+}
 
 pub fn run(args: StatusArgs, vars: &Vars) -> Result<()> {
     let root = config::backup_root(args.root.root.as_deref(), vars);
@@ -23,26 +69,20 @@ pub fn run(args: StatusArgs, vars: &Vars) -> Result<()> {
     let last_verify: Option<LastVerify> =
         newest.and_then(|g| crate::results_file::read(&root, RESULTS_FILE, &g.name));
     if args.json {
-        let newest_json = newest.zip(hours).map(|(g, h)| {
-            serde_json::json!({
-                "name": g.name,
-                "time": g.time.to_rfc3339(),
-                "status": g.status(),
-                "age_hours": (h * 100.0).round() / 100.0,
-                "parts": {"db": g.has_db(), "objects": g.has_objects()},
-                "last_verify": last_verify,
-            })
+        json::print(&StatusJson {
+            fresh,
+            generations: catalog.complete().count(),
+            max_age_hours: args.max_age,
+            newest: newest.zip(hours).map(|(g, h)| NewestJson {
+                age_hours: (h * 100.0).round() / 100.0,
+                last_verify: last_verify.as_ref().map(VerifiedJson::from),
+                name: &g.name,
+                parts: Parts::of(g),
+                status: g.status(),
+                time: g.time.to_rfc3339(),
+            }),
+            root: root.to_string_lossy().into_owned(),
         });
-        println!(
-            "{}",
-            serde_json::json!({
-                "root": root,
-                "generations": catalog.complete().count(),
-                "newest": newest_json,
-                "max_age_hours": args.max_age,
-                "fresh": fresh,
-            })
-        );
     } else {
         print_text(&root, &catalog, newest, hours);
         if newest.is_some() {

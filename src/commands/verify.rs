@@ -4,6 +4,9 @@
 //! the first archive that could not be checked (2 for a version this build does not read, 1 for
 //! a file it may not read).
 
+use serde::Serialize;
+
+use super::json;
 use chrono::Local;
 
 use super::progress::{CliProgress, ProblemLines};
@@ -14,6 +17,45 @@ use crate::engine::{Error, Result};
 use crate::error::ErrorKind;
 use crate::generation::GenerationName;
 use crate::integrity::{Problem, Sample};
+
+/// `verify --json`: every generation checked, with its problems (fields in alphabetical order,
+/// see [`json`]).
+#[derive(Serialize)]
+struct VerifyJson {
+    generations: Vec<VerifiedGeneration>,
+    root: String,
+}
+
+/// One generation of `verify --json`.
+#[derive(Serialize)]
+struct VerifiedGeneration {
+    /// Bytes hashed.
+    bytes: u64,
+    /// Files hashed.
+    files: u64,
+    name: String,
+    problems: Vec<ProblemJson>,
+}
+
+/// One problem of `verify --json`: its kind, the file concerned and what is wrong, where the
+/// kind has them.
+#[derive(Serialize)]
+struct ProblemJson {
+    detail: Option<String>,
+    kind: &'static str,
+    path: Option<String>,
+}
+
+impl From<&Problem> for ProblemJson {
+    fn from(problem: &Problem) -> ProblemJson {
+        let (kind, path, detail) = problem.parts();
+        ProblemJson {
+            detail,
+            kind,
+            path: path.map(str::to_string),
+        }
+    }
+}
 
 pub fn run(args: VerifyArgs, vars: &Vars) -> Result<()> {
     let settings = settings(&args, vars)?;
@@ -76,31 +118,18 @@ fn settings(args: &VerifyArgs, vars: &Vars) -> Result<VerifySettings> {
     })
 }
 
-/// `{"root", "generations": [{name, files, bytes, problems: [{kind, path, detail}]}]}`.
 fn print_json(summary: &VerifySummary) {
-    let generations: Vec<serde_json::Value> = summary
-        .generations
-        .iter()
-        .map(|g| {
-            let listed: Vec<serde_json::Value> = g
-                .report
-                .problems
-                .iter()
-                .map(|p| {
-                    let (kind, path, detail) = p.parts();
-                    serde_json::json!({"kind": kind, "path": path, "detail": detail})
-                })
-                .collect();
-            serde_json::json!({
-                "name": g.name,
-                "files": g.report.files,
-                "bytes": g.report.bytes,
-                "problems": listed,
+    json::print(&VerifyJson {
+        generations: summary
+            .generations
+            .iter()
+            .map(|g| VerifiedGeneration {
+                bytes: g.report.bytes,
+                files: g.report.files,
+                name: g.name.clone(),
+                problems: g.report.problems.iter().map(ProblemJson::from).collect(),
             })
-        })
-        .collect();
-    println!(
-        "{}",
-        serde_json::json!({"root": summary.root, "generations": generations})
-    );
+            .collect(),
+        root: summary.root.to_string_lossy().into_owned(),
+    });
 }
