@@ -123,6 +123,21 @@ pub enum Error {
         problems: usize,
     },
 
+    /// A restore drill could not run to its end.
+    #[error(transparent)]
+    Drill(#[from] crate::drill::DrillError),
+
+    /// A restore drill ran and found damage or mismatches; the report was already printed.
+    #[error("drill of generation '{name}' failed: {mismatches} mismatch(es), first: {first}")]
+    DrillFailed {
+        /// The generation name.
+        name: String,
+        /// How many mismatches were reported.
+        mismatches: usize,
+        /// The first of them.
+        first: String,
+    },
+
     /// A freshness check failed (`status --max-age`).
     #[error("{0}")]
     Stale(String),
@@ -162,6 +177,9 @@ impl Error {
             }
             Error::GenerationExists { .. } | Error::GenerationNotFound { .. } => ExitStatus::Usage,
             Error::Dump(crate::pg::dump::DumpError::UntestedServer { .. }) => ExitStatus::Usage,
+            Error::Dump(crate::pg::dump::DumpError::Refs(e)) => e.exit_status(),
+            Error::Drill(e) => e.exit_status(),
+            Error::DrillFailed { .. } => ExitStatus::Damage,
             Error::Restore(crate::pg::restore::RestoreError::MissingRoles { .. }) => {
                 ExitStatus::Usage
             }

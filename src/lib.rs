@@ -22,6 +22,8 @@
 //! - [`generation`]: names, the catalog of a root, building and publishing.
 //! - [`manifest`]: the per-generation record of every file; [`verify`] checks against it.
 //! - [`prune`]: retention planning and removal.
+//! - [`drill`]: restore a generation into a scratch database and compare it with the manifest;
+//!   [`refs`]: references from rows to objects (dangling, orphans); [`pings`]: monitor pings.
 //! - [`commands`]: one module per subcommand, tying the above together.
 
 pub mod cli;
@@ -29,6 +31,7 @@ pub mod commands;
 pub mod config;
 pub mod dedup;
 pub mod display;
+pub mod drill;
 pub mod error;
 pub mod failpoint;
 pub mod fsutil;
@@ -38,8 +41,10 @@ pub mod logging;
 pub mod manifest;
 pub mod objects;
 pub mod pg;
+pub mod pings;
 pub mod progress;
 pub mod prune;
+pub mod refs;
 pub mod signals;
 pub mod summary;
 pub mod verify;

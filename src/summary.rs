@@ -77,9 +77,39 @@ pub struct BackupSummary {
     pub database: Option<DatabaseSummary>,
     /// The object part, if backed up.
     pub objects: Option<ObjectsSummary>,
+    /// What the rows → objects query found, when one ran.
+    pub references: Option<ReferencesSummary>,
+    /// Distinct references to objects the generation lacks (`None`: no query ran, or the
+    /// generation holds no objects).
+    pub dangling_references: Option<u64>,
+}
+
+/// The rows → objects query's findings at backup.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct ReferencesSummary {
+    /// Rows the query returned.
+    pub references: u64,
+    /// Distinct objects among them.
+    pub distinct: u64,
+    /// The first dangling ones, as `bucket/key`.
+    pub dangling_keys: Vec<String>,
 }
 
 impl BackupSummary {
+    /// Takes the rows → objects findings from their manifest record.
+    pub fn note_references(&mut self, record: &crate::manifest::ReferencesRecord) {
+        self.dangling_references = record.dangling;
+        self.references = Some(ReferencesSummary {
+            references: record.references,
+            distinct: record.distinct,
+            dangling_keys: record
+                .dangling_keys
+                .iter()
+                .map(|r| format!("{}/{}", r.bucket, r.key))
+                .collect(),
+        });
+    }
+
     /// The readable block printed on stderr at the end of a backup.
     pub fn text(&self) -> String {
         let mut out = format!("backup summary: {}\n", self.generation);
@@ -127,6 +157,31 @@ impl BackupSummary {
                     o.changed_during_backup
                 ));
             }
+        }
+        if let Some(r) = &self.references {
+            out.push_str(&format!(
+                "  references {} ({} distinct objects){}\n",
+                r.references,
+                r.distinct,
+                match self.dangling_references {
+                    Some(0) => ", none dangling".to_string(),
+                    Some(n) => format!(
+                        ", {n} dangling: {}{}",
+                        r.dangling_keys
+                            .iter()
+                            .take(crate::refs::DANGLING_WARNED)
+                            .map(|k| crate::display::printable(k).into_owned())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        if n > r.dangling_keys.len().min(crate::refs::DANGLING_WARNED) as u64 {
+                            ", ..."
+                        } else {
+                            ""
+                        }
+                    ),
+                    None => String::new(),
+                }
+            ));
         }
         out.push_str(&format!(
             "  total     {:.1}s, finished {}\n",
@@ -222,6 +277,20 @@ impl BackupSummary {
                 (o.bytes - o.downloaded_bytes.min(o.bytes)) as f64,
             );
         }
+        if let Some(r) = &self.references {
+            m.gauge(
+                "fullsite_backup_references",
+                "Rows the rows-to-objects query returned",
+                r.references as f64,
+            );
+        }
+        if let Some(dangling) = self.dangling_references {
+            m.gauge(
+                "fullsite_backup_dangling_references",
+                "Distinct referenced objects the generation lacks",
+                dangling as f64,
+            );
+        }
         m.text
     }
 }
@@ -306,6 +375,8 @@ mod tests {
                 changed_during_backup: 0,
                 seconds: 1.6,
             }),
+            references: None,
+            dangling_references: None,
         }
     }
 
@@ -363,6 +434,40 @@ mod tests {
             !summary().text().contains("vanished"),
             "quiet when nothing changed"
         );
+    }
+
+    #[test]
+    fn dangling_references_are_reported_in_every_rendering() {
+        let mut found = summary();
+        found.note_references(&crate::manifest::ReferencesRecord {
+            sql: "SELECT 'b', k FROM t".into(),
+            search_path: "public".into(),
+            references: 7,
+            distinct: 6,
+            digest: "00".into(),
+            dangling: Some(2),
+            dangling_keys: vec![
+                crate::manifest::ObjectRef {
+                    bucket: "img".into(),
+                    key: "a.png".into(),
+                },
+                crate::manifest::ObjectRef {
+                    bucket: "img".into(),
+                    key: "b.png".into(),
+                },
+            ],
+        });
+        let text = found.text();
+        assert!(
+            text.contains("references 7 (6 distinct objects), 2 dangling: img/a.png, img/b.png\n"),
+            "{text}"
+        );
+        let metrics = found.prometheus();
+        assert!(metrics.contains("fullsite_backup_dangling_references 2\n"));
+        let json = serde_json::to_value(&found).unwrap();
+        assert_eq!(json["dangling_references"], 2);
+        assert_eq!(json["references"]["dangling_keys"][1], "img/b.png");
+        assert!(serde_json::to_value(summary()).unwrap()["dangling_references"].is_null());
     }
 
     #[test]

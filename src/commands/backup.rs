@@ -82,6 +82,11 @@ async fn back_up(args: &BackupArgs, vars: &Vars) -> Result<BackupSummary> {
         .map(|settings| S3Store::new(settings, stall))
         .transpose()?;
     let patience = Patience::new(stall);
+    let refs = match &db {
+        Some(_) => crate::refs::RefsQuery::configured(args.refs.refs_sql_file.as_deref(), vars)
+            .map_err(crate::pg::dump::DumpError::from)?,
+        None => None,
+    };
 
     create_private_dir_all(&root)?;
     let _lock = RootLock::acquire(
@@ -106,6 +111,7 @@ async fn back_up(args: &BackupArgs, vars: &Vars) -> Result<BackupSummary> {
         vec![file_entry(partial.dir(), &partial.dir().join(MARKER_FILE))?];
     let mut source = Source::default();
     let mut summary = BackupSummary::default();
+    let mut db_records = (Vec::new(), Vec::new(), None);
 
     if let (Some(db), Some(target)) = (&db, &target) {
         let started = Instant::now();
@@ -118,7 +124,8 @@ async fn back_up(args: &BackupArgs, vars: &Vars) -> Result<BackupSummary> {
             privileges: args.privileges,
             lock_wait,
         };
-        let dumped = dump_database(target, &partial.dir().join(&archive), options).await?;
+        let dumped =
+            dump_database(target, &partial.dir().join(&archive), options, refs.as_ref()).await?;
         let dedup = DedupIndex::load(&catalog, "db/");
         let mut part = DatabaseSummary {
             tables: dumped.tables,
@@ -156,6 +163,7 @@ async fn back_up(args: &BackupArgs, vars: &Vars) -> Result<BackupSummary> {
             );
         }
         summary.database = Some(part);
+        db_records = (dumped.table_rows, dumped.sequences, dumped.references);
         source.database = Some(DatabaseSource {
             name: db.name.clone(),
             server: format!("{}:{}", db.host, db.port),
@@ -228,6 +236,19 @@ async fn back_up(args: &BackupArgs, vars: &Vars) -> Result<BackupSummary> {
             m.deduplicated,
             started.elapsed().as_secs_f64()
         );
+    }
+    // Issue 17: rows per table, sequence values, and the references with their dangling ones.
+    let (tables, sequences, references) = db_records;
+    for table in tables {
+        manifest.add_record(&manifest::Record::Table(table))?;
+    }
+    for sequence in sequences {
+        manifest.add_record(&manifest::Record::Sequence(sequence))?;
+    }
+    if let Some(set) = references {
+        let record = crate::refs::backup_findings(&set, parts.objects.then_some(partial.dir()));
+        summary.note_references(&record);
+        manifest.add_record(&manifest::Record::References(record))?;
     }
     failpoint::pause("backup:before-manifest").await;
     manifest.finish(Local::now().fixed_offset())?;
