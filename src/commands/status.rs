@@ -20,6 +20,7 @@ pub fn run(args: StatusArgs, vars: &Vars) -> Result<()> {
         (None, _) => None,
     };
     let last_verify = newest.and_then(|g| crate::verify::last(&root, &g.name));
+    let last_drill = crate::drill::results::last(&root);
     if args.json {
         let newest_json = newest.zip(hours).map(|(g, h)| {
             serde_json::json!({
@@ -39,6 +40,7 @@ pub fn run(args: StatusArgs, vars: &Vars) -> Result<()> {
                 "newest": newest_json,
                 "max_age_hours": args.max_age,
                 "fresh": fresh,
+                "last_drill": last_drill,
             })
         );
     } else {
@@ -51,6 +53,18 @@ pub fn run(args: StatusArgs, vars: &Vars) -> Result<()> {
                 Some(v) => println!("verified: {} DAMAGED ({} problems)", v.at, v.problems),
                 None => println!("verified: never"),
             }
+        }
+        match &last_drill {
+            Some(d) => println!(
+                "drilled: {} {} {} ({} tables, {} rows, {:.1}s)",
+                d.at,
+                if d.passed { "ok" } else { "FAILED" },
+                printable(&d.generation),
+                d.tables,
+                d.rows,
+                d.seconds
+            ),
+            None => println!("drilled: never"),
         }
     }
     match (newest, args.max_age, hours) {
