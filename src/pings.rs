@@ -75,9 +75,7 @@ impl Pinger {
     }
 
     fn new(url: &str) -> Result<Pinger, String> {
-        let uri: http::Uri = url
-            .parse()
-            .map_err(|_| "is not a URL".to_string())?;
+        let uri: http::Uri = url.parse().map_err(|_| "is not a URL".to_string())?;
         let scheme = uri.scheme_str().unwrap_or_default().to_ascii_lowercase();
         if scheme != "http" && scheme != "https" {
             return Err("is not an http or https URL".into());

@@ -124,8 +124,13 @@ async fn back_up(args: &BackupArgs, vars: &Vars) -> Result<BackupSummary> {
             privileges: args.privileges,
             lock_wait,
         };
-        let dumped =
-            dump_database(target, &partial.dir().join(&archive), options, refs.as_ref()).await?;
+        let dumped = dump_database(
+            target,
+            &partial.dir().join(&archive),
+            options,
+            refs.as_ref(),
+        )
+        .await?;
         let dedup = DedupIndex::load(&catalog, "db/");
         let mut part = DatabaseSummary {
             tables: dumped.tables,

@@ -20,7 +20,11 @@ use crate::verify::Sample;
 pub async fn run(args: DrillArgs, vars: &Vars) -> Result<()> {
     let root = config::backup_root(args.root.root.as_deref(), vars);
     let settings = DrillSettings {
-        name: args.name.as_deref().map(GenerationName::parse).transpose()?,
+        name: args
+            .name
+            .as_deref()
+            .map(GenerationName::parse)
+            .transpose()?,
         sample: args.sample.filter(|p| *p < 100.0).map(|percent| Sample {
             percent,
             seed: args

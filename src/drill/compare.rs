@@ -79,10 +79,7 @@ impl SequenceCheck {
                 show(self.last_value_expected, self.is_called_expected),
                 show(v, c)
             )),
-            _ => Some(format!(
-                "sequence {}: missing after the restore",
-                self.name
-            )),
+            _ => Some(format!("sequence {}: missing after the restore", self.name)),
         }
     }
 }

@@ -30,9 +30,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Local;
 
-use self::report::{
-    DrillReport, RecordedReferences, ReferencesCheck, RestoreCheck, VerifyCheck,
-};
+use self::report::{DrillReport, RecordedReferences, ReferencesCheck, RestoreCheck, VerifyCheck};
 use self::scratch::{Scratch, ScratchError, scratch_name};
 use crate::config::DbSettings;
 use crate::error::ExitStatus;
@@ -231,9 +229,13 @@ async fn prepare(
     };
     report.verify = check;
     if !report.verify.problems.is_empty() {
-        report
-            .mismatches
-            .extend(report.verify.problems.iter().map(|p| format!("verify: {p}")));
+        report.mismatches.extend(
+            report
+                .verify
+                .problems
+                .iter()
+                .map(|p| format!("verify: {p}")),
+        );
         return Ok(None);
     }
     let threads = settings.jobs.max(crate::commands::default_jobs());
@@ -261,7 +263,11 @@ fn archive_path(generation: &Generation, settings: &DbSettings) -> Result<PathBu
 }
 
 /// Verifies the generation as `verify` does, and reads what its manifest recorded.
-fn verify(generation: &Generation, archive: &Path, sample: Option<Sample>) -> (VerifyCheck, Recorded) {
+fn verify(
+    generation: &Generation,
+    archive: &Path,
+    sample: Option<Sample>,
+) -> (VerifyCheck, Recorded) {
     let mut recorded = Recorded::default();
     let report = match &generation.kind {
         GenerationKind::Fullsite(header) => {
@@ -325,7 +331,8 @@ async fn exercise(
         owners: !recorded.legacy,
         privileges: true,
     };
-    let restored = crate::pg::restore::restore_database(checked.clone(), scratch.target(), options).await;
+    let restored =
+        crate::pg::restore::restore_database(checked.clone(), scratch.target(), options).await;
     let seconds = started.elapsed().as_secs_f64();
     let summary = match restored {
         Ok(summary) => summary,
@@ -350,8 +357,14 @@ async fn exercise(
         report.sequences = compare::read_sequences(scratch.target(), &recorded.sequences).await?;
         report.rows_expected = report.tables.iter().map(|t| t.rows_expected).sum();
         report.rows_restored = report.tables.iter().filter_map(|t| t.rows_restored).sum();
-        let tables = report.tables.iter().filter_map(compare::TableCheck::mismatch);
-        let sequences = report.sequences.iter().filter_map(compare::SequenceCheck::mismatch);
+        let tables = report
+            .tables
+            .iter()
+            .filter_map(compare::TableCheck::mismatch);
+        let sequences = report
+            .sequences
+            .iter()
+            .filter_map(compare::SequenceCheck::mismatch);
         let found: Vec<String> = tables.chain(sequences).collect();
         report.mismatches.extend(found);
     } else {
@@ -460,7 +473,11 @@ async fn references(
             tracing::warn!(
                 "{} dangling reference(s) in the restored rows: {}",
                 dangling.count,
-                crate::refs::list_for_log(&dangling.first, dangling.count, crate::refs::DANGLING_WARNED)
+                crate::refs::list_for_log(
+                    &dangling.first,
+                    dangling.count,
+                    crate::refs::DANGLING_WARNED
+                )
             );
         }
         check.dangling_references = Some(dangling.count);

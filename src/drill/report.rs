@@ -255,11 +255,7 @@ impl DrillReport {
             previous_success(previous)
         };
         let mut text = gauges(self.passed, last_success, self.seconds);
-        if let Some(dangling) = self
-            .references
-            .as_ref()
-            .and_then(|r| r.dangling_references)
-        {
+        if let Some(dangling) = self.references.as_ref().and_then(|r| r.dangling_references) {
             text.push_str(&gauge(
                 "fullsite_drill_dangling_references",
                 "Distinct references from restored rows to objects the generation lacks",
@@ -374,12 +370,19 @@ mod tests {
     #[test]
     fn the_text_names_mismatched_tables_and_dangling_keys() {
         let text = report(false).text();
-        assert!(text.starts_with("drill of full-site-2026-11-24: FAILED"), "{text}");
+        assert!(
+            text.starts_with("drill of full-site-2026-11-24: FAILED"),
+            "{text}"
+        );
         assert!(
             text.contains("MISMATCH    table app.users: 4 rows at backup, 3 restored"),
             "{text}"
         );
         assert!(text.contains("dangling    1: img/gone.png"), "{text}");
-        assert!(report(true).text().contains("rows        1 tables, 0 rows at backup"));
+        assert!(
+            report(true)
+                .text()
+                .contains("rows        1 tables, 0 rows at backup")
+        );
     }
 }

@@ -106,15 +106,27 @@ mod tests {
         let all = read(dir.path());
         assert_eq!(all["g1"].len(), HISTORY);
         assert_eq!(all["g1"][0].at, "2026-01-15T03:00:00+00:00");
-        record(dir.path(), result("g2", "2026-01-09T03:00:00Z", true), &names);
+        record(
+            dir.path(),
+            result("g2", "2026-01-09T03:00:00Z", true),
+            &names,
+        );
         assert_eq!(read(dir.path()).len(), 2);
         let only_g1 = ["g1".to_string()];
-        record(dir.path(), result("new", "2026-01-01T00:00:00Z", true), &only_g1);
+        record(
+            dir.path(),
+            result("new", "2026-01-01T00:00:00Z", true),
+            &only_g1,
+        );
         let all = read(dir.path());
         assert!(!all.contains_key("g2"), "not in the root any more");
         assert_eq!(all.len(), 2);
         let last = last(dir.path()).unwrap();
         assert_eq!((last.generation.as_str(), last.passed), ("g1", true));
-        assert!(!dir.path().join(format!(".{RESULTS_FILE}.tmp.{}", std::process::id())).exists());
+        assert!(
+            !dir.path()
+                .join(format!(".{RESULTS_FILE}.tmp.{}", std::process::id()))
+                .exists()
+        );
     }
 }

@@ -110,7 +110,9 @@ impl Scratch {
             .await?;
         match created {
             Ok(()) => {}
-            Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE) => {
+            Err(e)
+                if e.code() == Some(&tokio_postgres::error::SqlState::INSUFFICIENT_PRIVILEGE) =>
+            {
                 return Err(ScratchError::NoCreateDb {
                     target: admin.to_string(),
                     role,

@@ -73,7 +73,8 @@ pub async fn collect(
         })
         .await?
         .get("reset_val");
-    let set = run_with_path(client, target, query, &default_path).await;
+    // A failed query aborts the transaction (and the dump): its error is the one to report.
+    let set = run_with_path(client, target, query, &default_path).await?;
     let restore = || "restore the dump's search path on".to_string();
     target
         .bounded(restore, async {
@@ -83,7 +84,7 @@ pub async fn collect(
                 .map_err(|e| target.error(restore(), &e))
         })
         .await?;
-    set
+    Ok(set)
 }
 
 /// Runs `query` on `client` with `search_path` set to `path` for the current transaction (or
@@ -145,7 +146,9 @@ pub async fn run_with_path(
     let mut references = 0u64;
     let mut distinct = BTreeSet::new();
     loop {
-        let next = target.bounded(what, async { Ok(rows.next().await) }).await?;
+        let next = target
+            .bounded(what, async { Ok(rows.next().await) })
+            .await?;
         let row = match next {
             None => break,
             Some(Ok(row)) => row,

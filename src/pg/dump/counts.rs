@@ -93,7 +93,11 @@ mod tests {
             name: name.into(),
             filtered,
         };
-        let (b, a, x) = (t("app", "b", false), t("app", "a", false), t("ext", "cfg", true));
+        let (b, a, x) = (
+            t("app", "b", false),
+            t("app", "a", false),
+            t("ext", "cfg", true),
+        );
         let rows = table_rows([(&b, 2), (&x, 5), (&a, 1)]);
         let names: Vec<(&str, u64)> = rows.iter().map(|r| (r.name.as_str(), r.rows)).collect();
         assert_eq!(names, [("a", 1), ("b", 2)]);
