@@ -178,7 +178,10 @@ fn a_good_generation_drills_clean_with_the_source_as_oracle_and_leaves_no_scratc
         .iter()
         .find(|s| s["name"] == "app.ticket_seq")
         .unwrap();
-    assert_eq!(tickets["last_value_restored"], tickets["last_value_expected"]);
+    assert_eq!(
+        tickets["last_value_restored"],
+        tickets["last_value_expected"]
+    );
     assert_eq!(
         tickets["last_value_expected"].to_string(),
         pg.psql(&db, "SELECT last_value FROM app.ticket_seq").trim()
