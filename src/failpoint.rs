@@ -11,7 +11,7 @@
 //! Points: `backup:after-lock`, `dump:after-snapshot`, `backup:between-parts`,
 //! `mirror:after-listing`, `mirror:mid-download`, `pg:mid-copy-out`,
 //! `backup:before-manifest`, `backup:before-publish`, `prune:after-lock`,
-//! `restore:mid-copy`, `restore:before-uploads`, `restore:mid-upload`.
+//! `restore:mid-copy`, `restore:before-uploads`, `restore:mid-upload`, `drill:after-restore`.
 
 use std::time::Duration;
 
