@@ -19,12 +19,27 @@ use crate::verify::Sample;
 
 pub async fn run(args: DrillArgs, vars: &Vars) -> Result<()> {
     let root = config::backup_root(args.root.root.as_deref(), vars);
+    let catalog = Catalog::scan(&root)?;
+    let generation = match args
+        .name
+        .as_deref()
+        .map(GenerationName::parse)
+        .transpose()?
+    {
+        Some(name) => catalog
+            .get(name.as_str())
+            .filter(|g| g.is_complete())
+            .ok_or_else(|| Error::GenerationNotFound {
+                name: name.to_string(),
+                root: root.clone(),
+            })?,
+        None => catalog
+            .newest_complete()
+            .ok_or_else(|| DrillError::NoGeneration { root: root.clone() })?,
+    };
+    let names: Vec<String> = catalog.generations.iter().map(|g| g.name.clone()).collect();
     let settings = DrillSettings {
-        name: args
-            .name
-            .as_deref()
-            .map(GenerationName::parse)
-            .transpose()?,
+        generation: generation.clone(),
         sample: args.sample.filter(|p| *p < 100.0).map(|percent| Sample {
             percent,
             seed: args
@@ -37,7 +52,6 @@ pub async fn run(args: DrillArgs, vars: &Vars) -> Result<()> {
         db: DbSettings::from_vars(vars)?,
         refs: RefsQuery::configured(args.refs.refs_sql_file.as_deref(), vars)
             .map_err(DrillError::from)?,
-        root,
     };
     let started = std::time::Instant::now();
     let stop = wait_for_stop();
@@ -57,7 +71,7 @@ pub async fn run(args: DrillArgs, vars: &Vars) -> Result<()> {
         tracing::warn!("{e}");
     }
     let report = outcome?;
-    record(&settings, &report);
+    record(&root, &names, &report);
     if args.json {
         println!("{}", serde_json::to_string(&report).unwrap_or_default());
     } else {
@@ -79,12 +93,9 @@ pub async fn run(args: DrillArgs, vars: &Vars) -> Result<()> {
 }
 
 /// Adds the drill to `.drill-results.json`.
-fn record(settings: &DrillSettings, report: &DrillReport) {
-    let names: Vec<String> = Catalog::scan(&settings.root)
-        .map(|c| c.generations.iter().map(|g| g.name.clone()).collect())
-        .unwrap_or_default();
+fn record(root: &std::path::Path, names: &[String], report: &DrillReport) {
     results::record(
-        &settings.root,
+        root,
         DrillResult {
             at: report.finished_at.clone(),
             generation: report.generation.clone(),
@@ -98,6 +109,6 @@ fn record(settings: &DrillSettings, report: &DrillReport) {
                 .as_ref()
                 .and_then(|r| r.dangling_references),
         },
-        &names,
+        names,
     );
 }

@@ -34,7 +34,7 @@ use self::report::{DrillReport, RecordedReferences, ReferencesCheck, RestoreChec
 use self::scratch::{Scratch, ScratchError, scratch_name};
 use crate::config::DbSettings;
 use crate::error::ExitStatus;
-use crate::generation::{Catalog, Generation, GenerationKind, GenerationName};
+use crate::generation::{Generation, GenerationKind};
 use crate::manifest::{ObjectRef, Record, ReferencesRecord, SequenceValue, TableRows};
 use crate::pg::connect::PgError;
 use crate::pg::restore::{DataCheck, RestoreError, RestoreOptions};
@@ -45,10 +45,8 @@ use crate::verify::Sample;
 /// What a drill needs, resolved from flags and configuration.
 #[derive(Debug, Clone)]
 pub struct DrillSettings {
-    /// The backup root.
-    pub root: PathBuf,
-    /// The generation; the newest complete one when `None`.
-    pub name: Option<GenerationName>,
+    /// The complete generation to drill.
+    pub generation: Generation,
     /// Hash only a sample of the files.
     pub sample: Option<Sample>,
     /// Leave the scratch database in place.
@@ -69,14 +67,6 @@ pub enum DrillError {
     /// The root holds no complete generation.
     #[error("no complete generation to drill in '{root}'")]
     NoGeneration {
-        /// The backup root.
-        root: PathBuf,
-    },
-    /// The named generation is not in the root.
-    #[error("no complete generation named '{name}' in '{root}'")]
-    NotFound {
-        /// The name.
-        name: String,
         /// The backup root.
         root: PathBuf,
     },
@@ -112,7 +102,7 @@ impl DrillError {
     pub fn exit_status(&self) -> ExitStatus {
         use crate::pg::restore::source::SourceError;
         match self {
-            DrillError::NotFound { .. } | DrillError::NoDatabase { .. } => ExitStatus::Usage,
+            DrillError::NoDatabase { .. } => ExitStatus::Usage,
             DrillError::Scratch(ScratchError::Config(_)) => ExitStatus::Usage,
             DrillError::Restore(RestoreError::MissingRoles { .. })
             | DrillError::Restore(RestoreError::Source(SourceError::Unsupported { .. })) => {
@@ -177,6 +167,7 @@ pub async fn drill(
             let kept = scratch.keep();
             tracing::info!("kept scratch database {kept} (--keep)");
         } else if let Err(e) = scratch.drop_database().await {
+            tracing::error!("{e}");
             outcome?;
             return Err(e.into());
         }
@@ -196,20 +187,7 @@ async fn prepare(
     settings: &DrillSettings,
     report: &mut DrillReport,
 ) -> Result<Option<(crate::pg::restore::Checked, Recorded)>, DrillError> {
-    let catalog = Catalog::scan(&settings.root).map_err(|e| DrillError::Internal(e.to_string()))?;
-    let generation = match &settings.name {
-        Some(name) => catalog.get(name.as_str()).filter(|g| g.is_complete()),
-        None => catalog.newest_complete(),
-    };
-    let generation = generation.cloned().ok_or_else(|| match &settings.name {
-        Some(name) => DrillError::NotFound {
-            name: name.to_string(),
-            root: settings.root.clone(),
-        },
-        None => DrillError::NoGeneration {
-            root: settings.root.clone(),
-        },
-    })?;
+    let generation = settings.generation.clone();
     report.generation = generation.name.clone();
     if !generation.has_db() {
         return Err(DrillError::NoDatabase {
