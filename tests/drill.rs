@@ -537,3 +537,44 @@ fn dangling_references_and_orphans_are_found_with_their_keys_at_backup_and_at_dr
         "{prom}"
     );
 }
+
+#[test]
+fn a_generation_from_before_row_counts_restores_and_says_rows_cannot_be_compared() {
+    let sandbox = Sandbox::new();
+    let db = small_database(
+        "drill_v2",
+        "CREATE TABLE t (i int); INSERT INTO t SELECT generate_series(1, 10)",
+    );
+    backup_from(server(), &sandbox, &db, "drill-v2", &[]);
+    // Rewrite the manifest as version 2 wrote it: no table or sequence records.
+    let path = sandbox.root().join("drill-v2/manifest.jsonl");
+    let mut body = String::new();
+    let mut trailer: Option<Value> = None;
+    for line in std::fs::read_to_string(&path).unwrap().lines() {
+        let record: Value = serde_json::from_str(line).unwrap();
+        match record["type"].as_str().unwrap() {
+            "table" | "sequence" | "references" => {}
+            "header" => body.push_str(&format!(
+                "{}\n",
+                line.replace("\"version\":3", "\"version\":2")
+            )),
+            "end" => trailer = Some(record),
+            _ => body.push_str(&format!("{line}\n")),
+        }
+    }
+    let mut trailer = trailer.unwrap();
+    trailer["digest"] = Value::from(blake3::hash(body.as_bytes()).to_hex().to_string());
+    std::fs::write(&path, format!("{body}{trailer}\n")).unwrap();
+    assert!(body.contains("\"version\":2"));
+
+    let drill = run(&sandbox, &db, &["drill", "drill-v2"], &[]);
+    assert_eq!(drill.code, 0, "{}", drill.stderr);
+    assert!(
+        drill
+            .stdout
+            .contains("rows        not compared: the generation's manifest records no row counts"),
+        "{}",
+        drill.stdout
+    );
+    assert!(scratch_databases("drill-v2").is_empty());
+}
