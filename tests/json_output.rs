@@ -80,8 +80,16 @@ fn status_json() {
     let status = json(&sandbox, &["status", "--json", "--max-age", "1"], 0);
     assert_eq!(
         keys(&status),
-        ["fresh", "generations", "max_age_hours", "newest", "root"]
+        [
+            "fresh",
+            "generations",
+            "last_drill",
+            "max_age_hours",
+            "newest",
+            "root"
+        ]
     );
+    assert_eq!(status["last_drill"], Value::Null, "no drill ran");
     assert_eq!(status["fresh"], true);
     assert_eq!(status["generations"], 3);
     assert_eq!(
