@@ -181,7 +181,7 @@ pub async fn drill(
     Ok(report)
 }
 
-/// Steps before any database: pick and verify the generation, check its archive, read what its
+/// Steps before any database: verify the generation, check its archive, read what its
 /// manifest recorded. `None` when verification found damage (recorded in `report`).
 async fn prepare(
     settings: &DrillSettings,
