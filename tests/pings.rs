@@ -1,6 +1,6 @@
-//! Monitor pings received by a local HTTP server: start and success for a backup and a prune,
-//! start and a failure with the error as its body for a failing backup, the token never in the
-//! log, and a monitor that never answers does not hold a backup past the ping timeout.
+//! Monitor pings received by a local HTTP server: start and success for a backup, a prune and a
+//! drill, start and a failure with the error as its body for a failing backup, the token never
+//! in the log, and a monitor that never answers does not hold a backup past the ping timeout.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -90,7 +90,7 @@ fn run(sandbox: &Sandbox, db: &str, args: &[&str], extra: &[(&str, &str)]) -> Ru
 }
 
 #[test]
-fn backup_and_prune_ping_start_and_success_and_a_failure_posts_its_error() {
+fn backup_prune_and_drill_ping_start_and_success_and_a_failure_posts_its_error() {
     let server = pg(DISTRIBUTION_MAJOR);
     let db = server.create_database("pings");
     server.psql(&db, "CREATE TABLE t (i int); INSERT INTO t VALUES (1)");
@@ -116,6 +116,15 @@ fn backup_and_prune_ping_start_and_success_and_a_failure_posts_its_error() {
     let prune = run(&sandbox, &db, &["prune", "--ping-url", &url], &[]);
     assert_eq!(prune.code, 0, "{}", prune.stderr);
     assert_eq!(monitor.seen().len(), 4, "{:?}", monitor.seen());
+    let drill = run(&sandbox, &db, &["drill", "--ping-url", &url], &[]);
+    assert_eq!(drill.code, 0, "{}", drill.stderr);
+    assert_eq!(
+        monitor.seen()[4..],
+        [
+            "GET /ping/secret-token-123/start",
+            "GET /ping/secret-token-123"
+        ]
+    );
 
     let failing = run(
         &sandbox,
@@ -125,10 +134,10 @@ fn backup_and_prune_ping_start_and_success_and_a_failure_posts_its_error() {
     );
     assert_eq!(failing.code, 1, "the ping does not change the exit code");
     let seen = monitor.seen();
-    assert_eq!(seen[4], "GET /ping/secret-token-123/start");
+    assert_eq!(seen[6], "GET /ping/secret-token-123/start");
     assert!(
-        seen[5].starts_with("POST /ping/secret-token-123/fail cannot connect to postgresql://")
-            && seen[5].contains("no_such_database"),
+        seen[7].starts_with("POST /ping/secret-token-123/fail cannot connect to postgresql://")
+            && seen[7].contains("no_such_database"),
         "{seen:?}"
     );
     assert!(
