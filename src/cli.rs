@@ -15,7 +15,8 @@ Exit codes:
   0    success
   1    failure (a failed backup leaves no generation behind)
   2    usage or configuration error, or a feature this version does not have yet; nothing changed
-  3    verify found missing, extra or damaged files, or restore refused a damaged archive
+  3    verify found missing, extra or damaged files, restore refused a damaged archive, or a
+       drill found damage or a mismatch
   11   the backup root is locked by another run (see --wait-lock)
   130  stopped by SIGINT, 143 stopped by SIGTERM (work in progress removed)
 
@@ -58,6 +59,66 @@ pub enum Command {
     /// Report the newest complete generation and its age; fail when it is too old.
     #[command(after_help = EXIT_CODES)]
     Status(StatusArgs),
+    /// Restore a generation into a scratch database and check it against its manifest.
+    #[command(after_help = EXIT_CODES)]
+    Drill(DrillArgs),
+}
+
+/// `--ping-url URL` (issue 17).
+#[derive(Debug, Args)]
+pub struct PingArg {
+    /// Monitor to ping: GET URL/start at the start, GET URL on success, POST URL/fail with the
+    /// error on failure (healthchecks.io, Uptime Kuma, cronitor); never changes the exit code
+    /// [env: FULLSITE_PING_URL].
+    #[arg(long, value_name = "URL")]
+    pub ping_url: Option<String>,
+}
+
+/// `--refs-sql-file PATH` (issue 17).
+#[derive(Debug, Args)]
+pub struct RefsArg {
+    /// A SELECT returning two text columns, bucket and key: the objects rows point at, checked
+    /// for dangling references and orphans [env: FULLSITE_OBJECT_REFS_SQL].
+    #[arg(long, value_name = "PATH")]
+    pub refs_sql_file: Option<PathBuf>,
+}
+
+/// `fullsite drill`.
+#[derive(Debug, Args)]
+pub struct DrillArgs {
+    /// Where the generations live.
+    #[command(flatten)]
+    pub root: RootArg,
+    /// Print the report as one JSON document on stdout (shape documented in README).
+    #[arg(long)]
+    pub json: bool,
+    /// Hash only about PCT percent of the files before restoring (as verify --sample).
+    #[arg(long, value_name = "PCT", value_parser = parse_percent)]
+    pub sample: Option<f64>,
+    /// Seed of the --sample selection [default: changes every run].
+    #[arg(long, value_name = "N", requires = "sample")]
+    pub seed: Option<u64>,
+    /// Keep the scratch database (its name is printed) instead of dropping it.
+    #[arg(long)]
+    pub keep: bool,
+    /// Write Prometheus metrics to PATH (atomically), after success and after failure.
+    #[arg(long, value_name = "PATH")]
+    pub metrics_file: Option<PathBuf>,
+    /// Parallel connections for the restore and the row counts [default: number of cores].
+    #[arg(long, short = 'j', value_name = "N", value_parser = parse_jobs)]
+    pub jobs: Option<usize>,
+    /// Bounded waits for silent servers.
+    #[command(flatten)]
+    pub stall: StallArg,
+    /// The rows → objects query.
+    #[command(flatten)]
+    pub refs: RefsArg,
+    /// Monitor pings.
+    #[command(flatten)]
+    pub ping: PingArg,
+    /// Generation to drill [default: the newest complete one].
+    #[arg(value_name = "NAME")]
+    pub name: Option<String>,
 }
 
 /// `--root DIR`.
@@ -169,6 +230,12 @@ pub struct BackupArgs {
     /// [env: FULLSITE_LOCK_WAIT_TIMEOUT; default: 120].
     #[arg(long, value_name = "SECS", value_parser = parse_seconds)]
     pub lock_wait_timeout: Option<u64>,
+    /// The rows → objects query.
+    #[command(flatten)]
+    pub refs: RefsArg,
+    /// Monitor pings.
+    #[command(flatten)]
+    pub ping: PingArg,
 }
 
 /// `fullsite restore`.
@@ -243,6 +310,9 @@ pub struct PruneArgs {
     /// Lock waiting.
     #[command(flatten)]
     pub lock: LockArg,
+    /// Monitor pings.
+    #[command(flatten)]
+    pub ping: PingArg,
 }
 
 /// `fullsite list`.

@@ -52,11 +52,13 @@ pub enum PausePoint {
     RestoreBeforeUploads,
     /// `restore:mid-upload`: after each object uploaded.
     RestoreMidUpload,
+    /// `drill:after-restore`: after the drill's restore into its scratch database.
+    DrillAfterRestore,
 }
 
 impl PausePoint {
     /// Every point.
-    pub const ALL: [PausePoint; 12] = [
+    pub const ALL: [PausePoint; 13] = [
         PausePoint::BackupAfterLock,
         PausePoint::DumpAfterSnapshot,
         PausePoint::BackupBetweenParts,
@@ -69,6 +71,7 @@ impl PausePoint {
         PausePoint::RestoreMidCopy,
         PausePoint::RestoreBeforeUploads,
         PausePoint::RestoreMidUpload,
+        PausePoint::DrillAfterRestore,
     ];
 
     /// The stable string form, as `FULLSITE_TEST_PAUSE_AT` holds it.
@@ -86,6 +89,7 @@ impl PausePoint {
             PausePoint::RestoreMidCopy => "restore:mid-copy",
             PausePoint::RestoreBeforeUploads => "restore:before-uploads",
             PausePoint::RestoreMidUpload => "restore:mid-upload",
+            PausePoint::DrillAfterRestore => "drill:after-restore",
         }
     }
 

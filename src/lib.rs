@@ -49,11 +49,14 @@
 //!   layers below; `main.rs` alone maps a kind to an exit code.
 //! - [`fsutil`]: private files and directories, atomic writes and publishing, [`fsutil::FsError`];
 //!   [`failpoint`]: named pause points for fault-injection tests; [`logging`].
+//! - [`drill`]: restore a generation into a scratch database and compare it with the manifest;
+//!   [`refs`]: references from rows to objects (dangling, orphans); [`pings`]: monitor pings.
 
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod dedup;
+pub mod drill;
 pub mod engine;
 pub mod error;
 pub mod failpoint;
@@ -66,7 +69,9 @@ pub mod logging;
 pub mod manifest;
 pub mod objects;
 pub mod pg;
+pub mod pings;
 pub mod progress;
+pub mod refs;
 pub mod results_file;
 pub mod retention;
 pub mod signals;

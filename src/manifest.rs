@@ -13,6 +13,11 @@
 //!   `content_type`, `cache_control`, `content_encoding`, `content_disposition`, `metadata`;
 //!   `bucket`, one per bucket after its objects: `name`, `objects`, `policy` (JSON text, or null
 //!   when the server has none or no policy support).
+//! - `table` (version 3), one per table whose rows the archive holds: `schema`, `name`, `rows`
+//!   (the COPY rows dumped); `sequence` (version 3), one per sequence: `schema`, `name`,
+//!   `last_value`, `is_called` as the archive sets them; `references` (version 3), at most one,
+//!   when `FULLSITE_OBJECT_REFS_SQL` was set: what the rows → objects query returned inside the
+//!   dump's snapshot (see `crate::refs`). `fullsite drill` compares a restore with these.
 //! - `end` (last line): `finished_at`, `files` and `bytes` (counts of the `file` records) and
 //!   `digest`, the BLAKE3 of every byte before this line.
 //!
@@ -38,8 +43,8 @@ pub const MANIFEST_TMP_FILE: &str = ".manifest.jsonl.tmp";
 /// Value of the header's `format` field.
 pub const FORMAT: &str = "fullsite-manifest";
 /// The manifest version this build writes and the newest it reads (2 added object and bucket
-/// records; version 1 manifests are read as they are).
-pub const VERSION: u32 = 2;
+/// records, 3 table, sequence and references records; older manifests are read as they are).
+pub const VERSION: u32 = 3;
 
 /// One line of the manifest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,6 +58,12 @@ pub enum Record {
     Object(ObjectEntry),
     /// A bucket and its policy.
     Bucket(BucketEntry),
+    /// A table's row count at dump time.
+    Table(TableRows),
+    /// A sequence's value at dump time.
+    Sequence(SequenceValue),
+    /// What the rows → objects query returned at dump time.
+    References(ReferencesRecord),
     /// Last line.
     End(Trailer),
 }
@@ -176,6 +187,64 @@ pub struct BucketEntry {
     /// Its policy JSON, or `None` when the server has none or does not implement policies.
     pub policy: Option<String>,
 }
+
+// ---- version 3: what a restore drill compares with (issue 17) ----
+
+/// The rows a table's data file holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TableRows {
+    /// Schema name, unquoted.
+    pub schema: String,
+    /// Table name, unquoted.
+    pub name: String,
+    /// COPY rows dumped.
+    pub rows: u64,
+}
+
+/// A sequence's value as the archive sets it (`setval(name, last_value, is_called)`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SequenceValue {
+    /// Schema name, unquoted.
+    pub schema: String,
+    /// Sequence name, unquoted.
+    pub name: String,
+    /// `last_value`.
+    pub last_value: i64,
+    /// `is_called`.
+    pub is_called: bool,
+}
+
+/// An object a row refers to: bucket and key.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ObjectRef {
+    /// Bucket name.
+    pub bucket: String,
+    /// Object key.
+    pub key: String,
+}
+
+/// The result of the rows → objects query inside the dump's snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReferencesRecord {
+    /// The query as it was run.
+    pub sql: String,
+    /// The `search_path` it ran with (the database's default, not the dump's empty one).
+    pub search_path: String,
+    /// Rows it returned (rows with a NULL bucket or key are not counted).
+    pub references: u64,
+    /// Distinct bucket/key pairs among them.
+    pub distinct: u64,
+    /// BLAKE3 (hex) of the sorted distinct set (see `crate::refs::digest`).
+    pub digest: String,
+    /// Distinct pairs absent from the generation's objects; `None` when the generation holds
+    /// no objects part to compare with.
+    pub dangling: Option<u64>,
+    /// The first of them, sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dangling_keys: Vec<ObjectRef>,
+}
+
+// ---- end of version 3 records ----
 
 /// Totals and integrity digest: written last.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -372,7 +441,7 @@ pub fn read_all(
     })
 }
 
-/// Like [`read_all`], passing every `file`, `object` and `bucket` record to `visit`.
+/// Like [`read_all`], passing every record between the header and the trailer to `visit`.
 pub fn read_records(
     dir: &Path,
     mut visit: impl FnMut(Record),
@@ -420,7 +489,11 @@ pub fn read_records(
                 bytes += entry.size;
                 visit(Record::File(entry));
             }
-            Record::Object(_) | Record::Bucket(_) => {
+            Record::Object(_)
+            | Record::Bucket(_)
+            | Record::Table(_)
+            | Record::Sequence(_)
+            | Record::References(_) => {
                 digest.update(&line);
                 visit(record);
             }
@@ -528,7 +601,7 @@ mod tests {
         check(&good.replace("db/x y", "db/x z"), "digest");
         check(&format!("{good}\n"), "follows the trailer");
         check(
-            &good.replace("\"version\":2", "\"version\":99"),
+            &good.replace("\"version\":3", "\"version\":99"),
             "upgrade fullsite",
         );
     }

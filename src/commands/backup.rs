@@ -10,6 +10,8 @@ use crate::config::{self, DbSettings, S3Settings, Vars};
 use crate::engine::Result;
 use crate::engine::{self, BackupSettings};
 use crate::generation::GenerationName;
+use crate::pg::dump::DumpError;
+use crate::refs::RefsQuery;
 
 pub async fn run(args: BackupArgs, vars: &Vars) -> Result<()> {
     let result = match settings(&args, vars) {
@@ -55,6 +57,11 @@ fn settings(args: &BackupArgs, vars: &Vars) -> Result<BackupSettings> {
         .objects()
         .then(|| S3Settings::from_vars(vars))
         .transpose()?;
+    let refs = match &db {
+        Some(_) => RefsQuery::configured(args.refs.refs_sql_file.as_deref(), vars)
+            .map_err(DumpError::from)?,
+        None => None,
+    };
     Ok(BackupSettings {
         root,
         name,
@@ -69,5 +76,6 @@ fn settings(args: &BackupArgs, vars: &Vars) -> Result<BackupSettings> {
         stall_timeout: config::stall_timeout(args.stall.stall_timeout, vars)?,
         lock_wait_timeout: config::lock_wait_timeout(args.lock_wait_timeout, vars)?,
         wait_lock: args.lock.wait_lock.map(std::time::Duration::from_secs),
+        refs,
     })
 }

@@ -6,9 +6,12 @@
 //!
 //! Commands that change the backup root (`backup`, `prune`, `restore`) run raced against
 //! SIGINT/SIGTERM: a signal drops the command's future, whose guards remove work in progress
-//! and release the lock, and the run ends with [`Error::Stopped`].
+//! and release the lock, and the run ends with [`Error::Stopped`]. `drill` races them itself
+//! (its scratch database must be dropped after one). `backup`, `prune` and `drill` run between
+//! monitor pings when a ping URL is configured (see `crate::pings`).
 
 mod backup;
+mod drill;
 mod json;
 mod list;
 pub mod progress;
@@ -24,6 +27,7 @@ use crate::cli::{Cli, Command};
 use crate::config::Vars;
 pub use crate::engine::{Error, Result};
 use crate::fsutil::IoContext;
+use crate::pings::{self, Pinger};
 use crate::signals::wait_for_stop;
 
 /// Runs the parsed command line.
@@ -32,9 +36,20 @@ pub async fn run(cli: Cli) -> Result<()> {
     let cwd = std::env::current_dir().at("read", std::path::Path::new("."))?;
     let vars = Vars::load(&cwd)?;
     match cli.command {
-        Command::Backup(args) => until_stopped(backup::run(args, &vars)).await,
+        Command::Backup(args) => {
+            let ping = Pinger::configured(args.ping.ping_url.as_deref(), &vars);
+            pings::around(ping, until_stopped(backup::run(args, &vars))).await
+        }
         Command::Restore(args) => until_stopped(restore::run(args, &vars)).await,
-        Command::Prune(args) => until_stopped(prune::run(args, &vars)).await,
+        Command::Prune(args) => {
+            let ping = Pinger::configured(args.ping.ping_url.as_deref(), &vars);
+            pings::around(ping, until_stopped(prune::run(args, &vars))).await
+        }
+        // The drill races the signals itself: it must drop its scratch database after one.
+        Command::Drill(args) => {
+            let ping = Pinger::configured(args.ping.ping_url.as_deref(), &vars);
+            pings::around(ping, drill::run(args, &vars)).await
+        }
         Command::List(args) => list::run(args, &vars),
         Command::Verify(args) => verify::run(args, &vars),
         Command::Status(args) => status::run(args, &vars),

@@ -1,5 +1,6 @@
 //! `fullsite status`: the newest complete generation and its age, for humans and monitors.
-//! With `--max-age HOURS` the exit code is 1 when that generation is older (or missing).
+//! The newest drill of any generation is shown too. With `--max-age HOURS` the exit code is 1
+//! when that generation is older (or missing).
 
 use chrono::Local;
 use serde::Serialize;
@@ -7,6 +8,7 @@ use serde::Serialize;
 use super::json::{self, Parts};
 use crate::cli::StatusArgs;
 use crate::config::{self, Vars};
+use crate::drill::results::DrillResult;
 use crate::engine::{Error, Result};
 use crate::generation::Catalog;
 use crate::human::{age, printable};
@@ -18,6 +20,8 @@ struct StatusJson<'a> {
     fresh: Option<bool>,
     /// Complete generations in the root.
     generations: usize,
+    /// The newest drill of any generation (null before any drill).
+    last_drill: Option<DrilledJson<'a>>,
     max_age_hours: Option<f64>,
     newest: Option<NewestJson<'a>>,
     root: String,
@@ -56,6 +60,34 @@ impl<'a> From<&'a LastVerify> for VerifiedJson<'a> {
     }
 }
 
+/// The newest drill of any generation, as recorded in the root.
+#[derive(Serialize)]
+struct DrilledJson<'a> {
+    at: &'a str,
+    dangling_references: Option<u64>,
+    generation: &'a str,
+    mismatches: u64,
+    passed: bool,
+    rows: u64,
+    seconds: f64,
+    tables: u64,
+}
+
+impl<'a> From<&'a DrillResult> for DrilledJson<'a> {
+    fn from(last: &'a DrillResult) -> DrilledJson<'a> {
+        DrilledJson {
+            at: &last.at,
+            dangling_references: last.dangling_references,
+            generation: &last.generation,
+            mismatches: last.mismatches,
+            passed: last.passed,
+            rows: last.rows,
+            seconds: last.seconds,
+            tables: last.tables,
+        }
+    }
+}
+
 pub fn run(args: StatusArgs, vars: &Vars) -> Result<()> {
     let root = config::backup_root(args.root.root.as_deref(), vars);
     let catalog = Catalog::scan(&root)?;
@@ -68,10 +100,12 @@ pub fn run(args: StatusArgs, vars: &Vars) -> Result<()> {
     };
     let last_verify: Option<LastVerify> =
         newest.and_then(|g| crate::results_file::read(&root, RESULTS_FILE, &g.name));
+    let last_drill = crate::drill::results::last(&root);
     if args.json {
         json::print(&StatusJson {
             fresh,
             generations: catalog.complete().count(),
+            last_drill: last_drill.as_ref().map(DrilledJson::from),
             max_age_hours: args.max_age,
             newest: newest.zip(hours).map(|(g, h)| NewestJson {
                 age_hours: (h * 100.0).round() / 100.0,
@@ -93,6 +127,18 @@ pub fn run(args: StatusArgs, vars: &Vars) -> Result<()> {
                 Some(v) => println!("verified: {} DAMAGED ({} problems)", v.at, v.problems),
                 None => println!("verified: never"),
             }
+        }
+        match &last_drill {
+            Some(d) => println!(
+                "drilled: {} {} {} ({} tables, {} rows, {:.1}s)",
+                d.at,
+                if d.passed { "ok" } else { "FAILED" },
+                printable(&d.generation),
+                d.tables,
+                d.rows,
+                d.seconds
+            ),
+            None => println!("drilled: never"),
         }
     }
     match (newest, args.max_age, hours) {

@@ -1,6 +1,7 @@
 //! What a backup did ([`BackupSummary`], returned by the engine), in three renderings: a
 //! readable block for stderr, JSON for `backup --json` (the summary's own `Serialize` form),
-//! and Prometheus text for `--metrics-file` (node_exporter's textfile collector).
+//! and Prometheus text for `--metrics-file` (node_exporter's textfile collector), with the
+//! rows → objects findings when a references query ran.
 //!
 //! The metrics file is written atomically. After a failed backup it is rewritten with
 //! `fullsite_backup_success 0`, keeping the last success timestamp from the previous file, so an
@@ -58,6 +59,31 @@ pub fn text(summary: &BackupSummary) -> String {
                 o.changed_during_backup
             ));
         }
+    }
+    if let Some(r) = &summary.references {
+        out.push_str(&format!(
+            "  references {} ({} distinct objects){}\n",
+            r.references,
+            r.distinct,
+            match summary.dangling_references {
+                Some(0) => ", none dangling".to_string(),
+                Some(n) => format!(
+                    ", {n} dangling: {}{}",
+                    r.dangling_keys
+                        .iter()
+                        .take(crate::refs::DANGLING_WARNED)
+                        .map(|k| crate::human::printable(k).into_owned())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    if n > r.dangling_keys.len().min(crate::refs::DANGLING_WARNED) as u64 {
+                        ", ..."
+                    } else {
+                        ""
+                    }
+                ),
+                None => String::new(),
+            }
+        ));
     }
     out.push_str(&format!(
         "  total     {:.1}s, finished {}\n",
@@ -153,6 +179,20 @@ pub fn prometheus(summary: &BackupSummary) -> String {
             (o.bytes - o.downloaded_bytes.min(o.bytes)) as f64,
         );
     }
+    if let Some(r) = &summary.references {
+        m.gauge(
+            "fullsite_backup_references",
+            "Rows the rows-to-objects query returned",
+            r.references as f64,
+        );
+    }
+    if let Some(dangling) = summary.dangling_references {
+        m.gauge(
+            "fullsite_backup_dangling_references",
+            "Distinct referenced objects the generation lacks",
+            dangling as f64,
+        );
+    }
     m.text
 }
 
@@ -237,7 +277,43 @@ mod tests {
                 changed_during_backup: 0,
                 seconds: 1.6,
             }),
+            references: None,
+            dangling_references: None,
         }
+    }
+
+    #[test]
+    fn dangling_references_are_reported_in_every_rendering() {
+        let mut found = summary();
+        found.note_references(&crate::manifest::ReferencesRecord {
+            sql: "SELECT 'b', k FROM t".into(),
+            search_path: "public".into(),
+            references: 7,
+            distinct: 6,
+            digest: "00".into(),
+            dangling: Some(2),
+            dangling_keys: vec![
+                crate::manifest::ObjectRef {
+                    bucket: "img".into(),
+                    key: "a.png".into(),
+                },
+                crate::manifest::ObjectRef {
+                    bucket: "img".into(),
+                    key: "b.png".into(),
+                },
+            ],
+        });
+        let text = text(&found);
+        assert!(
+            text.contains("references 7 (6 distinct objects), 2 dangling: img/a.png, img/b.png\n"),
+            "{text}"
+        );
+        let metrics = prometheus(&found);
+        assert!(metrics.contains("fullsite_backup_dangling_references 2\n"));
+        let json = serde_json::to_value(&found).unwrap();
+        assert_eq!(json["dangling_references"], 2);
+        assert_eq!(json["references"]["dangling_keys"][1], "img/b.png");
+        assert!(serde_json::to_value(summary()).unwrap()["dangling_references"].is_null());
     }
 
     #[test]

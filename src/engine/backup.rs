@@ -1,6 +1,7 @@
 //! A backup run: settings → lock → partial generation → database dump (one snapshot) →
 //! manifest header and the dump's files → object mirror (writing each object's records as it
-//! lands) → manifest trailer → publish. Returns what was done as a [`BackupSummary`].
+//! lands) → rows per table, sequence values and rows → objects references → manifest trailer →
+//! publish. Returns what was done as a [`BackupSummary`].
 //!
 //! Nothing is visible in the root until the final rename: a failed or stopped run leaves no
 //! generation behind (its partial directory is removed when the guard drops).
@@ -30,6 +31,7 @@ use crate::objects::store::ObjectStore;
 use crate::pg::connect::Target;
 use crate::pg::dump::{DumpOptions, dump_database};
 use crate::progress::Progress;
+use crate::refs::RefsQuery;
 
 /// gzip level of table data: zlib's default, as pg_dump uses.
 const GZIP_LEVEL: u32 = 6;
@@ -63,6 +65,8 @@ pub struct BackupSettings {
     pub lock_wait_timeout: Duration,
     /// How long to wait for the root lock (`None`: fail at once when it is held).
     pub wait_lock: Option<Duration>,
+    /// The rows → objects query, run inside the dump's snapshot (only with the database).
+    pub refs: Option<RefsQuery>,
 }
 
 impl BackupSettings {
@@ -140,6 +144,38 @@ pub struct BackupSummary {
     pub database: Option<DatabaseSummary>,
     /// The object part, if backed up.
     pub objects: Option<ObjectsSummary>,
+    /// What the rows → objects query found, when one ran.
+    pub references: Option<ReferencesSummary>,
+    /// Distinct references to objects the generation lacks (`None`: no query ran, or the
+    /// generation holds no objects).
+    pub dangling_references: Option<u64>,
+}
+
+/// The rows → objects query's findings at backup.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct ReferencesSummary {
+    /// Rows the query returned.
+    pub references: u64,
+    /// Distinct objects among them.
+    pub distinct: u64,
+    /// The first dangling ones, as `bucket/key`.
+    pub dangling_keys: Vec<String>,
+}
+
+impl BackupSummary {
+    /// Takes the rows → objects findings from their manifest record.
+    pub fn note_references(&mut self, record: &crate::manifest::ReferencesRecord) {
+        self.dangling_references = record.dangling;
+        self.references = Some(ReferencesSummary {
+            references: record.references,
+            distinct: record.distinct,
+            dangling_keys: record
+                .dangling_keys
+                .iter()
+                .map(|r| format!("{}/{}", r.bucket, r.key))
+                .collect(),
+        });
+    }
 }
 
 /// Backs up into a new generation `settings.name` of `settings.root`.
@@ -177,6 +213,7 @@ pub async fn backup(settings: &BackupSettings, progress: &dyn Progress) -> Resul
         vec![file_entry(partial.dir(), &partial.dir().join(MARKER_FILE))?];
     let mut source = Source::default();
     let mut summary = BackupSummary::default();
+    let mut db_records = (Vec::new(), Vec::new(), None);
 
     if let (Some(db), Some(target)) = (&settings.db, &target) {
         let started = Instant::now();
@@ -189,8 +226,14 @@ pub async fn backup(settings: &BackupSettings, progress: &dyn Progress) -> Resul
             privileges: settings.privileges,
             lock_wait: settings.lock_wait_timeout,
         };
-        let dumped =
-            dump_database(target, &partial.dir().join(&archive), options, progress).await?;
+        let dumped = dump_database(
+            target,
+            &partial.dir().join(&archive),
+            options,
+            progress,
+            settings.refs.as_ref(),
+        )
+        .await?;
         let dedup = DedupIndex::load(&catalog, "db/");
         let mut part = DatabaseSummary {
             tables: dumped.tables,
@@ -228,6 +271,7 @@ pub async fn backup(settings: &BackupSettings, progress: &dyn Progress) -> Resul
             );
         }
         summary.database = Some(part);
+        db_records = (dumped.table_rows, dumped.sequences, dumped.references);
         source.database = Some(DatabaseSource {
             name: db.name.clone(),
             server: format!("{}:{}", db.host, db.port),
@@ -309,6 +353,19 @@ pub async fn backup(settings: &BackupSettings, progress: &dyn Progress) -> Resul
             m.deduplicated,
             started.elapsed().as_secs_f64()
         );
+    }
+    // Rows per table, sequence values, and the references with their dangling ones.
+    let (tables, sequences, references) = db_records;
+    for table in tables {
+        manifest.add_record(&manifest::Record::Table(table))?;
+    }
+    for sequence in sequences {
+        manifest.add_record(&manifest::Record::Sequence(sequence))?;
+    }
+    if let Some(set) = references {
+        let record = crate::refs::backup_findings(&set, parts.objects.then_some(partial.dir()));
+        summary.note_references(&record);
+        manifest.add_record(&manifest::Record::References(record))?;
     }
     failpoint::pause(failpoint::PausePoint::BackupBeforeManifest).await;
     manifest.finish(Local::now().fixed_offset())?;

@@ -5,7 +5,7 @@
 //! [`ErrorKind`] where the error arises; none of them imports this module. This type composes
 //! them with `#[from]`, keeping them as typed sources, and adds the failures only a command
 //! knows about (a generation name not found, flags that contradict each other, damage found by
-//! `verify`, a signal). [`Error::kind`] asks the source for its kind and never looks inside it;
+//! `verify` or a drill, a signal). [`Error::kind`] asks the source for its kind and never looks inside it;
 //! the binary turns the kind into an exit code.
 //!
 //! It lives in the engine rather than in `src/error.rs` so that `src/error.rs` (the [`ErrorKind`] enum)
@@ -14,6 +14,7 @@
 use std::path::PathBuf;
 
 use crate::config::ConfigError;
+use crate::drill::DrillError;
 use crate::error::ErrorKind;
 use crate::failpoint::UnknownPausePoint;
 use crate::fsutil::FsError;
@@ -108,6 +109,21 @@ pub enum Error {
         kind: ErrorKind,
     },
 
+    /// A restore drill could not run to its end.
+    #[error(transparent)]
+    Drill(#[from] DrillError),
+
+    /// A restore drill ran and found damage or mismatches; the report was already printed.
+    #[error("drill of generation '{name}' failed: {mismatches} mismatch(es), first: {first}")]
+    DrillFailed {
+        /// The generation name.
+        name: String,
+        /// How many mismatches were reported.
+        mismatches: usize,
+        /// The first of them.
+        first: String,
+    },
+
     /// A freshness check failed (`status --max-age`).
     #[error("{0}")]
     Stale(String),
@@ -160,8 +176,9 @@ impl Error {
             Error::GenerationExists { source } | Error::Generation(source) => source.kind(),
             Error::Fs(e) => e.kind(),
             Error::PausePoint(e) => e.kind(),
+            Error::Drill(e) => e.kind(),
             Error::Usage(_) | Error::GenerationNotFound { .. } => ErrorKind::Usage,
-            Error::Damaged { .. } => ErrorKind::Damage,
+            Error::Damaged { .. } | Error::DrillFailed { .. } => ErrorKind::Damage,
             Error::Unverified { kind, .. } => *kind,
             Error::Stale(_) | Error::Task { .. } => ErrorKind::Failure,
             Error::Stopped(signal) => ErrorKind::Interrupted {

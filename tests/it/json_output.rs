@@ -71,6 +71,7 @@ fn status_json() {
     let volatile = ["time", "age_hours", "at"];
     let args = ["status", "--json", "--max-age", "1"];
     let status = json(&sandbox, &args, 0, "status_never_verified", &volatile);
+    assert_eq!(status["last_drill"], Value::Null, "no drill ran");
     assert_eq!(status["fresh"], true);
     assert_eq!(status["generations"], 3);
     assert_eq!(

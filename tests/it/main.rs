@@ -13,6 +13,7 @@
 mod support;
 
 mod config;
+mod drill;
 mod exit_codes;
 mod faults;
 mod generations;
@@ -22,4 +23,5 @@ mod lock_and_signals;
 mod objects;
 mod operations;
 mod pg;
+mod pings;
 mod servers;

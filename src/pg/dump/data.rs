@@ -36,8 +36,8 @@ pub struct DataFile {
     pub path: PathBuf,
     /// Sizes and hash.
     pub written: Written,
-    /// Whether it holds a table's rows (rather than a large object or a list of them).
-    pub table: bool,
+    /// The table whose rows it holds (`None` for a large object or a list of them).
+    pub table: Option<super::counts::TableName>,
 }
 
 /// The data file name on disk for a dump id.
@@ -103,7 +103,11 @@ pub async fn write_all(
                         vec![DataFile {
                             path,
                             written,
-                            table: true,
+                            table: Some(super::counts::TableName {
+                                schema: spec.namespace.clone(),
+                                name: spec.name.clone(),
+                                filtered: spec.filter.is_some(),
+                            }),
                         }]
                     }
                     DataSource::LargeObjects { list, oids } => {
@@ -209,7 +213,7 @@ async fn large_objects(
         files.push(DataFile {
             path,
             written,
-            table: false,
+            table: None,
         });
         let line = format!("{oid} blob_{oid}.dat\n");
         hasher.update(line.as_bytes());
@@ -228,7 +232,7 @@ async fn large_objects(
             file_bytes: list_bytes,
             blake3: hasher.finalize(),
         },
-        table: false,
+        table: None,
     });
     Ok(files)
 }

@@ -10,6 +10,7 @@
 //! nothing else.
 
 pub(crate) mod acl;
+pub mod counts;
 pub mod data;
 pub mod gzip;
 pub mod schema;
@@ -78,6 +79,12 @@ pub struct DumpSummary {
     pub rows: u64,
     /// Every file written (toc.dat last).
     pub files: Vec<ArchiveFile>,
+    /// Rows per table, for restore drills.
+    pub table_rows: Vec<crate::manifest::TableRows>,
+    /// Sequence values, for restore drills.
+    pub sequences: Vec<crate::manifest::SequenceValue>,
+    /// What the rows → objects query returned in the dump's snapshot, when one was given.
+    pub references: Option<crate::refs::RefSet>,
 }
 
 /// Why a dump failed.
@@ -106,6 +113,9 @@ pub enum DumpError {
         /// Descriptions of the objects.
         objects: Vec<String>,
     },
+    /// The rows → objects query is malformed or failed (run inside the dump's snapshot).
+    #[error(transparent)]
+    Refs(#[from] crate::refs::RefsError),
     /// The server's major version is outside [`SUPPORTED_MAJORS`].
     #[error(
         "cannot dump {target}: PostgreSQL {version} is not a version fullsite is tested with \
@@ -143,12 +153,14 @@ impl DumpError {
     }
 
     /// A server outside the tested majors is the operator's call ([`ErrorKind::Usage`]:
-    /// `--allow-untested-server`); everything else fails the backup.
+    /// `--allow-untested-server`); the rows → objects query decides its own kind (a malformed
+    /// query is usage); everything else fails the backup.
     pub fn kind(&self) -> ErrorKind {
         match self {
             DumpError::UntestedServer { .. } => ErrorKind::Usage,
             DumpError::Pg(e) => e.kind(),
             DumpError::Lock(e) => e.kind(),
+            DumpError::Refs(e) => e.kind(),
             DumpError::Io { .. }
             | DumpError::Unsupported { .. }
             | DumpError::Internal(_)
@@ -158,12 +170,14 @@ impl DumpError {
 }
 
 /// Dumps the database behind `target` into the new directory `dir`, reporting the table data
-/// phase to `progress`.
+/// phase to `progress`; with `refs`, runs that rows → objects query inside the dump's snapshot
+/// too.
 pub async fn dump_database(
     target: &Target,
     dir: &Path,
     options: DumpOptions,
     progress: &dyn Progress,
+    refs: Option<&crate::refs::RefsQuery>,
 ) -> Result<DumpSummary, DumpError> {
     let leader = session::Leader::start(target).await?;
     let cx = CatalogSession {
@@ -199,6 +213,10 @@ pub async fn dump_database(
         .lock_tables(target, &relations, options.lock_wait)
         .await?;
     crate::failpoint::pause(crate::failpoint::PausePoint::DumpAfterSnapshot).await;
+    let references = match refs {
+        Some(query) => Some(crate::refs::collect(&leader.client, target, query).await?),
+        None => None,
+    };
 
     let mut entries: Vec<Entry> = Vec::new();
     entries.extend(schema::schemas::collect(&cx).await?);
@@ -234,6 +252,7 @@ pub async fn dump_database(
         entries.extend(schema::default_acls::collect(&cx).await?);
     }
     entries.extend(schema::event_triggers::collect(&cx).await?);
+    let sequences = counts::sequence_values(&entries);
 
     let claimed: HashSet<ObjKey> = entries
         .iter()
@@ -312,15 +331,21 @@ pub async fn dump_database(
     });
     Ok(DumpSummary {
         server_version: leader.server_version.clone(),
-        tables: data.iter().filter(|f| f.table).count(),
+        tables: data.iter().filter(|f| f.table.is_some()).count(),
         entries: toc.entries.len(),
         raw_bytes: data.iter().map(|f| f.written.raw_bytes).sum(),
         rows: data
             .iter()
-            .filter(|f| f.table)
+            .filter(|f| f.table.is_some())
             .map(|f| f.written.rows)
             .sum(),
         files,
+        table_rows: counts::table_rows(
+            data.iter()
+                .filter_map(|f| Some((f.table.as_ref()?, f.written.rows))),
+        ),
+        sequences,
+        references,
     })
 }
 
