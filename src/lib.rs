@@ -22,6 +22,7 @@
 //! - [`generation`]: names, the catalog of a root, building and publishing.
 //! - [`manifest`]: the per-generation record of every file; [`verify`] checks against it.
 //! - [`prune`]: retention planning and removal.
+//! - [`offsite`]: the S3 offsite repository (push, pull, verify, prune).
 //! - [`commands`]: one module per subcommand, tying the above together.
 
 pub mod cli;
@@ -37,6 +38,7 @@ pub mod lock;
 pub mod logging;
 pub mod manifest;
 pub mod objects;
+pub mod offsite;
 pub mod pg;
 pub mod progress;
 pub mod prune;
