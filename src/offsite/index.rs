@@ -186,8 +186,17 @@ impl GenerationIndex {
             let record: Line = serde_json::from_slice(line)
                 .map_err(|e| IndexError::Invalid(format!("line {}: {e}", number + 2)))?;
             match record {
-                Line::Dir(dir) => dirs.push(dir),
-                Line::File(file) => files.push(file),
+                Line::Dir(dir) => {
+                    check_path(&dir.path, true)?;
+                    dirs.push(dir);
+                }
+                Line::File(file) => {
+                    check_path(&file.path, false)?;
+                    if let Some(link) = &file.link {
+                        check_path(link, false)?;
+                    }
+                    files.push(file);
+                }
                 Line::Generation(_) => {
                     return Err(IndexError::Invalid(format!(
                         "line {}: a second header",
@@ -206,6 +215,23 @@ impl GenerationIndex {
             "it ends before its end line (truncated)".into(),
         ))
     }
+}
+
+/// A path must stay inside the generation: plain names joined by `/`, nothing else.
+fn check_path(path: &str, may_be_empty: bool) -> Result<(), IndexError> {
+    if path.is_empty() && may_be_empty {
+        return Ok(());
+    }
+    let bad = path.is_empty()
+        || path
+            .split('/')
+            .any(|part| part.is_empty() || part == "." || part == ".." || part.contains('\0'));
+    if bad {
+        return Err(IndexError::Invalid(format!(
+            "it names the path {path:?}, which is not inside the generation"
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -270,5 +296,9 @@ mod tests {
             GenerationIndex::parse(newer.as_bytes()).unwrap_err(),
             IndexError::Newer(9)
         );
+        let escaping = String::from_utf8(bytes)
+            .unwrap()
+            .replace("\"path\":\"b\"", "\"path\":\"../b\"");
+        assert!(GenerationIndex::parse(escaping.as_bytes()).is_err());
     }
 }
