@@ -127,6 +127,10 @@ pub enum Error {
     #[error("{0}")]
     Stale(String),
 
+    /// An offsite repository command failed (its kind decides the exit code).
+    #[error(transparent)]
+    Offsite(#[from] crate::offsite::error::OffsiteError),
+
     /// The run was stopped by a signal after cleaning up.
     #[error("stopped by {0}; work in progress was removed")]
     Stopped(StopSignal),
@@ -174,6 +178,12 @@ impl Error {
                 crate::pg::restore::source::SourceError::Damaged { .. },
             )) => ExitStatus::Damage,
             Error::Stopped(signal) => ExitStatus::Stopped(*signal),
+            Error::Offsite(e) => match e.kind() {
+                crate::offsite::error::OffsiteErrorKind::Usage => ExitStatus::Usage,
+                crate::offsite::error::OffsiteErrorKind::Damage => ExitStatus::Damage,
+                crate::offsite::error::OffsiteErrorKind::LockHeld => ExitStatus::LockHeld,
+                crate::offsite::error::OffsiteErrorKind::Failure => ExitStatus::Failure,
+            },
             Error::Lock(_)
             | Error::Manifest(_)
             | Error::Dump(_)

@@ -6,6 +6,7 @@
 
 mod backup;
 mod list;
+mod offsite;
 mod prune;
 mod restore;
 mod status;
@@ -30,6 +31,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::List(args) => list::run(args, &vars),
         Command::Verify(args) => verify::run(args, &vars),
         Command::Status(args) => status::run(args, &vars),
+        Command::Offsite(command) => until_stopped(offsite::run(command, &vars)).await,
     }
 }
 
