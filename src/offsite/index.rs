@@ -101,7 +101,7 @@ pub struct End {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Line {
     /// First line.
-    Generation(GenerationHead),
+    Generation(Box<GenerationHead>),
     /// A directory.
     Dir(DirEntry),
     /// A file.
@@ -146,7 +146,7 @@ pub fn parse_head(line: &[u8]) -> Result<GenerationHead, IndexError> {
         _ => {}
     }
     match serde_json::from_value::<Line>(value) {
-        Ok(Line::Generation(head)) => Ok(head),
+        Ok(Line::Generation(head)) => Ok(*head),
         Ok(_) => Err(IndexError::Invalid(
             "line 1 is not a generation header".into(),
         )),
@@ -163,7 +163,7 @@ impl GenerationIndex {
             out.extend(serde_json::to_vec(record).unwrap_or_default());
             out.push(b'\n');
         };
-        line(&Line::Generation(self.head.clone()));
+        line(&Line::Generation(Box::new(self.head.clone())));
         for dir in &self.dirs {
             line(&Line::Dir(dir.clone()));
         }
