@@ -359,6 +359,10 @@ pub struct OffsitePushArgs {
     /// default that is refused).
     #[arg(long)]
     pub no_encryption: bool,
+    /// Write Prometheus gauges (`fullsite_offsite_*`) to PATH (atomically), after success and
+    /// after failure; use a file of its own beside the backup's.
+    #[arg(long, value_name = "PATH")]
+    pub metrics_file: Option<std::path::PathBuf>,
     /// Bounded waits for silent servers.
     #[command(flatten)]
     pub stall: StallArg,

@@ -18,7 +18,7 @@ use crate::offsite::error::OffsiteError;
 use crate::offsite::keys::KdfParams;
 use crate::offsite::repo::{Create, Repository, patience};
 use crate::offsite::settings::TargetSettings;
-use crate::offsite::{list, prune, pull, push, verify};
+use crate::offsite::{list, metrics, prune, pull, push, verify};
 use crate::prune::RetentionPolicy;
 use crate::verify::Sample;
 
@@ -52,13 +52,30 @@ async fn run_push(args: OffsitePushArgs, vars: &Vars) -> Result<()> {
         no_encryption: args.no_encryption,
         params: KdfParams::DEFAULT,
     };
-    let repo = open(vars, args.stall.stall_timeout, create).await?;
     let selection = if args.all {
         push::Selection::All
     } else {
         push::Selection::Names(args.names)
     };
-    let report = push::push(repo, &root, &selection, args.transfers.transfers).await?;
+    let transfers = args.transfers.transfers;
+    let pushed = async {
+        let repo = open(vars, args.stall.stall_timeout, create).await?;
+        let report = push::push(Arc::clone(&repo), &root, &selection, transfers).await?;
+        let newest = list::list(&repo).await?.last().map(|g| g.time.timestamp());
+        Ok::<_, crate::error::Error>((report, newest))
+    }
+    .await;
+    if let Some(path) = &args.metrics_file {
+        let now = chrono::Utc::now().timestamp();
+        let text = match &pushed {
+            Ok((report, newest)) => metrics::success(report, now, *newest),
+            Err(_) => metrics::failure(std::fs::read_to_string(path).ok().as_deref(), now),
+        };
+        if let Err(e) = crate::summary::write_metrics(path, &text) {
+            tracing::warn!("{e}");
+        }
+    }
+    let (report, _) = pushed?;
     if args.json {
         println!("{}", serde_json::to_string(&report).unwrap_or_default());
         return Ok(());
@@ -233,4 +250,37 @@ async fn run_prune(args: OffsitePruneArgs, vars: &Vars) -> Result<()> {
         bytes(report.deleted_bytes)
     );
     Ok(())
+}
+
+/// What `status` shows about the offsite repository: `None` when no target is configured,
+/// else its URL and newest generation with its age (or the error that hid them; the local
+/// status does not fail because of it).
+pub async fn status_section(vars: &Vars) -> Option<serde_json::Value> {
+    if !TargetSettings::configured(vars) {
+        return None;
+    }
+    let found = async {
+        let repo = open(vars, None, Create::No).await?;
+        let generations = list::list(&repo).await?;
+        Ok::<_, crate::error::Error>((repo.url().to_string(), generations))
+    }
+    .await;
+    Some(match found {
+        Ok((url, generations)) => {
+            let newest = generations.last().map(|g| {
+                let hours =
+                    (chrono::Local::now().fixed_offset() - g.time).num_seconds() as f64 / 3600.0;
+                serde_json::json!({
+                    "name": g.name,
+                    "time": g.time.to_rfc3339(),
+                    "age_hours": (hours * 100.0).round() / 100.0,
+                })
+            });
+            serde_json::json!({"url": url, "generations": generations.len(), "newest": newest})
+        }
+        Err(e) => {
+            tracing::warn!("offsite status: {e}");
+            serde_json::json!({"error": e.to_string()})
+        }
+    })
 }

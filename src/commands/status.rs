@@ -9,7 +9,7 @@ use crate::display::{age, printable};
 use crate::error::{Error, Result};
 use crate::generation::Catalog;
 
-pub fn run(args: StatusArgs, vars: &Vars) -> Result<()> {
+pub async fn run(args: StatusArgs, vars: &Vars) -> Result<()> {
     let root = config::backup_root(args.root.root.as_deref(), vars);
     let catalog = Catalog::scan(&root)?;
     let newest = catalog.newest_complete();
@@ -20,6 +20,7 @@ pub fn run(args: StatusArgs, vars: &Vars) -> Result<()> {
         (None, _) => None,
     };
     let last_verify = newest.and_then(|g| crate::verify::last(&root, &g.name));
+    let offsite = super::offsite::status_section(vars).await;
     if args.json {
         let newest_json = newest.zip(hours).map(|(g, h)| {
             serde_json::json!({
@@ -39,6 +40,7 @@ pub fn run(args: StatusArgs, vars: &Vars) -> Result<()> {
                 "newest": newest_json,
                 "max_age_hours": args.max_age,
                 "fresh": fresh,
+                "offsite": offsite,
             })
         );
     } else {
@@ -51,6 +53,9 @@ pub fn run(args: StatusArgs, vars: &Vars) -> Result<()> {
                 Some(v) => println!("verified: {} DAMAGED ({} problems)", v.at, v.problems),
                 None => println!("verified: never"),
             }
+        }
+        if let Some(offsite) = &offsite {
+            print_offsite(offsite);
         }
     }
     match (newest, args.max_age, hours) {
@@ -88,4 +93,17 @@ fn print_text(
         "objects: {}",
         if newest.has_objects() { "yes" } else { "no" }
     );
+}
+
+/// The offsite lines of the text output.
+fn print_offsite(offsite: &serde_json::Value) {
+    match (offsite.get("error"), offsite.get("newest")) {
+        (Some(error), _) => println!("offsite: unknown ({})", error.as_str().unwrap_or_default()),
+        (None, Some(serde_json::Value::Null) | None) => println!("offsite: none"),
+        (None, Some(newest)) => println!(
+            "offsite: {} ({} old)",
+            printable(newest["name"].as_str().unwrap_or_default()),
+            age(newest["age_hours"].as_f64().unwrap_or_default())
+        ),
+    }
 }

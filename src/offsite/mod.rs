@@ -12,13 +12,14 @@
 //!
 //! Modules: [`settings`] (target), [`keys`] (config object, KDF, content names), [`seal`]
 //! (authenticated encryption), [`repo`] (layout and requests), [`index`] (generation format),
-//! [`scan`], [`push`], [`pull`], [`list`], [`verify`], [`prune`], [`lock`], [`error`].
+//! [`scan`], [`push`], [`pull`], [`list`], [`verify`], [`prune`], [`lock`], [`metrics`], [`error`].
 
 pub mod error;
 pub mod index;
 pub mod keys;
 pub mod list;
 pub mod lock;
+pub mod metrics;
 pub mod prune;
 pub mod pull;
 pub mod push;
