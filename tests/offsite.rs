@@ -406,8 +406,48 @@ fn a_wrong_passphrase_is_refused_before_anything_is_written() {
         ),
         "push",
     );
+    let metrics = sandbox.cwd().join("fullsite-offsite.prom");
+    let metrics_arg = metrics.to_str().unwrap();
+    ok(
+        run(
+            &sandbox,
+            &right,
+            &[
+                "offsite",
+                "push",
+                "full-site-2026-03-01",
+                "--metrics-file",
+                metrics_arg,
+            ],
+        ),
+        "push",
+    );
+    let text = std::fs::read_to_string(&metrics).unwrap();
+    assert!(text.contains("fullsite_offsite_push_success 1\n"), "{text}");
+    assert!(
+        text.contains("fullsite_offsite_push_uploaded_contents 0\n"),
+        "{text}"
+    );
+    let status = ok(run(&sandbox, &right, &["status", "--json"]), "status");
+    let status: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(
+        status["offsite"]["newest"]["name"], "full-site-2026-03-01",
+        "{status}"
+    );
     let before = support::s3::etags_in(&servers().s3, &target);
     let wrong = env("unused", &bucket, &target, "not the passphrase");
+    let failed = run(
+        &sandbox,
+        &wrong,
+        &["offsite", "push", "--all", "--metrics-file", metrics_arg],
+    );
+    assert_eq!(failed.code, 2);
+    let text = std::fs::read_to_string(&metrics).unwrap();
+    assert!(text.contains("fullsite_offsite_push_success 0\n"), "{text}");
+    assert!(
+        !text.contains("fullsite_offsite_push_last_success_timestamp_seconds 0\n"),
+        "{text}"
+    );
     for args in [
         &["offsite", "push", "--all"][..],
         &["offsite", "list"],

@@ -32,17 +32,18 @@ pub async fn run(args: StatusArgs, vars: &Vars) -> Result<()> {
                 "last_verify": last_verify,
             })
         });
-        println!(
-            "{}",
-            serde_json::json!({
-                "root": root,
-                "generations": catalog.complete().count(),
-                "newest": newest_json,
-                "max_age_hours": args.max_age,
-                "fresh": fresh,
-                "offsite": offsite,
-            })
-        );
+        let mut document = serde_json::json!({
+            "root": root,
+            "generations": catalog.complete().count(),
+            "newest": newest_json,
+            "max_age_hours": args.max_age,
+            "fresh": fresh,
+        });
+        // Only with a target configured, so the shape without one is unchanged.
+        if let (Some(offsite), Some(fields)) = (&offsite, document.as_object_mut()) {
+            fields.insert("offsite".into(), offsite.clone());
+        }
+        println!("{document}");
     } else {
         print_text(&root, &catalog, newest, hours);
         if newest.is_some() {
