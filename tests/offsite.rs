@@ -624,3 +624,87 @@ fn a_push_killed_midway_resumes_with_no_extra_stored_bytes_and_prune_keeps_what_
         "verify the pulled generation",
     );
 }
+
+#[test]
+fn moto_as_the_target_round_trips_a_generation_with_a_multipart_file() {
+    use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+    let moto = support::moto::MotoServer::start();
+    let client = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(moto.endpoint())
+            .force_path_style(true)
+            .credentials_provider(Credentials::new("testing", "testing", None, None, "test"))
+            .build(),
+    );
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        client
+            .create_bucket()
+            .bucket("offsite")
+            .send()
+            .await
+            .unwrap()
+    });
+
+    let bucket = servers().s3.create_bucket("site");
+    let mut large = site_objects(1, 9 << 20, 1);
+    large[0].key = "video/large.bin".into();
+    put(&bucket, &large);
+    put(&bucket, &site_objects(5, 2_000, 1));
+    let mut env = env("unused", &bucket, "offsite", PASSPHRASE);
+    env.retain(|(k, _)| !k.starts_with("FULLSITE_OFFSITE_S3"));
+    env.extend(
+        [
+            ("FULLSITE_OFFSITE_S3_ENDPOINT", moto.endpoint()),
+            ("FULLSITE_OFFSITE_S3_ACCESS_KEY_ID", "testing".to_string()),
+            (
+                "FULLSITE_OFFSITE_S3_SECRET_ACCESS_KEY",
+                "testing".to_string(),
+            ),
+        ]
+        .map(|(k, v)| (k.to_string(), v)),
+    );
+    let sandbox = Sandbox::new();
+    ok(
+        run(
+            &sandbox,
+            &env,
+            &["backup", "--no-db", "--name", "full-site-2026-05-01"],
+        ),
+        "backup",
+    );
+    ok(
+        run(&sandbox, &env, &["offsite", "push", "--all"]),
+        "push to moto",
+    );
+    let again = ok(
+        run(&sandbox, &env, &["offsite", "push", "--all", "--json"]),
+        "second push",
+    );
+    assert!(
+        again.stdout.contains("\"status\":\"present\""),
+        "{}",
+        again.stdout
+    );
+    ok(
+        run(&sandbox, &env, &["offsite", "verify", "--all"]),
+        "verify on moto",
+    );
+    std::fs::remove_dir_all(sandbox.root()).unwrap();
+    ok(
+        run(&sandbox, &env, &["offsite", "pull", "full-site-2026-05-01"]),
+        "pull from moto",
+    );
+    ok(
+        run(&sandbox, &env, &["verify", "full-site-2026-05-01"]),
+        "verify the pulled generation",
+    );
+    let pulled = sandbox
+        .root()
+        .join("full-site-2026-05-01/objects")
+        .join(&bucket)
+        .join("video/large.bin");
+    assert_eq!(std::fs::read(pulled).unwrap(), large[0].body);
+}
