@@ -3,7 +3,7 @@
 //! `config` is the one object stored in clear: a small JSON document with the format name and
 //! version, and, for an encrypted repository, the KDF (Argon2id) with its parameters and random
 //! salt, and a key check — a known text sealed with the data key. Opening a repository derives
-//! the master key once (memory-hard, about a second), then from it, with BLAKE3's key
+//! the master key once (memory-hard: 64 MiB by default), then from it, with BLAKE3's key
 //! derivation, the data key (sealing every object) and the name key (content object names). A
 //! wrong passphrase fails the key check before anything is written (exit 2). A newer version is
 //! refused (exit 2).
@@ -41,8 +41,8 @@ pub struct KdfParams {
 }
 
 impl KdfParams {
-    /// The defaults for new repositories: 64 MiB, 3 passes, 1 lane (about a second on a
-    /// small VPS; above OWASP's Argon2id minimum).
+    /// The defaults for new repositories: 64 MiB, 3 passes, 1 lane (above OWASP's Argon2id
+    /// minimum of 19 MiB and 2 passes).
     pub const DEFAULT: KdfParams = KdfParams {
         memory_kib: 64 * 1024,
         iterations: 3,
