@@ -49,6 +49,7 @@
 //!   layers below; `main.rs` alone maps a kind to an exit code.
 //! - [`fsutil`]: private files and directories, atomic writes and publishing, [`fsutil::FsError`];
 //!   [`failpoint`]: named pause points for fault-injection tests; [`logging`].
+//! - [`offsite`]: the S3 offsite repository (push, list, verify, pull, prune).
 
 pub mod cli;
 pub mod commands;
@@ -65,6 +66,7 @@ pub mod lock;
 pub mod logging;
 pub mod manifest;
 pub mod objects;
+pub mod offsite;
 pub mod pg;
 pub mod progress;
 pub mod results_file;

@@ -11,6 +11,7 @@
 mod backup;
 mod json;
 mod list;
+mod offsite;
 pub mod progress;
 mod prune;
 mod restore;
@@ -37,7 +38,8 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Prune(args) => until_stopped(prune::run(args, &vars)).await,
         Command::List(args) => list::run(args, &vars),
         Command::Verify(args) => verify::run(args, &vars),
-        Command::Status(args) => status::run(args, &vars),
+        Command::Status(args) => status::run(args, &vars).await,
+        Command::Offsite(command) => until_stopped(offsite::run(command, &vars)).await,
     }
 }
 

@@ -20,6 +20,9 @@ struct StatusJson<'a> {
     generations: usize,
     max_age_hours: Option<f64>,
     newest: Option<NewestJson<'a>>,
+    /// The offsite repository's newest generation; only when a target is configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    offsite: Option<serde_json::Value>,
     root: String,
 }
 
@@ -56,7 +59,7 @@ impl<'a> From<&'a LastVerify> for VerifiedJson<'a> {
     }
 }
 
-pub fn run(args: StatusArgs, vars: &Vars) -> Result<()> {
+pub async fn run(args: StatusArgs, vars: &Vars) -> Result<()> {
     let root = config::backup_root(args.root.root.as_deref(), vars);
     let catalog = Catalog::scan(&root)?;
     let newest = catalog.newest_complete();
@@ -68,6 +71,7 @@ pub fn run(args: StatusArgs, vars: &Vars) -> Result<()> {
     };
     let last_verify: Option<LastVerify> =
         newest.and_then(|g| crate::results_file::read(&root, RESULTS_FILE, &g.name));
+    let offsite = super::offsite::status_section(vars).await;
     if args.json {
         json::print(&StatusJson {
             fresh,
@@ -81,6 +85,7 @@ pub fn run(args: StatusArgs, vars: &Vars) -> Result<()> {
                 status: g.status(),
                 time: g.time.to_rfc3339(),
             }),
+            offsite,
             root: root.to_string_lossy().into_owned(),
         });
     } else {
@@ -93,6 +98,9 @@ pub fn run(args: StatusArgs, vars: &Vars) -> Result<()> {
                 Some(v) => println!("verified: {} DAMAGED ({} problems)", v.at, v.problems),
                 None => println!("verified: never"),
             }
+        }
+        if let Some(offsite) = &offsite {
+            print_offsite(offsite);
         }
     }
     match (newest, args.max_age, hours) {
@@ -130,4 +138,17 @@ fn print_text(
         "objects: {}",
         if newest.has_objects() { "yes" } else { "no" }
     );
+}
+
+/// The offsite lines of the text output.
+fn print_offsite(offsite: &serde_json::Value) {
+    match (offsite.get("error"), offsite.get("newest")) {
+        (Some(error), _) => println!("offsite: unknown ({})", error.as_str().unwrap_or_default()),
+        (None, Some(serde_json::Value::Null) | None) => println!("offsite: none"),
+        (None, Some(newest)) => println!(
+            "offsite: {} ({} old)",
+            printable(newest["name"].as_str().unwrap_or_default()),
+            age(newest["age_hours"].as_f64().unwrap_or_default())
+        ),
+    }
 }
