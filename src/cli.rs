@@ -62,6 +62,10 @@ pub enum Command {
     /// Restore a generation into a scratch database and check it against its manifest.
     #[command(after_help = EXIT_CODES)]
     Drill(DrillArgs),
+    /// Copy generations to an S3-compatible offsite repository (deduplicated, encrypted),
+    /// verify them there, pull them back, prune them.
+    #[command(subcommand)]
+    Offsite(OffsiteCommand),
 }
 
 /// `--ping-url URL` (issue 17).
@@ -364,6 +368,164 @@ pub struct StatusArgs {
     #[arg(long, value_name = "HOURS", allow_hyphen_values = true, value_parser = parse_hours)]
     pub max_age: Option<f64>,
 }
+
+// --- fullsite offsite (issue 18) ---
+
+const OFFSITE_HELP: &str = "\
+Exit codes:
+  0    success
+  1    failure (network, disk)
+  2    usage or configuration error: a missing or wrong passphrase, an unknown generation, a
+       repository format newer than this fullsite; nothing was written
+  3    offsite verify found missing or damaged objects, or a local file differs from its manifest
+  11   the offsite repository is locked (a prune and a push met)
+  130  stopped by SIGINT, 143 stopped by SIGTERM
+
+Target: FULLSITE_OFFSITE_URL=s3://BUCKET/PREFIX, FULLSITE_OFFSITE_S3_ENDPOINT, _S3_REGION,
+_S3_ACCESS_KEY_ID, _S3_SECRET_ACCESS_KEY, and FULLSITE_OFFSITE_PASSPHRASE (or
+FULLSITE_OFFSITE_PASSPHRASE_FILE), from .env or the environment; see README.md.";
+
+/// `fullsite offsite ...`.
+#[derive(Debug, Subcommand)]
+pub enum OffsiteCommand {
+    /// Upload complete generations that the repository lacks (only content it does not hold).
+    #[command(after_help = OFFSITE_HELP)]
+    Push(OffsitePushArgs),
+    /// List the generations in the repository (data on stdout).
+    #[command(after_help = OFFSITE_HELP)]
+    List(OffsiteListArgs),
+    /// Read back and authenticate a generation's (or every) stored content and check its hashes.
+    #[command(after_help = OFFSITE_HELP)]
+    Verify(OffsiteVerifyArgs),
+    /// Recreate a generation from the repository under the backup root.
+    #[command(after_help = OFFSITE_HELP)]
+    Pull(OffsitePullArgs),
+    /// Apply retention rules to the repository's generations, then delete unreferenced content.
+    #[command(after_help = OFFSITE_HELP)]
+    Prune(OffsitePruneArgs),
+}
+
+/// `--transfers` for offsite commands.
+#[derive(Debug, Args)]
+pub struct OffsiteTransfersArg {
+    /// Objects transferred at once (memory: about 8 MiB each while uploading).
+    #[arg(long, value_name = "N", default_value = "8", value_parser = parse_transfers)]
+    pub transfers: usize,
+}
+
+/// `fullsite offsite push`.
+#[derive(Debug, Args)]
+pub struct OffsitePushArgs {
+    /// Where the generations live.
+    #[command(flatten)]
+    pub root: RootArg,
+    /// Print one JSON document on stdout instead of text (shape documented in README).
+    #[arg(long)]
+    pub json: bool,
+    /// Parallel uploads.
+    #[command(flatten)]
+    pub transfers: OffsiteTransfersArg,
+    /// Create the repository unencrypted when it does not exist and no passphrase is set (by
+    /// default that is refused).
+    #[arg(long)]
+    pub no_encryption: bool,
+    /// Write Prometheus gauges (`fullsite_offsite_*`) to PATH (atomically), after success and
+    /// after failure; use a file of its own beside the backup's.
+    #[arg(long, value_name = "PATH")]
+    pub metrics_file: Option<std::path::PathBuf>,
+    /// Bounded waits for silent servers.
+    #[command(flatten)]
+    pub stall: StallArg,
+    /// Push every complete generation.
+    #[arg(long, conflicts_with = "names")]
+    pub all: bool,
+    /// Generations to push.
+    #[arg(value_name = "NAME", required_unless_present = "all")]
+    pub names: Vec<String>,
+}
+
+/// `fullsite offsite list`.
+#[derive(Debug, Args)]
+pub struct OffsiteListArgs {
+    /// Print one JSON document on stdout instead of text (shape documented in README).
+    #[arg(long)]
+    pub json: bool,
+    /// Bounded waits for silent servers.
+    #[command(flatten)]
+    pub stall: StallArg,
+}
+
+/// `fullsite offsite verify`.
+#[derive(Debug, Args)]
+pub struct OffsiteVerifyArgs {
+    /// Print one JSON document on stdout instead of text (shape documented in README).
+    #[arg(long)]
+    pub json: bool,
+    /// Read back only about PCT percent of the files (presence is always checked).
+    #[arg(long, value_name = "PCT", value_parser = parse_percent)]
+    pub sample: Option<f64>,
+    /// Seed of the --sample selection [default: changes every run].
+    #[arg(long, value_name = "N", requires = "sample")]
+    pub seed: Option<u64>,
+    /// Parallel downloads.
+    #[command(flatten)]
+    pub transfers: OffsiteTransfersArg,
+    /// Bounded waits for silent servers.
+    #[command(flatten)]
+    pub stall: StallArg,
+    /// Verify every generation in the repository.
+    #[arg(long, conflicts_with = "name")]
+    pub all: bool,
+    /// Generation to verify.
+    #[arg(value_name = "NAME", required_unless_present = "all")]
+    pub name: Option<String>,
+}
+
+/// `fullsite offsite pull`.
+#[derive(Debug, Args)]
+pub struct OffsitePullArgs {
+    /// Where the generation is recreated.
+    #[command(flatten)]
+    pub root: RootArg,
+    /// Parallel downloads.
+    #[command(flatten)]
+    pub transfers: OffsiteTransfersArg,
+    /// Bounded waits for silent servers.
+    #[command(flatten)]
+    pub stall: StallArg,
+    /// Generation to pull.
+    #[arg(value_name = "NAME")]
+    pub name: String,
+}
+
+/// `fullsite offsite prune`.
+#[derive(Debug, Args)]
+pub struct OffsitePruneArgs {
+    /// Print the plan and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print one JSON document on stdout instead of text (shape documented in README).
+    #[arg(long)]
+    pub json: bool,
+    /// Keep the newest N generations; the newest one is kept even when N is 0 [default: 7, or
+    /// 0 when a --keep-* rule is given].
+    #[arg(long, value_name = "N", allow_hyphen_values = true, value_parser = parse_count)]
+    pub retain_generations: Option<u32>,
+    /// Also keep the newest generation of each of the D most recent days that have one.
+    #[arg(long, value_name = "D", default_value = "0", allow_hyphen_values = true, value_parser = parse_count)]
+    pub keep_daily: u32,
+    /// Also keep the newest generation of each of the W most recent ISO weeks that have one.
+    #[arg(long, value_name = "W", default_value = "0", allow_hyphen_values = true, value_parser = parse_count)]
+    pub keep_weekly: u32,
+    /// Also keep the newest generation of each of the M most recent months that have one.
+    #[arg(long, value_name = "M", default_value = "0", allow_hyphen_values = true, value_parser = parse_count)]
+    pub keep_monthly: u32,
+    /// Bounded waits for silent servers.
+    #[command(flatten)]
+    pub stall: StallArg,
+}
+
+// --- end of fullsite offsite ---
 
 fn parse_count(text: &str) -> Result<u32, String> {
     text.parse::<u32>()

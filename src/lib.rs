@@ -51,6 +51,7 @@
 //!   [`failpoint`]: named pause points for fault-injection tests; [`logging`].
 //! - [`drill`]: restore a generation into a scratch database and compare it with the manifest;
 //!   [`refs`]: references from rows to objects (dangling, orphans); [`pings`]: monitor pings.
+//! - [`offsite`]: the S3 offsite repository (push, list, verify, pull, prune).
 
 pub mod cli;
 pub mod commands;
@@ -68,6 +69,7 @@ pub mod lock;
 pub mod logging;
 pub mod manifest;
 pub mod objects;
+pub mod offsite;
 pub mod pg;
 pub mod pings;
 pub mod progress;

@@ -14,6 +14,7 @@ mod backup;
 mod drill;
 mod json;
 mod list;
+mod offsite;
 pub mod progress;
 mod prune;
 mod restore;
@@ -52,7 +53,8 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         Command::List(args) => list::run(args, &vars),
         Command::Verify(args) => verify::run(args, &vars),
-        Command::Status(args) => status::run(args, &vars),
+        Command::Status(args) => status::run(args, &vars).await,
+        Command::Offsite(command) => until_stopped(offsite::run(command, &vars)).await,
     }
 }
 

@@ -24,6 +24,9 @@ struct StatusJson<'a> {
     last_drill: Option<DrilledJson<'a>>,
     max_age_hours: Option<f64>,
     newest: Option<NewestJson<'a>>,
+    /// The offsite repository's newest generation; only when a target is configured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    offsite: Option<serde_json::Value>,
     root: String,
 }
 
@@ -88,7 +91,7 @@ impl<'a> From<&'a DrillResult> for DrilledJson<'a> {
     }
 }
 
-pub fn run(args: StatusArgs, vars: &Vars) -> Result<()> {
+pub async fn run(args: StatusArgs, vars: &Vars) -> Result<()> {
     let root = config::backup_root(args.root.root.as_deref(), vars);
     let catalog = Catalog::scan(&root)?;
     let newest = catalog.newest_complete();
@@ -101,6 +104,7 @@ pub fn run(args: StatusArgs, vars: &Vars) -> Result<()> {
     let last_verify: Option<LastVerify> =
         newest.and_then(|g| crate::results_file::read(&root, RESULTS_FILE, &g.name));
     let last_drill = crate::drill::results::last(&root);
+    let offsite = super::offsite::status_section(vars).await;
     if args.json {
         json::print(&StatusJson {
             fresh,
@@ -115,6 +119,7 @@ pub fn run(args: StatusArgs, vars: &Vars) -> Result<()> {
                 status: g.status(),
                 time: g.time.to_rfc3339(),
             }),
+            offsite,
             root: root.to_string_lossy().into_owned(),
         });
     } else {
@@ -139,6 +144,9 @@ pub fn run(args: StatusArgs, vars: &Vars) -> Result<()> {
                 d.seconds
             ),
             None => println!("drilled: never"),
+        }
+        if let Some(offsite) = &offsite {
+            print_offsite(offsite);
         }
     }
     match (newest, args.max_age, hours) {
@@ -176,4 +184,17 @@ fn print_text(
         "objects: {}",
         if newest.has_objects() { "yes" } else { "no" }
     );
+}
+
+/// The offsite lines of the text output.
+fn print_offsite(offsite: &serde_json::Value) {
+    match (offsite.get("error"), offsite.get("newest")) {
+        (Some(error), _) => println!("offsite: unknown ({})", error.as_str().unwrap_or_default()),
+        (None, Some(serde_json::Value::Null) | None) => println!("offsite: none"),
+        (None, Some(newest)) => println!(
+            "offsite: {} ({} old)",
+            printable(newest["name"].as_str().unwrap_or_default()),
+            age(newest["age_hours"].as_f64().unwrap_or_default())
+        ),
+    }
 }

@@ -1,7 +1,8 @@
 //! The engine's error: everything that can make an operation (and so a subcommand) fail.
 //!
 //! The error graph runs one way. Each lower layer (`fsutil`, `generation`, `manifest`, `lock`,
-//! `config`, `pg`, `objects`) owns its error type and decides each variant's
+//! `config`, `pg`, `objects`,
+//! `offsite`) owns its error type and decides each variant's
 //! [`ErrorKind`] where the error arises; none of them imports this module. This type composes
 //! them with `#[from]`, keeping them as typed sources, and adds the failures only a command
 //! knows about (a generation name not found, flags that contradict each other, damage found by
@@ -22,6 +23,7 @@ use crate::generation::{GenerationError, NameError};
 use crate::lock::LockError;
 use crate::manifest::ManifestError;
 use crate::objects::error::ObjectsError;
+use crate::offsite::error::OffsiteError;
 use crate::pg::connect::PgError;
 use crate::pg::dump::DumpError;
 use crate::pg::restore::RestoreError;
@@ -65,6 +67,10 @@ pub enum Error {
     /// PostgreSQL refused or failed.
     #[error(transparent)]
     Pg(#[from] PgError),
+
+    /// An offsite repository command failed.
+    #[error(transparent)]
+    Offsite(#[from] OffsiteError),
 
     /// `backup --name NAME` where NAME already exists in the root.
     #[error("{source}; choose another --name")]
@@ -173,6 +179,7 @@ impl Error {
             Error::Restore(e) => e.kind(),
             Error::Objects(e) => e.kind(),
             Error::Pg(e) => e.kind(),
+            Error::Offsite(e) => e.kind(),
             Error::GenerationExists { source } | Error::Generation(source) => source.kind(),
             Error::Fs(e) => e.kind(),
             Error::PausePoint(e) => e.kind(),

@@ -436,4 +436,80 @@ impl ObjectStore for MemoryStore {
             "policies are not implemented",
         ))
     }
+
+    // --- Offsite repository additions (see the trait). ---
+
+    async fn list_prefix_page(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        token: Option<String>,
+    ) -> StoreResult<ListPage> {
+        self.apply(Op::List, prefix).await?;
+        let buckets = self.buckets.lock().unwrap();
+        let objects = buckets.get(bucket).ok_or_else(|| missing_bucket(bucket))?;
+        let page: Vec<Listed> = objects
+            .iter()
+            .filter(|(k, _)| k.starts_with(prefix))
+            .filter(|(k, _)| token.as_deref().is_none_or(|a| k.as_str() > a))
+            .take(self.page_size)
+            .map(|(key, o)| Listed {
+                key: key.clone(),
+                size: o.bytes.len() as u64,
+                etag: o.etag.clone(),
+                last_modified: o.last_modified.clone(),
+            })
+            .collect();
+        let last = page.last().map(|o| o.key.clone());
+        let more = last.as_deref().is_some_and(|l| {
+            objects
+                .keys()
+                .any(|k| k.starts_with(prefix) && k.as_str() > l)
+        });
+        Ok(ListPage {
+            objects: page,
+            next: if more { last } else { None },
+        })
+    }
+
+    async fn put_bytes(&self, bucket: &str, key: &str, bytes: Bytes) -> StoreResult<()> {
+        self.apply(Op::Put, key).await?;
+        let mut buckets = self.buckets.lock().unwrap();
+        if !buckets.contains_key(bucket) {
+            return Err(missing_bucket(bucket));
+        }
+        let mut clock = self.clock.lock().unwrap();
+        put_version(
+            &mut buckets,
+            &mut clock,
+            bucket,
+            key,
+            &bytes,
+            ObjectMeta::default(),
+        );
+        Ok(())
+    }
+
+    async fn upload_part_bytes(
+        &self,
+        _bucket: &str,
+        key: &str,
+        upload_id: &str,
+        number: i32,
+        bytes: Bytes,
+    ) -> StoreResult<String> {
+        self.apply(Op::Put, key).await?;
+        let mut buckets = self.buckets.lock().unwrap();
+        let mut clock = self.clock.lock().unwrap();
+        let part = format!("{upload_id}#{number:05}");
+        put_version(
+            &mut buckets,
+            &mut clock,
+            "\0parts",
+            &part,
+            &bytes,
+            ObjectMeta::default(),
+        );
+        Ok(buckets["\0parts"][&part].etag.clone())
+    }
 }

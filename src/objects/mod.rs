@@ -8,7 +8,7 @@ mod faults;
 pub mod key_path;
 pub mod listing;
 #[cfg(test)]
-mod memory;
+pub(crate) mod memory;
 pub mod mirror;
 pub mod patience;
 pub mod restore_buckets;

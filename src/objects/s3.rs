@@ -422,4 +422,78 @@ impl ObjectStore for S3Store {
             .map_err(classify)?;
         Ok(())
     }
+
+    // --- Offsite repository additions (see the trait). ---
+
+    async fn list_prefix_page(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        token: Option<String>,
+    ) -> StoreResult<ListPage> {
+        let page = self
+            .client
+            .list_objects_v2()
+            .bucket(bucket)
+            .prefix(prefix)
+            .set_continuation_token(token)
+            .send()
+            .await
+            .map_err(classify)?;
+        let objects = page
+            .contents()
+            .iter()
+            .filter_map(|object| {
+                Some(Listed {
+                    key: object.key()?.to_string(),
+                    size: object.size().unwrap_or(0).max(0) as u64,
+                    etag: object.e_tag().unwrap_or_default().to_string(),
+                    last_modified: object
+                        .last_modified()
+                        .and_then(format_time)
+                        .unwrap_or_default(),
+                })
+            })
+            .collect();
+        let next = if page.is_truncated() == Some(true) {
+            page.next_continuation_token().map(String::from)
+        } else {
+            None
+        };
+        Ok(ListPage { objects, next })
+    }
+
+    async fn put_bytes(&self, bucket: &str, key: &str, bytes: bytes::Bytes) -> StoreResult<()> {
+        self.client
+            .put_object()
+            .bucket(bucket)
+            .key(key)
+            .body(ByteStream::from(bytes))
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(())
+    }
+
+    async fn upload_part_bytes(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        number: i32,
+        bytes: bytes::Bytes,
+    ) -> StoreResult<String> {
+        let part = self
+            .client
+            .upload_part()
+            .bucket(bucket)
+            .key(key)
+            .upload_id(upload_id)
+            .part_number(number)
+            .body(ByteStream::from(bytes))
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(part.e_tag.unwrap_or_default())
+    }
 }

@@ -224,4 +224,33 @@ pub trait ObjectStore: Send + Sync {
         bucket: &str,
         policy: &str,
     ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    // --- Used by the offsite repository (`crate::offsite`): bytes produced in memory (sealed
+    // content, manifests) and listings under a prefix. ---
+
+    /// One page of `bucket`'s objects whose keys start with `prefix`, after `token`.
+    fn list_prefix_page(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        token: Option<String>,
+    ) -> impl Future<Output = StoreResult<ListPage>> + Send;
+
+    /// Stores `bytes` as the object `key` (no metadata).
+    fn put_bytes(
+        &self,
+        bucket: &str,
+        key: &str,
+        bytes: Bytes,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Uploads part `number` (from 1) of a multipart upload from memory; the part's ETag.
+    fn upload_part_bytes(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        number: i32,
+        bytes: Bytes,
+    ) -> impl Future<Output = StoreResult<String>> + Send;
 }

@@ -21,6 +21,7 @@ mod json_output;
 mod live_site;
 mod lock_and_signals;
 mod objects;
+mod offsite;
 mod operations;
 mod pg;
 mod pings;
