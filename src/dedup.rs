@@ -70,16 +70,6 @@ impl DedupIndex {
             .or_insert(path);
     }
 
-    /// Number of distinct contents known.
-    pub fn len(&self) -> usize {
-        self.by_content.len()
-    }
-
-    /// True when nothing is known.
-    pub fn is_empty(&self) -> bool {
-        self.by_content.is_empty()
-    }
-
     /// Replaces `path` (just written, with this size and hash) by a hard link to an existing
     /// identical file, if there is one.
     pub fn link_identical(&self, path: &Path, size: u64, hash: &blake3::Hash) -> Outcome {

@@ -29,6 +29,11 @@
 //! environment or verbosity for presentation and prints nothing: it logs through `tracing`,
 //! reports progress to a [`progress::Progress`] and returns a summary.
 //!
+//! # Visibility
+//! Public: [`cli`], [`commands`] (`run`), [`error`] (`ErrorKind`) and [`logging`], which
+//! `main.rs` uses, and [`manifest`] and `pg::restore::source`, which the integration tests read
+//! generations with. Every other module is `pub(crate)`, so the compiler reports dead code.
+//!
 //! # Modules
 //! - [`cli`]: flags; [`config`]: `.env` + environment + flags → typed settings, and defaults.
 //! - [`commands`]: one module per subcommand: settings from flags, the engine call, output;
@@ -55,28 +60,28 @@
 
 pub mod cli;
 pub mod commands;
-pub mod config;
-pub mod dedup;
-pub mod drill;
-pub mod engine;
+pub(crate) mod config;
+pub(crate) mod dedup;
+pub(crate) mod drill;
+pub(crate) mod engine;
 pub mod error;
-pub mod failpoint;
-pub mod fsutil;
-pub mod generation;
-pub mod human;
-pub mod integrity;
-pub mod lock;
+pub(crate) mod failpoint;
+pub(crate) mod fsutil;
+pub(crate) mod generation;
+pub(crate) mod human;
+pub(crate) mod integrity;
+pub(crate) mod lock;
 pub mod logging;
 pub mod manifest;
-pub mod objects;
-pub mod offsite;
+pub(crate) mod objects;
+pub(crate) mod offsite;
 pub mod pg;
-pub mod pings;
-pub mod progress;
-pub mod refs;
-pub mod results_file;
-pub mod retention;
-pub mod signals;
+pub(crate) mod pings;
+pub(crate) mod progress;
+pub(crate) mod refs;
+pub(crate) mod results_file;
+pub(crate) mod retention;
+pub(crate) mod signals;
 
 /// This build's version, as recorded in manifests.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -103,7 +103,6 @@ fn wait_text(waited: Option<Duration>) -> String {
 #[derive(Debug)]
 pub struct RootLock {
     _file: File,
-    path: PathBuf,
 }
 
 impl RootLock {
@@ -155,12 +154,7 @@ impl RootLock {
         };
         write_holder(&mut file, &holder).map_err(io_err)?;
         tracing::debug!("locked '{}'", path.display());
-        Ok(RootLock { _file: file, path })
-    }
-
-    /// The lock file's path.
-    pub fn path(&self) -> &Path {
-        &self.path
+        Ok(RootLock { _file: file })
     }
 }
 

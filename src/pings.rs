@@ -99,6 +99,7 @@ impl Pinger {
     }
 
     /// The URL as logs may show it: scheme and host only.
+    #[cfg(test)]
     pub fn shown(&self) -> &str {
         &self.shown
     }

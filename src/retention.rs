@@ -31,6 +31,7 @@ pub struct RetentionPolicy {
 
 impl RetentionPolicy {
     /// Keep the newest `n` complete generations, nothing else.
+    #[cfg(test)]
     pub fn newest(n: u32) -> RetentionPolicy {
         RetentionPolicy {
             retain_generations: n,

@@ -15,11 +15,11 @@ mod drill;
 mod json;
 mod list;
 mod offsite;
-pub mod progress;
+pub(crate) mod progress;
 mod prune;
 mod restore;
 mod status;
-pub mod summary;
+pub(crate) mod summary;
 mod verify;
 
 use std::future::Future;

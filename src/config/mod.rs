@@ -18,14 +18,11 @@ use std::path::{Path, PathBuf};
 
 use crate::error::ErrorKind;
 
-pub use defaults::{DEFAULT_RETAIN_GENERATIONS, cores, jobs, retain_generations};
+pub use defaults::{cores, jobs, retain_generations};
 pub use dotenv::DotEnvError;
 pub use endpoint::{Endpoint, resolve_host};
 pub use secret::Secret;
-pub use timeouts::{
-    DEFAULT_LOCK_WAIT_SECS, DEFAULT_STALL_SECS, LOCK_WAIT_VAR, STALL_VAR, lock_wait_timeout,
-    stall_timeout,
-};
+pub use timeouts::{DEFAULT_STALL_SECS, lock_wait_timeout, stall_timeout};
 
 /// The backup root when neither `--root` nor `STGY_BACKUP_ROOT` is given.
 pub const DEFAULT_ROOT: &str = "/var/backups/stgy";

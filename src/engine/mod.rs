@@ -23,8 +23,8 @@ pub mod prune;
 pub mod restore;
 pub mod verify;
 
-pub use backup::{BackupSettings, BackupSummary, backup};
+pub use backup::{BackupSettings, backup};
 pub use error::{Error, Result};
-pub use prune::{PruneSettings, PruneSummary, prune};
-pub use restore::{RestoreSettings, RestoreSummary, restore};
+pub use prune::{PruneSettings, prune};
+pub use restore::{RestoreSettings, restore};
 pub use verify::{VerifySettings, VerifySummary, verify};

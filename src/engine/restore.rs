@@ -61,8 +61,6 @@ pub struct RestoreSettings {
 /// What a restore did.
 #[derive(Debug, Clone)]
 pub struct RestoreSummary {
-    /// The generation restored.
-    pub generation: String,
     /// The database part, if restored.
     pub database: Option<crate::pg::restore::RestoreSummary>,
     /// The object part, if restored.
@@ -148,7 +146,6 @@ pub async fn restore(
         crate::objects::listing::list_buckets(s3, &patience).await?;
     }
     let mut summary = RestoreSummary {
-        generation: name.to_string(),
         database: None,
         objects: None,
         seconds: 0.0,

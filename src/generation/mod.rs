@@ -8,11 +8,11 @@ mod name;
 mod partial;
 mod usage;
 
-pub use catalog::{Catalog, Generation, GenerationKind, Leftover, LeftoverKind, parse_leftover};
+pub use catalog::{Catalog, Generation, GenerationKind};
 pub use leftover::remove_stale;
-pub use name::{DEFAULT_PREFIX, GenerationName, NameError, date_in_name};
+pub use name::{GenerationName, NameError};
 pub use partial::{GenerationError, PartialGeneration};
-pub use usage::{Usage, measure};
+pub use usage::measure;
 
 /// Marker file at the top of every generation, as the legacy script writes it (empty).
 pub const MARKER_FILE: &str = ".stgy-full-site-backup";

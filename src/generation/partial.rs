@@ -86,11 +86,6 @@ impl PartialGeneration {
         &self.dir
     }
 
-    /// The generation's name.
-    pub fn name(&self) -> &GenerationName {
-        &self.name
-    }
-
     /// Makes the generation durable and visible under its name; returns its path.
     pub fn publish(mut self) -> Result<PathBuf, GenerationError> {
         let target = self.root.join(self.name.as_str());

@@ -86,6 +86,7 @@ pub fn encode_segment(segment: &str) -> String {
 
 /// The key stored at `path`, or `None` when a segment is hashed (look the key up in the
 /// manifest) or the path is not one [`KeyPaths::path_for`] makes.
+#[cfg(test)]
 pub fn key_for(path: &str) -> Option<String> {
     let mut segments: Vec<&str> = path.split('/').collect();
     if segments.last() == Some(&SELF_MARKER) {

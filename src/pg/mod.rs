@@ -1,7 +1,7 @@
 //! PostgreSQL: connections, the pg_dump-compatible archive format, the native dump and restore.
 
-pub mod archive;
-pub mod connect;
-pub mod dump;
-pub mod quote;
+pub(crate) mod archive;
+pub(crate) mod connect;
+pub(crate) mod dump;
+pub(crate) mod quote;
 pub mod restore;

@@ -18,11 +18,11 @@
 
 mod blobs;
 mod custom;
-pub mod plan;
-pub mod privileges;
+pub(crate) mod plan;
+pub(crate) mod privileges;
 mod replace;
-pub mod roles;
-pub mod run;
+pub(crate) mod roles;
+pub(crate) mod run;
 pub mod source;
 mod statements;
 
