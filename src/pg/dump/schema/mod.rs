@@ -6,7 +6,8 @@
 //!   functions (`pg_get_indexdef`, `format_type`, ...) schema-qualify every name.
 //! - Objects in system schemas and members of extensions are never dumped (the extension's
 //!   `CREATE EXTENSION` brings them back).
-//! - Output is `--no-owner --no-privileges`: no owner, no ACLs.
+//! - Owners and ACLs are written only when the dump asks for them (`backup --owners
+//!   --privileges`); by default the output is that of `pg_dump --no-owner --no-privileges`.
 //! - Every user object the census ([`census`]) finds must be claimed by some collector
 //!   ([`Entry::key`] or [`Entry::claims`]); anything unclaimed stops the dump with an error
 //!   naming the object, so nothing is ever silently left out.
