@@ -335,26 +335,15 @@ impl ObjectStore for MemoryStore {
 
     async fn upload_part(
         &self,
-        _bucket: &str,
+        bucket: &str,
         key: &str,
         upload_id: &str,
         number: i32,
         body: FileRange,
     ) -> StoreResult<String> {
-        self.apply(Op::Put, key).await?;
         let bytes = read_range(&body)?;
-        let mut buckets = self.buckets.lock().unwrap();
-        let mut clock = self.clock.lock().unwrap();
-        let part = format!("{upload_id}#{number:05}");
-        put_version(
-            &mut buckets,
-            &mut clock,
-            "\0parts",
-            &part,
-            &bytes,
-            ObjectMeta::default(),
-        );
-        Ok(buckets["\0parts"][&part].etag.clone())
+        self.upload_part_bytes(bucket, key, upload_id, number, Bytes::from(bytes))
+            .await
     }
 
     async fn complete_multipart(

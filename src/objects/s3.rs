@@ -135,27 +135,19 @@ fn user_metadata(meta: &ObjectMeta) -> Option<HashMap<String, String>> {
     (!meta.user.is_empty()).then(|| meta.user.clone().into_iter().collect())
 }
 
-impl ObjectStore for S3Store {
-    fn endpoint(&self) -> &str {
-        &self.endpoint
-    }
-
-    async fn list_buckets(&self) -> StoreResult<Vec<String>> {
-        let output = self.client.list_buckets().send().await.map_err(classify)?;
-        let mut names: Vec<String> = output
-            .buckets()
-            .iter()
-            .filter_map(|b| b.name().map(String::from))
-            .collect();
-        names.sort();
-        Ok(names)
-    }
-
-    async fn list_page(&self, bucket: &str, token: Option<String>) -> StoreResult<ListPage> {
+impl S3Store {
+    /// One ListObjectsV2 page of `bucket` (only keys under `prefix`, when given), after `token`.
+    async fn list(
+        &self,
+        bucket: &str,
+        prefix: Option<&str>,
+        token: Option<String>,
+    ) -> StoreResult<ListPage> {
         let page = self
             .client
             .list_objects_v2()
             .bucket(bucket)
+            .set_prefix(prefix.map(str::to_string))
             .set_continuation_token(token)
             .send()
             .await
@@ -181,6 +173,27 @@ impl ObjectStore for S3Store {
             None
         };
         Ok(ListPage { objects, next })
+    }
+}
+
+impl ObjectStore for S3Store {
+    fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    async fn list_buckets(&self) -> StoreResult<Vec<String>> {
+        let output = self.client.list_buckets().send().await.map_err(classify)?;
+        let mut names: Vec<String> = output
+            .buckets()
+            .iter()
+            .filter_map(|b| b.name().map(String::from))
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
+    async fn list_page(&self, bucket: &str, token: Option<String>) -> StoreResult<ListPage> {
+        self.list(bucket, None, token).await
     }
 
     async fn get(&self, bucket: &str, key: &str, if_match: Option<&str>) -> StoreResult<Fetched> {
@@ -431,36 +444,7 @@ impl ObjectStore for S3Store {
         prefix: &str,
         token: Option<String>,
     ) -> StoreResult<ListPage> {
-        let page = self
-            .client
-            .list_objects_v2()
-            .bucket(bucket)
-            .prefix(prefix)
-            .set_continuation_token(token)
-            .send()
-            .await
-            .map_err(classify)?;
-        let objects = page
-            .contents()
-            .iter()
-            .filter_map(|object| {
-                Some(Listed {
-                    key: object.key()?.to_string(),
-                    size: object.size().unwrap_or(0).max(0) as u64,
-                    etag: object.e_tag().unwrap_or_default().to_string(),
-                    last_modified: object
-                        .last_modified()
-                        .and_then(format_time)
-                        .unwrap_or_default(),
-                })
-            })
-            .collect();
-        let next = if page.is_truncated() == Some(true) {
-            page.next_continuation_token().map(String::from)
-        } else {
-            None
-        };
-        Ok(ListPage { objects, next })
+        self.list(bucket, Some(prefix), token).await
     }
 
     async fn put_bytes(&self, bucket: &str, key: &str, bytes: bytes::Bytes) -> StoreResult<()> {
