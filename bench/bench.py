@@ -22,6 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from corpus import generate, mutation, tiny  # noqa: E402
 from measure import Run, measure, tree_bytes  # noqa: E402
+from offsite import offsite  # noqa: E402
 from report import write_report  # noqa: E402
 from servers import Garage, Postgres  # noqa: E402
 
@@ -105,6 +106,12 @@ class Bench:
 
     # -- database ---------------------------------------------------------------------------------
     def database(self) -> None:
+        self.start_database()
+        self.dumps()
+        self.restores()
+
+    def start_database(self) -> None:
+        """Starts PostgreSQL and generates the dataset (untimed)."""
         self.pg = Postgres(self.pgbin, self.work, PG_SETTINGS)
         self.facts["postgres"] = self.pg.version()
         say(f"PostgreSQL {self.facts['postgres']} on port {self.pg.port}; generating the database "
@@ -118,8 +125,6 @@ class Bench:
         self.facts["db_rows"] = self.row_counts("stgy")
         self.pg.psql("stgy", "CHECKPOINT")
         say(f"database: {self.facts['db_size'] / 2**20:.0f} MiB, {self.facts['db_rows']}")
-        self.dumps()
-        self.restores()
 
     def row_counts(self, db: str) -> dict[str, int]:
         tables = ["users", "posts", "post_tags", "post_likes", "user_follows", "notifications"]
@@ -197,6 +202,19 @@ class Bench:
 
     # -- objects ----------------------------------------------------------------------------------
     def objects(self) -> None:
+        images = self.start_objects()
+        self.first_mirror()
+        change = mutation(images, self.args.seed, self.work / "staging")
+        self.rclone("copy", str(self.work / "staging"), "garage:stgy-images", "--transfers", "32")
+        (self.work / "deleted.txt").write_text("".join(k + "\n" for k in change.deleted))
+        self.rclone("delete", "garage:stgy-images", "--files-from", str(self.work / "deleted.txt"))
+        shutil.rmtree(self.work / "staging")
+        self.facts["mutation"] = {"replaced": change.replaced, "added": change.added,
+                                  "deleted": len(change.deleted)}
+        self.incremental(sum(self.facts["objects"].values()) + change.added - len(change.deleted))
+
+    def start_objects(self) -> int:
+        """Starts Garage and uploads the corpus (untimed); the number of images."""
         self.s3 = Garage(self.garage_bin, self.work)
         for bucket in BUCKETS:
             self.s3.create_bucket(bucket)
@@ -212,15 +230,7 @@ class Bench:
         self.facts["object_bytes"] = corpus.bytes
         self.facts["object_duplicates"] = corpus.duplicates
         shutil.rmtree(corpus.root)
-        self.first_mirror()
-        change = mutation(images, self.args.seed, self.work / "staging")
-        self.rclone("copy", str(self.work / "staging"), "garage:stgy-images", "--transfers", "32")
-        (self.work / "deleted.txt").write_text("".join(k + "\n" for k in change.deleted))
-        self.rclone("delete", "garage:stgy-images", "--files-from", str(self.work / "deleted.txt"))
-        shutil.rmtree(self.work / "staging")
-        self.facts["mutation"] = {"replaced": change.replaced, "added": change.added,
-                                  "deleted": len(change.deleted)}
-        self.incremental(sum(corpus.objects.values()) + change.added - len(change.deleted))
+        return images
 
     def rclone_sync_all(self, dest: Path) -> list[str]:
         """The legacy mirror: one `rclone sync` per bucket, as the script ran `mc mirror`."""
@@ -367,7 +377,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--listing-objects", type=int, default=None,
                         help="objects in the listing run's bucket (default 200000 x scale; 0 skips)")
-    parser.add_argument("--only", choices=["db", "objects", "listing"], action="append",
+    parser.add_argument("--only", choices=["db", "objects", "listing", "offsite"], action="append",
                         help="run only these parts (repeatable)")
     parser.add_argument("--out", type=Path, help="report path (default bench/results/scale-S.md)")
     parser.add_argument("--work", type=Path, help="work directory (default: a new one in /var/tmp)")
@@ -384,7 +394,7 @@ def main() -> int:
         return 0
     if args.listing_objects is None:
         args.listing_objects = int(200000 * args.scale)
-    parts = args.only or ["db", "objects", "listing"]
+    parts = args.only or ["db", "objects", "listing", "offsite"]
     out = args.out or REPO / "bench" / "results" / f"scale-{args.scale:g}.md"
     if args.work:
         args.work.mkdir(parents=True)
@@ -402,6 +412,8 @@ def main() -> int:
             bench.objects()
         if "listing" in parts:
             bench.listing()
+        if "offsite" in parts:
+            offsite(bench)
     finally:
         bench.stop()
         if not args.keep:

@@ -18,6 +18,10 @@ SECTIONS = {
     "objects-first": "Objects, first backup (into an empty directory)",
     "objects-incremental": "Objects, after a 1% change (next to the first backup)",
     "listing": "Listing run (fullsite only: memory with many objects)",
+    "offsite-push": "Offsite push of one full generation (encrypted; into an empty repository)",
+    "offsite-repush": "Offsite push again (nothing new to upload)",
+    "offsite-pull": "Offsite pull into an empty root",
+    "offsite-verify": "Offsite verify (every stored byte read back and checked)",
 }
 MIB = 2**20
 
@@ -126,11 +130,18 @@ def write_report(out: Path, meta: dict, runs: dict[str, list[Run]]) -> None:
                   + f"; gzip level {meta['gzip_level']} for every archive."]
     if "objects" in f:
         counts = ", ".join(f"{b} {n:,}" for b, n in f["objects"].items())
-        mut = f["mutation"]
+        mut = f.get("mutation")
+        change = (f" The 1% change: {mut['replaced']} replaced, {mut['added']} added, "
+                  f"{mut['deleted']} deleted." if mut else "")
         lines += [f"- Objects (`bench/corpus.py`): {counts} ({f['object_bytes'] / MIB:,.0f} MiB, "
                   f"random bytes of 2–120 KiB, {f['object_duplicates']:,} objects repeat "
-                  f"another's bytes), uploaded in {f['upload_secs']:.0f} s. The 1% change: "
-                  f"{mut['replaced']} replaced, {mut['added']} added, {mut['deleted']} deleted."]
+                  f"another's bytes), uploaded in {f['upload_secs']:.0f} s.{change}"]
+    if "offsite_local_bytes" in f:
+        local = f["offsite_local_bytes"]
+        stored = ", ".join(f"{k} {v / MIB:,.1f} MiB" for k, v in f["offsite_stored_bytes"].items())
+        lines += [f"- Offsite: one full generation, {f['offsite_local_files']:,} files, "
+                  f"{local / MIB:,.1f} MiB locally (`du`, hard links once); stored in the target "
+                  f"bucket per round: {stored}."]
     if "listing_objects" in f:
         lines += [f"- Listing run: one bucket of {f['listing_objects']:,} objects of 64 bytes, "
                   "backed up twice (the second run finds everything unchanged)."]
@@ -142,6 +153,10 @@ def write_report(out: Path, meta: dict, runs: dict[str, list[Run]]) -> None:
             counts = ", ".join(f"{tool} {n}" for tool, n in f["previous_generation_rewritten"].items())
             lines += ["Files of the previous generation changed (size, mtime or inode) by the run, "
                       f"worst round: {counts}.", ""]
+        if group.startswith("offsite-") and runs.get(group) and "offsite_local_bytes" in f:
+            rates = ", ".join(f"{tool} {f['offsite_local_bytes'] / MIB / med(rs, 'wall'):,.1f} MiB/s"
+                              for tool, rs in by_tool(runs[group]).items())
+            lines += [f"Throughput (the generation's local size over the median wall): {rates}.", ""]
     notes = out.with_suffix(".notes.md")
     if notes.exists():  # the hand-written analysis of this report's figures
         lines += [f"## Analysis (from `{notes.name}`)", "", notes.read_text().rstrip(), ""]

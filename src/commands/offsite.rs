@@ -6,6 +6,9 @@ use std::io::IsTerminal;
 use std::sync::Arc;
 use std::time::Duration;
 
+use serde::Serialize;
+
+use super::json;
 use super::progress::{CliProgress, ProblemLines};
 use crate::cli::{
     OffsiteCommand, OffsiteListArgs, OffsitePruneArgs, OffsitePullArgs, OffsitePushArgs,
@@ -22,6 +25,36 @@ use crate::offsite::repo::{Create, Repository, patience};
 use crate::offsite::settings::TargetSettings;
 use crate::offsite::{list, metrics, prune, pull, push, verify};
 use crate::retention::RetentionPolicy;
+
+/// `offsite list --json`.
+#[derive(Serialize)]
+struct ListJson<'a> {
+    generations: &'a [list::RemoteGeneration],
+    url: &'a str,
+}
+
+/// `offsite prune --json`.
+#[derive(Serialize)]
+struct PruneJson<'a> {
+    deleted_bytes: u64,
+    deleted_contents: u64,
+    dry_run: bool,
+    keep: Vec<DecisionJson<'a>>,
+    remove: Vec<DecisionJson<'a>>,
+}
+
+fn decisions(list: &[(String, String)]) -> Vec<DecisionJson<'_>> {
+    list.iter()
+        .map(|(name, reason)| DecisionJson { name, reason })
+        .collect()
+}
+
+/// A generation kept or removed, with why.
+#[derive(Serialize)]
+struct DecisionJson<'a> {
+    name: &'a str,
+    reason: &'a str,
+}
 
 /// Runs one offsite subcommand.
 pub async fn run(command: OffsiteCommand, vars: &Vars) -> Result<()> {
@@ -85,7 +118,7 @@ async fn run_push(args: OffsitePushArgs, vars: &Vars) -> Result<()> {
     }
     let (report, _) = pushed?;
     if args.json {
-        println!("{}", serde_json::to_string(&report).unwrap_or_default());
+        json::print(&report);
         return Ok(());
     }
     for g in &report.generations {
@@ -110,10 +143,10 @@ async fn run_list(args: OffsiteListArgs, vars: &Vars) -> Result<()> {
     let repo = open(vars, args.stall.stall_timeout, Create::No).await?;
     let generations = list::list(&repo).await?;
     if args.json {
-        println!(
-            "{}",
-            serde_json::json!({"url": repo.url(), "generations": generations})
-        );
+        json::print(&ListJson {
+            generations: &generations,
+            url: repo.url(),
+        });
         return Ok(());
     }
     if generations.is_empty() {
@@ -160,7 +193,7 @@ async fn run_verify(args: OffsiteVerifyArgs, vars: &Vars) -> Result<()> {
     )
     .await?;
     if args.json {
-        println!("{}", serde_json::to_string(&report).unwrap_or_default());
+        json::print(&report);
     }
     for g in &report.generations {
         if !args.json {
@@ -238,21 +271,13 @@ async fn run_prune(args: OffsitePruneArgs, vars: &Vars) -> Result<()> {
     let repo = open(vars, args.stall.stall_timeout, Create::No).await?;
     let report = prune::prune(repo, policy, args.dry_run).await?;
     if args.json {
-        let decisions = |list: &[(String, String)]| -> Vec<serde_json::Value> {
-            list.iter()
-                .map(|(name, reason)| serde_json::json!({"name": name, "reason": reason}))
-                .collect()
-        };
-        println!(
-            "{}",
-            serde_json::json!({
-                "dry_run": report.dry_run,
-                "keep": decisions(&report.keep),
-                "remove": decisions(&report.remove),
-                "deleted_contents": report.deleted_contents,
-                "deleted_bytes": report.deleted_bytes,
-            })
-        );
+        json::print(&PruneJson {
+            deleted_bytes: report.deleted_bytes,
+            deleted_contents: report.deleted_contents,
+            dry_run: report.dry_run,
+            keep: decisions(&report.keep),
+            remove: decisions(&report.remove),
+        });
         return Ok(());
     }
     let verb = if report.dry_run {
@@ -274,10 +299,39 @@ async fn run_prune(args: OffsitePruneArgs, vars: &Vars) -> Result<()> {
     Ok(())
 }
 
-/// What `status` shows about the offsite repository: `None` when no target is configured,
-/// else its URL and newest generation with its age (or the error that hid them; the local
-/// status does not fail because of it).
-pub async fn status_section(vars: &Vars) -> Option<serde_json::Value> {
+/// What `status` shows about the offsite repository (its `--json` field `offsite`).
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum OffsiteStatus {
+    /// The repository answered.
+    Known {
+        /// Generations stored there.
+        generations: usize,
+        /// The newest one (null when there is none).
+        newest: Option<OffsiteNewest>,
+        /// The repository URL.
+        url: String,
+    },
+    /// The error that hid the repository (the local status does not fail because of it).
+    Unknown {
+        /// The one-line error.
+        error: String,
+    },
+}
+
+/// The newest offsite generation and its age.
+#[derive(Debug, Serialize)]
+pub struct OffsiteNewest {
+    /// Hours since the generation's time, two decimals.
+    pub age_hours: f64,
+    /// Generation name.
+    pub name: String,
+    /// The generation's time (RFC 3339).
+    pub time: String,
+}
+
+/// What `status` shows about the offsite repository: `None` when no target is configured.
+pub async fn status_section(vars: &Vars) -> Option<OffsiteStatus> {
     if !TargetSettings::configured(vars) {
         return None;
     }
@@ -288,21 +342,24 @@ pub async fn status_section(vars: &Vars) -> Option<serde_json::Value> {
     }
     .await;
     Some(match found {
-        Ok((url, generations)) => {
-            let newest = generations.last().map(|g| {
+        Ok((url, generations)) => OffsiteStatus::Known {
+            generations: generations.len(),
+            newest: generations.last().map(|g| {
                 let hours =
                     (chrono::Local::now().fixed_offset() - g.time).num_seconds() as f64 / 3600.0;
-                serde_json::json!({
-                    "name": g.name,
-                    "time": g.time.to_rfc3339(),
-                    "age_hours": (hours * 100.0).round() / 100.0,
-                })
-            });
-            serde_json::json!({"url": url, "generations": generations.len(), "newest": newest})
-        }
+                OffsiteNewest {
+                    age_hours: (hours * 100.0).round() / 100.0,
+                    name: g.name.clone(),
+                    time: g.time.to_rfc3339(),
+                }
+            }),
+            url,
+        },
         Err(e) => {
             tracing::warn!("offsite status: {e}");
-            serde_json::json!({"error": e.to_string()})
+            OffsiteStatus::Unknown {
+                error: e.to_string(),
+            }
         }
     })
 }

@@ -26,7 +26,7 @@ struct StatusJson<'a> {
     newest: Option<NewestJson<'a>>,
     /// The offsite repository's newest generation; only when a target is configured.
     #[serde(skip_serializing_if = "Option::is_none")]
-    offsite: Option<serde_json::Value>,
+    offsite: Option<super::offsite::OffsiteStatus>,
     root: String,
 }
 
@@ -187,14 +187,18 @@ fn print_text(
 }
 
 /// The offsite lines of the text output.
-fn print_offsite(offsite: &serde_json::Value) {
-    match (offsite.get("error"), offsite.get("newest")) {
-        (Some(error), _) => println!("offsite: unknown ({})", error.as_str().unwrap_or_default()),
-        (None, Some(serde_json::Value::Null) | None) => println!("offsite: none"),
-        (None, Some(newest)) => println!(
+fn print_offsite(offsite: &super::offsite::OffsiteStatus) {
+    use super::offsite::OffsiteStatus;
+    match offsite {
+        OffsiteStatus::Unknown { error } => println!("offsite: unknown ({error})"),
+        OffsiteStatus::Known { newest: None, .. } => println!("offsite: none"),
+        OffsiteStatus::Known {
+            newest: Some(newest),
+            ..
+        } => println!(
             "offsite: {} ({} old)",
-            printable(newest["name"].as_str().unwrap_or_default()),
-            age(newest["age_hours"].as_f64().unwrap_or_default())
+            printable(&newest.name),
+            age(newest.age_hours)
         ),
     }
 }

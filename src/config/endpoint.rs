@@ -111,7 +111,7 @@ impl Endpoint {
 pub fn resolve_host(
     var: &'static str,
     host: &str,
-    default: &'static str,
+    default: Option<&'static str>,
     port: u16,
 ) -> Result<String, ConfigError> {
     let resolves = (host, port)
@@ -119,7 +119,7 @@ pub fn resolve_host(
         .is_ok_and(|mut addrs| addrs.next().is_some());
     if resolves {
         Ok(host.to_string())
-    } else if host == default {
+    } else if default == Some(host) {
         tracing::warn!("default host '{host}' does not resolve; falling back to 127.0.0.1");
         Ok("127.0.0.1".to_string())
     } else {
@@ -177,12 +177,26 @@ mod tests {
     #[test]
     fn addresses_resolve_as_given() {
         assert_eq!(
-            resolve_host("V", "127.0.0.1", "postgres", 5432).unwrap(),
+            resolve_host("V", "127.0.0.1", Some("postgres"), 5432).unwrap(),
             "127.0.0.1"
         );
         assert_eq!(
-            resolve_host("V", "localhost", "postgres", 5432).unwrap(),
+            resolve_host("V", "localhost", Some("postgres"), 5432).unwrap(),
             "localhost"
+        );
+    }
+
+    #[test]
+    fn an_unresolvable_host_names_its_variable_and_falls_back_only_when_default() {
+        let name = "no-such-host.invalid";
+        let err = resolve_host("FULLSITE_OFFSITE_S3_ENDPOINT", name, None, 443).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("host '{name}' from FULLSITE_OFFSITE_S3_ENDPOINT does not resolve")
+        );
+        assert_eq!(
+            resolve_host("V", name, Some(name), 443).unwrap(),
+            "127.0.0.1"
         );
     }
 }

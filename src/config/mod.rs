@@ -60,17 +60,21 @@ pub enum ConfigError {
         reason: String,
     },
     /// A host name that is not the default does not resolve.
-    #[error(
-        "host '{host}' from {var} does not resolve (only the default name '{default}' falls back to 127.0.0.1)"
-    )]
+    #[error("host '{host}' from {var} does not resolve{}", fallback_note(*.default))]
     UnresolvableHost {
         /// The variable the host came from.
         var: &'static str,
         /// The host name.
         host: String,
-        /// The default host name for that variable.
-        default: &'static str,
+        /// The default host name for that variable, when it has one that falls back.
+        default: Option<&'static str>,
     },
+}
+
+fn fallback_note(default: Option<&str>) -> String {
+    default
+        .map(|name| format!(" (only the default name '{name}' falls back to 127.0.0.1)"))
+        .unwrap_or_default()
 }
 
 impl ConfigError {
@@ -178,7 +182,12 @@ impl DbSettings {
 
     /// The host to connect to, after the default-name fallback rule.
     pub fn connect_host(&self) -> Result<String, ConfigError> {
-        resolve_host("STGY_DATABASE_HOST", &self.host, DEFAULT_DB_HOST, self.port)
+        resolve_host(
+            "STGY_DATABASE_HOST",
+            &self.host,
+            Some(DEFAULT_DB_HOST),
+            self.port,
+        )
     }
 }
 
@@ -187,6 +196,8 @@ impl DbSettings {
 pub struct S3Settings {
     /// Endpoint URL (path-style addressing is always used).
     pub endpoint: Endpoint,
+    /// The variable the endpoint came from, named when its host does not resolve.
+    pub endpoint_var: &'static str,
     /// Region, if configured.
     pub region: Option<String>,
     /// Access key id.
@@ -227,6 +238,7 @@ impl S3Settings {
         };
         Ok(S3Settings {
             endpoint,
+            endpoint_var: "STGY_STORAGE_S3_ENDPOINT",
             region: vars.get("STGY_STORAGE_S3_REGION").map(String::from),
             access_key_id,
             secret_access_key: Secret::new(secret),
@@ -237,10 +249,11 @@ impl S3Settings {
 
     /// The endpoint to connect to, after the default-name fallback rule.
     pub fn connect_endpoint(&self) -> Result<Endpoint, ConfigError> {
+        let default = (self.endpoint_var == "STGY_STORAGE_S3_ENDPOINT").then_some(DEFAULT_S3_HOST);
         let host = resolve_host(
-            "STGY_STORAGE_S3_ENDPOINT",
+            self.endpoint_var,
             self.endpoint.host(),
-            DEFAULT_S3_HOST,
+            default,
             self.endpoint.port(),
         )?;
         Ok(self.endpoint.with_host(&host))

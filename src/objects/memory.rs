@@ -461,11 +461,23 @@ impl ObjectStore for MemoryStore {
         })
     }
 
-    async fn put_bytes(&self, bucket: &str, key: &str, bytes: Bytes) -> StoreResult<()> {
+    async fn put_bytes(
+        &self,
+        bucket: &str,
+        key: &str,
+        bytes: Bytes,
+        if_absent: bool,
+    ) -> StoreResult<()> {
         self.apply(Op::Put, key).await?;
         let mut buckets = self.buckets.lock().unwrap();
-        if !buckets.contains_key(bucket) {
+        let Some(objects) = buckets.get(bucket) else {
             return Err(missing_bucket(bucket));
+        };
+        if if_absent && objects.contains_key(key) {
+            return Err(StoreError::new(
+                StoreErrorKind::PreconditionFailed,
+                format!("'{key}' exists"),
+            ));
         }
         let mut clock = self.clock.lock().unwrap();
         put_version(

@@ -447,11 +447,18 @@ impl ObjectStore for S3Store {
         self.list(bucket, Some(prefix), token).await
     }
 
-    async fn put_bytes(&self, bucket: &str, key: &str, bytes: bytes::Bytes) -> StoreResult<()> {
+    async fn put_bytes(
+        &self,
+        bucket: &str,
+        key: &str,
+        bytes: bytes::Bytes,
+        if_absent: bool,
+    ) -> StoreResult<()> {
         self.client
             .put_object()
             .bucket(bucket)
             .key(key)
+            .set_if_none_match(if_absent.then(|| "*".to_string()))
             .body(ByteStream::from(bytes))
             .send()
             .await

@@ -236,12 +236,16 @@ pub trait ObjectStore: Send + Sync {
         token: Option<String>,
     ) -> impl Future<Output = StoreResult<ListPage>> + Send;
 
-    /// Stores `bytes` as the object `key` (no metadata).
+    /// Stores `bytes` as the object `key` (no metadata). With `if_absent`, only when no
+    /// object `key` exists (`If-None-Match: *`): one that does fails with
+    /// [`StoreErrorKind::PreconditionFailed`] on servers that honour the condition (AWS S3,
+    /// MinIO, R2, B2); others overwrite, so a caller reads back what is stored either way.
     fn put_bytes(
         &self,
         bucket: &str,
         key: &str,
         bytes: Bytes,
+        if_absent: bool,
     ) -> impl Future<Output = StoreResult<()>> + Send;
 
     /// Uploads part `number` (from 1) of a multipart upload from memory; the part's ETag.

@@ -350,7 +350,9 @@ async fn upload_content<S: ObjectStore>(
         reader.check(&upload.hash)?;
         let budget = patience.upload_deadline(bytes.len() as u64);
         patience
-            .retry(budget, || store.put_bytes(bucket, &key, bytes.clone()))
+            .retry(budget, || {
+                store.put_bytes(bucket, &key, bytes.clone(), false)
+            })
             .await
             .map_err(|e| OffsiteError::store("upload", &key, e))?;
         return Ok(stored);

@@ -111,18 +111,21 @@ impl<S: ObjectStore> Repository<S> {
                 let (config, _) =
                     RepoConfig::create(passphrase, params).map_err(|e| repo.key_error(e))?;
                 let text = serde_json::to_vec_pretty(&config).unwrap_or_default();
-                repo.put_raw(CONFIG, Bytes::from(text)).await?;
-                tracing::info!(
-                    "created the offsite repository at '{}' ({})",
-                    repo.url,
-                    if config.encryption.is_some() {
-                        "encrypted"
-                    } else {
-                        "NOT encrypted"
-                    }
-                );
-                // Read back what is stored: a push that created it at the same moment wins
-                // for both.
+                // Created only if absent (If-None-Match), then read back: when another push
+                // created it first, its config (salt, parameters) is the one both use. A
+                // server that ignores the condition lets the last writer win, and the read-back
+                // still makes both agree unless they interleave within these two requests.
+                if repo.put_raw(CONFIG, Bytes::from(text), true).await? {
+                    tracing::info!(
+                        "created the offsite repository at '{}' ({})",
+                        repo.url,
+                        if config.encryption.is_some() {
+                            "encrypted"
+                        } else {
+                            "NOT encrypted"
+                        }
+                    );
+                }
                 let stored = repo.get_raw(CONFIG).await?.unwrap_or_default();
                 RepoConfig::parse(&stored).map_err(|e| repo.key_error(e))?
             }
@@ -220,22 +223,30 @@ impl<S: ObjectStore> Repository<S> {
         }
     }
 
-    async fn put_raw(&self, name: &str, bytes: Bytes) -> OffsiteResult<()> {
+    /// Stores `bytes` as `name`; with `if_absent`, `false` when the server refused because
+    /// `name` exists (a retried request whose first attempt landed also reads so).
+    async fn put_raw(&self, name: &str, bytes: Bytes, if_absent: bool) -> OffsiteResult<bool> {
         let key = self.full_key(name);
         let budget = self.patience.upload_deadline(bytes.len() as u64);
-        self.patience
+        let put = self
+            .patience
             .retry(budget, || {
-                self.store.put_bytes(&self.bucket, &key, bytes.clone())
+                self.store
+                    .put_bytes(&self.bucket, &key, bytes.clone(), if_absent)
             })
-            .await
-            .map_err(|e| OffsiteError::store("upload", &key, e))
+            .await;
+        match put {
+            Ok(()) => Ok(true),
+            Err(e) if if_absent && e.kind == StoreErrorKind::PreconditionFailed => Ok(false),
+            Err(e) => Err(OffsiteError::store("upload", &key, e)),
+        }
     }
 
     /// Seals `plain` under `name` and stores it; returns the stored size.
     pub async fn put_sealed(&self, name: &str, plain: &[u8]) -> OffsiteResult<u64> {
         let sealed = seal_all(self.keys.data(), name, plain);
         let size = sealed.len() as u64;
-        self.put_raw(name, Bytes::from(sealed)).await?;
+        self.put_raw(name, Bytes::from(sealed), false).await?;
         Ok(size)
     }
 

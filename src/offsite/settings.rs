@@ -92,6 +92,7 @@ impl TargetSettings {
             prefix,
             s3: S3Settings {
                 endpoint,
+                endpoint_var: ENDPOINT_VAR,
                 region,
                 access_key_id,
                 secret_access_key,

@@ -18,7 +18,7 @@ use crate::config::{Endpoint, S3Settings, Secret};
 use crate::error::ErrorKind;
 use crate::generation::{GenerationName, PartialGeneration};
 use crate::manifest::{FORMAT, FileEntry, Header, ManifestWriter, Parts, Source, VERSION};
-use crate::objects::memory::{MemoryStore, Op};
+use crate::objects::memory::{Action, MemoryStore, Op, put_version};
 use crate::objects::patience::Patience;
 use crate::objects::store::{ObjectStore, StoreErrorKind};
 use crate::progress::Quiet;
@@ -33,6 +33,7 @@ fn target(passphrase: Option<&str>) -> TargetSettings {
         prefix: "site".into(),
         s3: S3Settings {
             endpoint: Endpoint::parse("http://127.0.0.1:1").unwrap(),
+            endpoint_var: "FULLSITE_OFFSITE_S3_ENDPOINT",
             region: None,
             access_key_id: "k".into(),
             secret_access_key: Secret::new("s"),
@@ -692,4 +693,42 @@ async fn unencrypted_repositories_need_asking_and_newer_ones_are_refused() {
         "{err}"
     );
     assert_eq!(err.kind(), ErrorKind::Usage);
+}
+
+#[tokio::test]
+async fn a_repository_created_by_another_push_meanwhile_is_the_one_both_use() {
+    // The other push's config, stored between this push's GET (none yet) and its PUT.
+    let theirs = open(store(), Some("pass phrase")).await;
+    let their_config = theirs.store().object(BUCKET, "site/config").unwrap().bytes;
+    let racing = store();
+    let stored = their_config.clone();
+    racing.fault(
+        Op::Put,
+        Some("site/config"),
+        Action::Change(Box::new(move |buckets, clock| {
+            put_version(
+                buckets,
+                clock,
+                BUCKET,
+                "site/config",
+                &stored,
+                Default::default(),
+            )
+        })),
+    );
+    let ours = open(racing, Some("pass phrase")).await;
+    assert_eq!(
+        ours.store().object(BUCKET, "site/config").unwrap().bytes,
+        their_config,
+        "the conditional create left the other push's config in place"
+    );
+    let local = tempfile::tempdir().unwrap();
+    let root = local.path().join("root");
+    three_generations(&root);
+    push_all(&ours, &root).await;
+    let copied = copy(ours.store());
+    let reopened = Repository::open(copied, &target(Some("pass phrase")), Create::No, patience())
+        .await
+        .unwrap();
+    assert_eq!(list::list(&reopened).await.unwrap().len(), 3);
 }
