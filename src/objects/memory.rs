@@ -461,6 +461,31 @@ impl ObjectStore for MemoryStore {
         })
     }
 
+    async fn get_from(
+        &self,
+        bucket: &str,
+        key: &str,
+        etag: &str,
+        offset: u64,
+    ) -> StoreResult<Fetched> {
+        let mut fetched = self.get(bucket, key, Some(etag)).await?;
+        let mut skip = offset;
+        let body = std::mem::replace(&mut fetched.body, Box::pin(futures_util::stream::empty()));
+        fetched.body = Box::pin(futures_util::StreamExt::filter_map(body, move |chunk| {
+            let chunk = chunk.map(|bytes| {
+                let cut = (skip as usize).min(bytes.len());
+                skip -= cut as u64;
+                bytes.slice(cut..)
+            });
+            std::future::ready(match chunk {
+                Ok(bytes) if bytes.is_empty() => None,
+                other => Some(other),
+            })
+        }));
+        fetched.size -= offset.min(fetched.size);
+        Ok(fetched)
+    }
+
     async fn put_bytes(
         &self,
         bucket: &str,

@@ -213,25 +213,12 @@ impl ObjectStore for S3Store {
             content_disposition: output.content_disposition,
             user: output.metadata.unwrap_or_default().into_iter().collect(),
         };
-        let body = futures_util::stream::unfold(output.body, |mut body| async move {
-            match body.try_next().await {
-                Ok(Some(chunk)) => Some((Ok(chunk), body)),
-                Ok(None) => None,
-                Err(e) => Some((
-                    Err(StoreError::new(
-                        StoreErrorKind::Transient,
-                        aws_sdk_s3::error::DisplayErrorContext(&e).to_string(),
-                    )),
-                    body,
-                )),
-            }
-        });
         Ok(Fetched {
             size: output.content_length.unwrap_or(0).max(0) as u64,
             etag: output.e_tag.unwrap_or_default(),
             last_modified: output.last_modified.as_ref().and_then(format_time),
             meta,
-            body: Box::pin(body),
+            body: body_stream(output.body),
         })
     }
 
@@ -447,6 +434,32 @@ impl ObjectStore for S3Store {
         self.list(bucket, Some(prefix), token).await
     }
 
+    async fn get_from(
+        &self,
+        bucket: &str,
+        key: &str,
+        etag: &str,
+        offset: u64,
+    ) -> StoreResult<Fetched> {
+        let output = self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .if_match(etag)
+            .range(format!("bytes={offset}-"))
+            .send()
+            .await
+            .map_err(classify)?;
+        Ok(Fetched {
+            size: output.content_length.unwrap_or(0).max(0) as u64,
+            etag: output.e_tag.unwrap_or_default(),
+            last_modified: output.last_modified.as_ref().and_then(format_time),
+            meta: ObjectMeta::default(),
+            body: body_stream(output.body),
+        })
+    }
+
     async fn put_bytes(
         &self,
         bucket: &str,
@@ -487,4 +500,21 @@ impl ObjectStore for S3Store {
             .map_err(classify)?;
         Ok(part.e_tag.unwrap_or_default())
     }
+}
+
+/// A GET's body as chunks; a connection lost mid-body is a transient error.
+fn body_stream(body: ByteStream) -> super::store::Body {
+    Box::pin(futures_util::stream::unfold(body, |mut body| async move {
+        match body.try_next().await {
+            Ok(Some(chunk)) => Some((Ok(chunk), body)),
+            Ok(None) => None,
+            Err(e) => Some((
+                Err(StoreError::new(
+                    StoreErrorKind::Transient,
+                    aws_sdk_s3::error::DisplayErrorContext(&e).to_string(),
+                )),
+                body,
+            )),
+        }
+    }))
 }

@@ -236,6 +236,16 @@ pub trait ObjectStore: Send + Sync {
         token: Option<String>,
     ) -> impl Future<Output = StoreResult<ListPage>> + Send;
 
+    /// Reads `key` from byte `offset` on (`Range: bytes=offset-`), only the version with ETag
+    /// `etag`: the rest of a body cut short. `size` of the answer is what remains.
+    fn get_from(
+        &self,
+        bucket: &str,
+        key: &str,
+        etag: &str,
+        offset: u64,
+    ) -> impl Future<Output = StoreResult<Fetched>> + Send;
+
     /// Stores `bytes` as the object `key` (no metadata). With `if_absent`, only when no
     /// object `key` exists (`If-None-Match: *`): one that does fails with
     /// [`StoreErrorKind::PreconditionFailed`] on servers that honour the condition (AWS S3,

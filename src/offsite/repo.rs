@@ -20,7 +20,7 @@ use super::keys::{KdfParams, KeyError, Keys, RepoConfig};
 use super::seal::{Opener, open_all, seal_all};
 use super::settings::TargetSettings;
 use crate::objects::patience::Patience;
-use crate::objects::store::{Listed, ObjectStore, StoreErrorKind};
+use crate::objects::store::{Listed, ObjectStore, StoreError, StoreErrorKind};
 
 /// The config object's name.
 pub const CONFIG: &str = "config";
@@ -302,6 +302,9 @@ impl<S: ObjectStore> Repository<S> {
     }
 
     /// Streams the stored bytes of `name` to `sink`, until it returns `false` or the body ends.
+    /// A body cut short (a connection reset, or fewer bytes than announced) is resumed where
+    /// it stopped (a ranged GET of the same ETag), up to the patience's attempts: the sink
+    /// sees every byte once, in order.
     async fn read(
         &self,
         name: &str,
@@ -324,25 +327,38 @@ impl<S: ObjectStore> Repository<S> {
             }
             Err(e) => return Err(OffsiteError::store("download", &key, e)),
         };
+        let (size, etag) = (fetched.size, fetched.etag.clone());
         let mut received = 0u64;
-        while let Some(chunk) = self
-            .patience
-            .next_chunk(&mut fetched.body)
-            .await
-            .map_err(|e| OffsiteError::store("download", &key, e))?
-        {
-            received += chunk.len() as u64;
-            if !sink(&chunk)? {
-                return Ok(());
+        let mut attempt = 1;
+        loop {
+            let cut = match self.patience.next_chunk(&mut fetched.body).await {
+                Ok(Some(chunk)) => {
+                    received += chunk.len() as u64;
+                    if !sink(&chunk)? {
+                        return Ok(());
+                    }
+                    continue;
+                }
+                Ok(None) if received == size => return Ok(()),
+                Ok(None) => StoreError::new(
+                    StoreErrorKind::Transient,
+                    format!("the body ended after {received} of {size} bytes"),
+                ),
+                Err(e) => e,
+            };
+            if !cut.is_transient() || attempt >= self.patience.attempts.max(1) {
+                return Err(OffsiteError::store("download", &key, cut));
             }
+            attempt += 1;
+            tracing::debug!("download of '{key}' cut after {received} bytes ({cut}); resuming");
+            fetched = self
+                .patience
+                .retry(self.patience.stall, || {
+                    self.store.get_from(&self.bucket, &key, &etag, received)
+                })
+                .await
+                .map_err(|e| OffsiteError::store("resume download of", &key, e))?;
         }
-        if received != fetched.size {
-            return Err(OffsiteError::Damaged {
-                key,
-                reason: format!("{received} bytes arrived of {}", fetched.size),
-            });
-        }
-        Ok(())
     }
 
     /// Every object under `prefix` (relative), with keys made relative to the repository.

@@ -732,3 +732,50 @@ async fn a_repository_created_by_another_push_meanwhile_is_the_one_both_use() {
         .unwrap();
     assert_eq!(list::list(&reopened).await.unwrap().len(), 3);
 }
+
+#[tokio::test]
+async fn a_download_cut_short_resumes_where_it_stopped() {
+    let local = tempfile::tempdir().unwrap();
+    let root = local.path().join("root");
+    three_generations(&root);
+    let repo = open(store(), Some("pass phrase")).await;
+    push_all(&repo, &root).await;
+    let big = format!(
+        "site/data/{}",
+        repo.keys().content_id(&blake3::hash(&secret_rows(25_000)))
+    );
+    let cut = copy(repo.store());
+    // Twice in a row: the first GET and its first resumption are cut; the third attempt ends it.
+    cut.fault(Op::Get, Some(&big), Action::CutBody(5_000));
+    cut.fault(Op::Get, Some(&big), Action::CutBody(90_000));
+    let patient = Patience {
+        attempts: 3,
+        ..patience()
+    };
+    let resumed = Repository::open(cut, &target(Some("pass phrase")), Create::No, patient)
+        .await
+        .unwrap();
+    let verified = verify::verify(&resumed, None, None, 1, &Quiet)
+        .await
+        .unwrap();
+    assert_eq!(verified.problems(), 0);
+    let gets = resumed
+        .store()
+        .calls()
+        .iter()
+        .filter(|(op, key)| *op == Op::Get && *key == big)
+        .count();
+    assert!(gets >= 3, "resumed twice: {gets} GETs");
+
+    let once = copy(repo.store());
+    once.fault(Op::Get, Some(&big), Action::CutBody(5_000));
+    let impatient = Repository::open(once, &target(Some("pass phrase")), Create::No, patience())
+        .await
+        .unwrap();
+    let err = verify::verify(&impatient, None, None, 1, &Quiet)
+        .await
+        .err()
+        .expect("a download failure, not a damage verdict");
+    assert!(err.to_string().contains("mid-body"), "{err}");
+    assert_eq!(err.kind(), ErrorKind::Failure, "{err}");
+}
