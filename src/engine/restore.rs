@@ -27,7 +27,9 @@ use crate::objects::restore_buckets::{ObjectRestoreOptions, ObjectsRestored, res
 use crate::objects::s3::S3Store;
 use crate::pg::connect::Target;
 use crate::pg::restore::select::{Destination, TableSelection};
-use crate::pg::restore::{DataCheck, RestoreOptions, TableRestore, check_archive, restore_database};
+use crate::pg::restore::{
+    DataCheck, RestoreOptions, TableRestore, check_archive, restore_database,
+};
 use crate::progress::Progress;
 
 /// Everything a restore needs, resolved once from flags, variables and defaults.
@@ -244,7 +246,11 @@ fn toc_file(archive: &std::path::Path) -> PathBuf {
 }
 
 /// Hashes `files` (inside the generation) against the manifest, adding to `report`.
-async fn check_files(generation: &Generation, files: &[PathBuf], report: &mut Report) -> Result<()> {
+async fn check_files(
+    generation: &Generation,
+    files: &[PathBuf],
+    report: &mut Report,
+) -> Result<()> {
     let dir = generation.path.clone();
     let paths = files
         .iter()

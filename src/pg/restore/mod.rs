@@ -144,9 +144,7 @@ impl RestoreError {
             RestoreError::Source(e) => e.kind(),
             RestoreError::Pg(e) => e.kind(),
             RestoreError::Select(e) => e.kind(),
-            RestoreError::MissingRoles { .. } | RestoreError::Dependents { .. } => {
-                ErrorKind::Usage
-            }
+            RestoreError::MissingRoles { .. } | RestoreError::Dependents { .. } => ErrorKind::Usage,
             RestoreError::Internal(_) | RestoreError::Task { .. } => ErrorKind::Failure,
         }
     }

@@ -221,6 +221,19 @@ pub fn display_qualified(schema: &str, name: &str) -> String {
     format!("{}.{}", display_ident(schema), display_ident(name))
 }
 
+/// An entry as a phrase: `function app.check()`, `constraint posts_pkey on app.posts`.
+fn describe(entry: &TocEntry) -> String {
+    let kind = entry.desc.to_lowercase();
+    let namespace = entry.namespace.as_deref().filter(|n| !n.is_empty());
+    match (namespace, entry.tag.split_once(' ')) {
+        (Some(ns), Some((table, name))) if OWNED_BY_TAG.contains(&entry.desc.as_str()) => {
+            format!("{kind} {name} on {}", display_qualified(ns, table))
+        }
+        (Some(ns), _) => format!("{kind} {}.{}", display_ident(ns), entry.tag),
+        (None, _) => format!("{kind} {}", entry.tag),
+    }
+}
+
 /// Entry kinds that belong to the table named at the start of their tag (`table object`).
 const OWNED_BY_TAG: &[&str] = &[
     "DEFAULT",
@@ -251,7 +264,13 @@ const FOLLOW_DEPENDENCY: &[&str] = &[
 ];
 
 /// Entry kinds whose only dependency is their parent: never skipped for what they need.
-const PARENT_ONLY: &[&str] = &["TABLE DATA", "SEQUENCE SET", "COMMENT", "ACL", "SECURITY LABEL"];
+const PARENT_ONLY: &[&str] = &[
+    "TABLE DATA",
+    "SEQUENCE SET",
+    "COMMENT",
+    "ACL",
+    "SECURITY LABEL",
+];
 
 /// Selects the entries restoring `selection` into `destination`.
 pub fn select(
@@ -363,7 +382,8 @@ pub fn select(
                 owning_table(entry).is_some_and(|t| chosen.contains(&t))
             } else if desc == "SEQUENCE OWNED BY" {
                 entry.dependencies.iter().any(|id| {
-                    chosen.contains(id) && by_id.get(id).is_some_and(|&i| entries[i].desc == "TABLE")
+                    chosen.contains(id)
+                        && by_id.get(id).is_some_and(|&i| entries[i].desc == "TABLE")
                 })
             } else if desc == "TABLE ATTACH" {
                 // A partition's attachment comes with the partition; a selected parent brings
@@ -445,12 +465,8 @@ pub fn select(
                         return None;
                     }
                     Some(format!(
-                        "it needs {} {}, which a table restore does not bring",
-                        other.desc.to_lowercase(),
-                        match &other.namespace {
-                            Some(ns) if !ns.is_empty() => display_qualified(ns, &other.tag),
-                            _ => other.tag.clone(),
-                        }
+                        "it needs {}, which a table restore does not bring",
+                        describe(other)
                     ))
                 });
                 if let Some(reason) = reason {
@@ -524,7 +540,13 @@ mod tests {
             entry(10, "TABLE DATA", "app", "posts", &[4]),
             entry(11, "SEQUENCE SET", "app", "ticket_seq", &[7]),
             entry(12, "CONSTRAINT", "app", "users users_pkey", &[3]),
-            entry(13, "FK CONSTRAINT", "app", "posts posts_owner_fkey", &[4, 12]),
+            entry(
+                13,
+                "FK CONSTRAINT",
+                "app",
+                "posts posts_owner_fkey",
+                &[4, 12],
+            ),
             entry(14, "TRIGGER", "app", "posts posts_check", &[4, 2]),
             entry(15, "INDEX", "app", "posts_idx", &[4]),
             entry(16, "COMMENT", "app", "INDEX posts_idx", &[15]),
@@ -596,8 +618,8 @@ mod tests {
         assert_eq!(
             reasons,
             [
-                "it needs constraint app.\"users users_pkey\", which a table restore does not bring",
-                "it needs function app.\"check()\", which a table restore does not bring",
+                "it needs constraint users_pkey on app.users, which a table restore does not bring",
+                "it needs function app.check(), which a table restore does not bring",
                 "it belongs to entry 13, which is skipped"
             ]
         );
@@ -611,7 +633,11 @@ mod tests {
         assert_eq!(s.sequences, [("app".into(), "ticket_seq".into())]);
         let events = TableSelection::parse(&["app.events".into()], &[]).unwrap();
         let s = select(&toc(), &events, Destination::LiveDatabase).unwrap();
-        assert_eq!(kept(&s), [18, 19, 20], "a partitioned table brings its partitions");
+        assert_eq!(
+            kept(&s),
+            [18, 19, 20],
+            "a partitioned table brings its partitions"
+        );
         assert_eq!(s.tables.len(), 2);
         let schema = TableSelection::parse(&[], &["other".into()]).unwrap();
         let s = select(&toc(), &schema, Destination::LiveDatabase).unwrap();

@@ -25,7 +25,7 @@ use crate::pg::connect::Target;
 const DEPENDENTS: &str = "\
 WITH wanted AS (
     SELECT c.oid
-      FROM pg_catalog.unnest($1::pg_catalog.text[], $2::pg_catalog.text[]) AS w(nsp, rel)
+      FROM ROWS FROM (pg_catalog.unnest($1::pg_catalog.text[]), pg_catalog.unnest($2::pg_catalog.text[])) AS w(nsp, rel)
       JOIN pg_catalog.pg_namespace n ON n.nspname = w.nsp
       JOIN pg_catalog.pg_class c ON c.relnamespace = n.oid AND c.relname = w.rel
 )
