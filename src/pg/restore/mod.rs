@@ -362,8 +362,9 @@ async fn restore_tables(
         Some(bytes) => format!("{} of data decoded", crate::human::bytes(bytes)),
         None => "their data files present and matching the manifest".to_string(),
     };
+    let action = if into_other { "creating" } else { "replacing" };
     tracing::info!(
-        "archive checked in {check_seconds:.1}s: {} table(s) selected ({}), {data}; replacing them in {target}, in one transaction",
+        "archive checked in {check_seconds:.1}s: {} table(s) selected ({}), {data}; {action} them in {target}, in one transaction",
         names.len(),
         names.join(", ")
     );

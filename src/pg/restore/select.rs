@@ -557,6 +557,8 @@ mod tests {
             entry(21, "TABLE", "other", "posts", &[]),
             entry(22, "VIEW", "app", "recent", &[4]),
             entry(23, "COMMENT", "", "DATABASE stgy", &[]),
+            entry(24, "ACL", "app", "TABLE posts", &[4]),
+            entry(25, "ACL", "app", "TABLE users", &[3]),
         ]
     }
 
@@ -605,13 +607,13 @@ mod tests {
     fn a_table_brings_what_belongs_to_it_and_nothing_else() {
         let posts = TableSelection::parse(&["app.posts".into()], &[]).unwrap();
         let live = select(&toc(), &posts, Destination::LiveDatabase).unwrap();
-        assert_eq!(kept(&live), [4, 10, 13, 14, 15, 16, 17]);
+        assert_eq!(kept(&live), [4, 10, 13, 14, 15, 16, 17, 24]);
         assert_eq!(live.tables, [("app".into(), "posts".into())]);
         assert!(live.skipped.is_empty());
         let other = select(&toc(), &posts, Destination::OtherDatabase).unwrap();
         assert_eq!(
             kept(&other),
-            [4, 10, 15, 16],
+            [4, 10, 15, 16, 24],
             "the foreign key to users and the trigger calling a function are skipped"
         );
         let reasons: Vec<&str> = other.skipped.iter().map(|(_, r)| r.as_str()).collect();
