@@ -111,6 +111,16 @@ fn a_table_restore_into_a_scratch_database_matches_pg_restore() {
     into_a_scratch_database_like_pg_restore(pg(DISTRIBUTION_MAJOR));
 }
 
+#[test]
+fn a_table_restore_into_a_scratch_database_matches_pg_restore_on_postgresql_17() {
+    into_a_scratch_database_like_pg_restore(pg(17));
+}
+
+#[test]
+fn a_table_restore_into_a_scratch_database_matches_pg_restore_on_postgresql_18() {
+    into_a_scratch_database_like_pg_restore(pg(18));
+}
+
 /// `table → checksum line` of [`checksums`].
 fn by_table(text: &str) -> BTreeMap<String, String> {
     text.lines()
