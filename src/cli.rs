@@ -179,6 +179,11 @@ impl PartsArgs {
     pub fn objects(&self) -> bool {
         !self.no_objects
     }
+
+    /// Whether `--objects` was given (a table restore leaves the objects out otherwise).
+    pub fn objects_given(&self) -> bool {
+        self.objects
+    }
 }
 
 /// `fullsite backup`.
@@ -281,9 +286,26 @@ pub struct RestoreArgs {
     /// Bounded waits for silent servers.
     #[command(flatten)]
     pub stall: StallArg,
+    /// Which tables (a table restore).
+    #[command(flatten)]
+    pub tables: TableSelectArgs,
     /// Generation to restore, e.g. full-site-2026-01-12.
     #[arg(value_name = "NAME")]
     pub name: String,
+}
+
+/// `restore --table SCHEMA.NAME... --schema NAME...`: a table restore.
+#[derive(Debug, Args)]
+pub struct TableSelectArgs {
+    /// Restore only this table (repeatable): its definition, data, owned sequences, indexes,
+    /// constraints, triggers, policies and comments. Into the live database it replaces just
+    /// the selected tables. SQL names: unquoted parts fold to lower case, "Quoted" ones do not.
+    /// Implies --no-objects unless --objects is given.
+    #[arg(long = "table", value_name = "SCHEMA.NAME")]
+    pub tables: Vec<String>,
+    /// Restore only the tables of this schema (repeatable), as --table does.
+    #[arg(long = "schema", value_name = "NAME")]
+    pub schemas: Vec<String>,
 }
 
 /// `fullsite prune`.

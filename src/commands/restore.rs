@@ -10,6 +10,7 @@ use crate::engine::{self, RestoreSettings};
 use crate::engine::{Error, Result};
 use crate::generation::GenerationName;
 use crate::manifest::Parts;
+use crate::pg::restore::select::TableSelection;
 
 pub async fn run(args: RestoreArgs, vars: &Vars) -> Result<()> {
     let settings = settings(&args, vars)?;
@@ -21,9 +22,18 @@ pub async fn run(args: RestoreArgs, vars: &Vars) -> Result<()> {
 fn settings(args: &RestoreArgs, vars: &Vars) -> Result<RestoreSettings> {
     let root = config::backup_root(args.root.root.as_deref(), vars);
     let name = GenerationName::parse(&args.name)?;
+    let tables = TableSelection::parse(&args.tables.tables, &args.tables.schemas)
+        .map_err(|e| Error::Restore(e.into()))?;
+    let tables = (!tables.is_empty()).then_some(tables);
+    if tables.is_some() && !args.parts.db() {
+        return Err(Error::Usage(
+            "--table and --schema select tables of the database, which --no-db leaves out".into(),
+        ));
+    }
+    // A table restore touches the database only, unless the objects are asked for too.
     let parts = Parts {
         db: args.parts.db(),
-        objects: args.parts.objects(),
+        objects: args.parts.objects() && (tables.is_none() || args.parts.objects_given()),
     };
     if !parts.db && !parts.objects {
         return Err(Error::Usage(
@@ -42,6 +52,7 @@ fn settings(args: &RestoreArgs, vars: &Vars) -> Result<RestoreSettings> {
         db,
         s3,
         into_db: args.into_db.clone(),
+        tables,
         single_transaction: args.single_transaction,
         owners: !args.no_owner,
         privileges: !args.no_privileges,

@@ -210,7 +210,8 @@ async fn prepare(
         return Ok(None);
     }
     let threads = settings.jobs.max(crate::config::cores());
-    let checked = crate::pg::restore::check_archive(&archive, threads, DataCheck::Present).await?;
+    let checked =
+        crate::pg::restore::check_archive(&archive, threads, DataCheck::Present, None).await?;
     Ok(Some((checked, recorded)))
 }
 

@@ -7,6 +7,11 @@
 //! manifest (legacy, stock archives) have every data stream decoded before anything changes.
 //! A generation whose manifest check finds problems is refused ([`Error::Damaged`]) after
 //! they are reported to [`Progress::checked`].
+//!
+//! A table restore (`tables`, see `pg::restore::select`) checks only what it reads: the
+//! manifest's digest, `toc.dat` (hashed before it is parsed), then the data files of the
+//! selected tables; nothing else of the generation is hashed, so restoring one table from a
+//! big generation is quick. Without a manifest, only the selected tables' data is decoded.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -14,14 +19,17 @@ use std::time::{Duration, Instant};
 use super::error::{Error, Result};
 use crate::config::{self, DbSettings, S3Settings};
 use crate::generation::{Catalog, Generation, GenerationKind, GenerationName};
-use crate::integrity::verify_generation;
+use crate::integrity::{Report, verify_files, verify_generation};
 use crate::lock::RootLock;
 use crate::manifest::Parts;
 use crate::objects::patience::Patience;
 use crate::objects::restore_buckets::{ObjectRestoreOptions, ObjectsRestored, restore_objects};
 use crate::objects::s3::S3Store;
 use crate::pg::connect::Target;
-use crate::pg::restore::{DataCheck, RestoreOptions, check_archive, restore_database};
+use crate::pg::restore::select::{Destination, TableSelection};
+use crate::pg::restore::{
+    DataCheck, RestoreOptions, TableRestore, check_archive, restore_database,
+};
 use crate::progress::Progress;
 
 /// Everything a restore needs, resolved once from flags, variables and defaults.
@@ -40,6 +48,8 @@ pub struct RestoreSettings {
     pub s3: Option<S3Settings>,
     /// Restore into this database instead (created if missing).
     pub into_db: Option<String>,
+    /// Restore only these tables (`--table`, `--schema`), replacing just them.
+    pub tables: Option<TableSelection>,
     /// All or nothing, on one connection.
     pub single_transaction: bool,
     /// Apply the owners the archive records (never for legacy generations).
@@ -110,38 +120,59 @@ pub async fn restore(
     let _lock = RootLock::acquire(root, "restore", settings.wait_lock).await?;
     let started = Instant::now();
     let manifest = matches!(generation.kind, GenerationKind::Fullsite(_));
-    if manifest {
+    let tables = settings.tables.clone().map(|selection| TableRestore {
+        selection,
+        destination: if settings.into_db.is_some() {
+            Destination::OtherDatabase
+        } else {
+            Destination::LiveDatabase
+        },
+    });
+    let threads = settings.jobs.max(config::cores());
+    let data = if manifest {
+        DataCheck::Present
+    } else {
+        DataCheck::Decode
+    };
+    if tables.is_some() && archive.is_none() {
+        return Err(Error::Usage(format!(
+            "generation '{name}' holds no database to restore tables from"
+        )));
+    }
+    // A table restore alone reads only the TOC and the selected tables' data: only those are
+    // hashed (the TOC before it is parsed). Anything else checks the whole generation.
+    let partial = manifest && tables.is_some() && !objects;
+    let mut report = Report::default();
+    if partial && let Some(archive) = &archive {
+        check_files(&generation, &[toc_file(archive)], &mut report).await?;
+        refuse_problems(name.as_str(), &report, progress)?;
+    } else if manifest {
         let path = generation.path.clone();
-        let report = tokio::task::spawn_blocking(move || verify_generation(&path))
+        report = tokio::task::spawn_blocking(move || verify_generation(&path))
             .await
             .map_err(|source| Error::Task {
                 what: "verification",
                 source,
             })?;
-        progress.checked(name.as_str(), &report);
-        if !report.problems.is_empty() {
-            return Err(Error::Damaged {
-                name: name.to_string(),
-                problems: report.problems.len(),
-            });
-        }
+        refuse_problems(name.as_str(), &report, progress)?;
         tracing::info!(
             "'{name}' verified: {} files match the manifest",
             report.files
         );
     }
     let checked = match &archive {
-        Some(archive) => {
-            let data = if manifest {
-                DataCheck::Present
-            } else {
-                DataCheck::Decode
-            };
-            let threads = settings.jobs.max(config::cores());
-            Some(check_archive(archive, threads, data).await?)
-        }
+        Some(archive) => Some(check_archive(archive, threads, data, tables).await?),
         None => None,
     };
+    if partial && let Some(checked) = &checked {
+        check_files(&generation, &checked.data_files()?, &mut report).await?;
+        refuse_problems(name.as_str(), &report, progress)?;
+        tracing::info!(
+            "'{name}' checked for a table restore: {} files ({}) match the manifest",
+            report.files,
+            crate::human::bytes(report.bytes)
+        );
+    }
     if let Some(s3) = &s3 {
         crate::objects::listing::list_buckets(s3, &patience).await?;
     }
@@ -202,6 +233,61 @@ pub async fn restore(
     }
     summary.seconds = started.elapsed().as_secs_f64();
     Ok(summary)
+}
+
+/// The file holding a database archive's TOC: `toc.dat` of a directory archive, or the
+/// custom-format file itself.
+fn toc_file(archive: &std::path::Path) -> PathBuf {
+    if archive.is_dir() {
+        archive.join("toc.dat")
+    } else {
+        archive.to_path_buf()
+    }
+}
+
+/// Hashes `files` (inside the generation) against the manifest, adding to `report`.
+async fn check_files(
+    generation: &Generation,
+    files: &[PathBuf],
+    report: &mut Report,
+) -> Result<()> {
+    let dir = generation.path.clone();
+    let paths = files
+        .iter()
+        .map(|f| {
+            f.strip_prefix(&dir)
+                .map(|p| p.to_string_lossy().into_owned())
+                .map_err(|_| {
+                    Error::Usage(format!(
+                        "'{}' is outside generation '{}'",
+                        f.display(),
+                        generation.name
+                    ))
+                })
+        })
+        .collect::<Result<std::collections::BTreeSet<String>>>()?;
+    let found = tokio::task::spawn_blocking(move || verify_files(&dir, &paths))
+        .await
+        .map_err(|source| Error::Task {
+            what: "verification",
+            source,
+        })?;
+    report.files += found.files;
+    report.bytes += found.bytes;
+    report.problems.extend(found.problems);
+    Ok(())
+}
+
+/// Refuses a generation whose check found problems, after reporting them to `progress`.
+fn refuse_problems(name: &str, report: &Report, progress: &dyn Progress) -> Result<()> {
+    if report.problems.is_empty() {
+        return Ok(());
+    }
+    progress.checked(name, report);
+    Err(Error::Damaged {
+        name: name.to_string(),
+        problems: report.problems.len(),
+    })
 }
 
 /// Whether the generation holds `part`; says so when it does not.

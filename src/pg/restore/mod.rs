@@ -23,14 +23,17 @@ pub(crate) mod privileges;
 mod replace;
 pub(crate) mod roles;
 pub(crate) mod run;
+pub mod select;
 pub mod source;
 mod statements;
+mod tables;
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
 use self::plan::RestorePlan;
+use self::select::{Destination, SelectError, Selected, TableSelection};
 use self::source::{Archive, SourceError};
 use crate::error::ErrorKind;
 use crate::pg::connect::{PgError, Target};
@@ -73,6 +76,8 @@ pub struct RestoreSummary {
     pub bytes: u64,
     /// Seconds spent checking before changing anything.
     pub check_seconds: f64,
+    /// A table restore's tables, as `schema.name` (empty for a whole-database restore).
+    pub selected_tables: Vec<String>,
 }
 
 /// Why a restore failed.
@@ -101,6 +106,22 @@ pub enum RestoreError {
         /// The flags that would leave them out (`--no-owner`, `--no-privileges`).
         hint: String,
     },
+    /// `--table` / `--schema` name something the archive does not hold.
+    #[error(transparent)]
+    Select(#[from] SelectError),
+    /// A table restore would take away what other objects of the target depend on.
+    #[error(
+        "cannot replace the selected table(s) in {target}: {}; {hint}",
+        .dependents.join("; ")
+    )]
+    Dependents {
+        /// The target, as `user@host:port/database`.
+        target: String,
+        /// What depends on them, one phrase each.
+        dependents: Vec<String>,
+        /// What the operator can do.
+        hint: &'static str,
+    },
     /// A bug: the plan cannot be run as it is.
     #[error("internal error: {0}")]
     Internal(String),
@@ -122,7 +143,8 @@ impl RestoreError {
         match self {
             RestoreError::Source(e) => e.kind(),
             RestoreError::Pg(e) => e.kind(),
-            RestoreError::MissingRoles { .. } => ErrorKind::Usage,
+            RestoreError::Select(e) => e.kind(),
+            RestoreError::MissingRoles { .. } | RestoreError::Dependents { .. } => ErrorKind::Usage,
             RestoreError::Internal(_) | RestoreError::Task { .. } => ErrorKind::Failure,
         }
     }
@@ -136,20 +158,59 @@ pub struct Checked {
     /// Decoded bytes, when the data streams were decoded.
     bytes: Option<u64>,
     seconds: f64,
+    /// A table restore's selection (`None`: the whole database).
+    selected: Option<Selected>,
 }
 
-/// Checks the archive at `path` without touching any database: TOC, plan, and every data
-/// stream as `data` says.
+/// A table restore: what to restore and where (see `select`).
+#[derive(Debug, Clone)]
+pub struct TableRestore {
+    /// The tables and schemas named.
+    pub selection: TableSelection,
+    /// The live database, or another one.
+    pub destination: Destination,
+}
+
+impl Checked {
+    /// The files holding the data this restore loads: for a directory archive, the data files
+    /// of the planned streams; for a custom-format archive, the archive file.
+    pub fn data_files(&self) -> Result<Vec<std::path::PathBuf>, RestoreError> {
+        if self.archive.custom.is_some() {
+            return Ok(vec![self.archive.toc_path()]);
+        }
+        let mut files = Vec::new();
+        for index in self.plan.streams() {
+            if self.archive.holds_large_objects(index) {
+                return Err(RestoreError::Internal(
+                    "a table restore plans no large objects".into(),
+                ));
+            }
+            files.push(self.archive.data_file(index)?.0);
+        }
+        Ok(files)
+    }
+}
+
+/// Checks the archive at `path` without touching any database: TOC, plan (of the tables
+/// `tables` selects, or of everything), and the data streams of the plan as `data` says.
 pub async fn check_archive(
     path: &Path,
     threads: usize,
     data: DataCheck,
+    tables: Option<TableRestore>,
 ) -> Result<Checked, RestoreError> {
     let path = path.to_path_buf();
     let started = Instant::now();
     tokio::task::spawn_blocking(move || {
         let archive = Archive::open(&path)?;
-        let plan = plan::plan(&archive.entries).map_err(|source| SourceError::Plan {
+        let selected = tables
+            .map(|t| select::select(&archive.entries, &t.selection, t.destination))
+            .transpose()?;
+        let planned = match &selected {
+            Some(selected) => plan::plan_only(&archive.entries, |i| selected.keep[i]),
+            None => plan::plan(&archive.entries),
+        };
+        let plan = planned.map_err(|source| SourceError::Plan {
             path: archive.toc_path(),
             source,
         })?;
@@ -166,6 +227,7 @@ pub async fn check_archive(
             plan,
             bytes,
             seconds: started.elapsed().as_secs_f64(),
+            selected,
         })
     })
     .await
@@ -187,8 +249,19 @@ pub async fn restore_database(
         mut plan,
         bytes,
         seconds,
+        selected,
     } = checked;
     plan.restrict(options.owners, options.privileges);
+    if let Some(selected) = selected {
+        let checked = Checked {
+            archive,
+            plan,
+            bytes,
+            seconds,
+            selected: None,
+        };
+        return restore_tables(checked, selected, target, started).await;
+    }
     let client = run::session(target, &plan).await?;
     check_privileges(&client, target, &plan).await?;
     roles::check(&client, target, &archive.entries, &plan).await?;
@@ -253,6 +326,85 @@ pub async fn restore_database(
         entries,
         bytes: sent,
         check_seconds,
+        selected_tables: Vec::new(),
+    })
+}
+
+/// A table restore (see `select` and `tables`): after the checks, one transaction on one
+/// connection drops the selected tables and creates them again with their data, indexes,
+/// constraints and the rest, so the target ends with the tables as the archive holds them,
+/// or, on any failure, exactly as it was.
+async fn restore_tables(
+    checked: Checked,
+    selected: Selected,
+    target: &Target,
+    started: Instant,
+) -> Result<RestoreSummary, RestoreError> {
+    let Checked {
+        archive,
+        plan,
+        bytes,
+        seconds,
+        ..
+    } = checked;
+    let client = run::session(target, &plan).await?;
+    roles::check(&client, target, &archive.entries, &plan).await?;
+    let into_other = selected.destination == Destination::OtherDatabase;
+    tables::refuse_dependents(&client, target, &selected, into_other).await?;
+    let missing = tables::missing_schemas(&client, target, &selected).await?;
+    let check_seconds = seconds + started.elapsed().as_secs_f64();
+    let names: Vec<String> = selected
+        .tables
+        .iter()
+        .map(|(s, n)| select::display_qualified(s, n))
+        .collect();
+    let data = match bytes {
+        Some(bytes) => format!("{} of data decoded", crate::human::bytes(bytes)),
+        None => "their data files present and matching the manifest".to_string(),
+    };
+    let action = if into_other { "creating" } else { "replacing" };
+    tracing::info!(
+        "archive checked in {check_seconds:.1}s: {} table(s) selected ({}), {data}; {action} them in {target}, in one transaction",
+        names.len(),
+        names.join(", ")
+    );
+    for (index, reason) in &selected.skipped {
+        let entry = &archive.entries[*index];
+        tracing::info!("not restoring {} {}: {reason}", entry.desc, entry.tag);
+    }
+
+    client
+        .batch_execute("BEGIN")
+        .await
+        .map_err(|e| RestoreError::Pg(target.error("begin a transaction on", &e)))?;
+    tables::make_room(&client, target, &selected, &missing).await?;
+    run::serial(&client, target, &archive, &plan, &plan.pre_data).await?;
+    run::serial(&client, target, &archive, &plan, &plan.after_data).await?;
+    let mut sent = 0;
+    for &index in &plan.data {
+        let (load, std_strings) = (run::Load::Plain, plan.std_strings);
+        sent += run::copy_table(&client, target, archive.clone(), index, load, std_strings).await?;
+    }
+    let post: Vec<usize> = plan.post_data.iter().map(|s| s.entry).collect();
+    run::serial(&client, target, &archive, &plan, &post).await?;
+    run::privileges(&client, target, &archive, &plan).await?;
+    run::serial(&client, target, &archive, &plan, &plan.last).await?;
+    client
+        .batch_execute("COMMIT")
+        .await
+        .map_err(|e| RestoreError::Pg(target.error("commit the restore on", &e)))?;
+    let entries = plan.pre_data.len()
+        + plan.data.len()
+        + plan.after_data.len()
+        + plan.post_data.len()
+        + plan.privileges.len()
+        + plan.last.len();
+    Ok(RestoreSummary {
+        tables: plan.data.len(),
+        entries,
+        bytes: sent,
+        check_seconds,
+        selected_tables: names,
     })
 }
 

@@ -118,6 +118,16 @@ impl PlanError {
 
 /// Plans the restore of `entries`.
 pub fn plan(entries: &[TocEntry]) -> Result<RestorePlan, PlanError> {
+    plan_only(entries, |_| true)
+}
+
+/// Plans the restore of the entries `keep` accepts (by TOC index); the archive-wide settings
+/// (ENCODING, STDSTRINGS, SEARCHPATH) are always read. A table restore (see `select`) runs
+/// such a plan, with no replace step.
+pub fn plan_only(
+    entries: &[TocEntry],
+    keep: impl Fn(usize) -> bool,
+) -> Result<RestorePlan, PlanError> {
     let mut plan = RestorePlan {
         encoding: "UTF8".into(),
         std_strings: true,
@@ -154,6 +164,7 @@ pub fn plan(entries: &[TocEntry]) -> Result<RestorePlan, PlanError> {
                 plan.search_path = entry.defn.clone();
                 continue;
             }
+            _ if !keep(index) => continue,
             "DATABASE" | "DATABASE PROPERTIES" => {
                 plan.skipped
                     .push((index, "database-level entry (only used with --create)"));

@@ -6,5 +6,6 @@ mod dump;
 mod parity;
 mod restore;
 mod restore_replace;
+mod restore_select;
 mod restore_stock;
 mod versions;
