@@ -13,7 +13,8 @@
 //!    concurrency: GET, streamed to a temporary file while hashing with BLAKE3, hard-linked to
 //!    identical content already in any complete generation or earlier in this run
 //!    ([`DedupIndex`]), given Last-Modified as its mtime, and renamed into place;
-//! 4. record the bucket's policy (`None` when the server has none or does not implement them).
+//! 4. record the bucket's policy, read after its listing (`None` when the server has none or
+//!    does not implement them).
 //!
 //! A live site changes while it is mirrored. Each GET asks for the listed version (`If-Match`
 //! on the listed ETag):
@@ -130,7 +131,8 @@ pub async fn mirror<S: ObjectStore>(
         let catalog = catalog.clone();
         tokio::task::spawn_blocking(move || load_indexes(&catalog))
     };
-    // Buckets are listed side by side (their pages follow one another within a bucket).
+    // Buckets are listed side by side (their pages follow one another within a bucket), each
+    // with its policy.
     let listing = futures_util::stream::iter(buckets)
         .map(|bucket| async move {
             let started = std::time::Instant::now();
@@ -140,7 +142,11 @@ pub async fn mirror<S: ObjectStore>(
                 listed.as_ref().map_or(0, Vec::len),
                 started.elapsed().as_secs_f64()
             );
-            Ok::<_, ObjectsError>(BucketListing::new(bucket.clone(), listed))
+            let policy = match listed {
+                Some(_) => bucket_policy(store, &options.patience, bucket).await?,
+                None => None,
+            };
+            Ok::<_, ObjectsError>((BucketListing::new(bucket.clone(), listed), policy))
         })
         .buffered(LISTING_CONCURRENCY)
         .try_collect::<Vec<_>>();
@@ -154,7 +160,8 @@ pub async fn mirror<S: ObjectStore>(
     };
     let (dedup, previous) = indexes.map_err(joined)?;
     let dedup = Mutex::new(dedup);
-    let listings = Arc::new(listings?);
+    let (listings, policies): (Vec<_>, Vec<_>) = listings?.into_iter().unzip();
+    let listings = Arc::new(listings);
     let previous = previous.map(|index| Arc::new(PreviousGeneration::mark(index, &listings)));
     for listing in listings.iter() {
         check_listing(
@@ -259,8 +266,7 @@ pub async fn mirror<S: ObjectStore>(
             summary.changed_during_backup
         );
     }
-    for (b, listing) in listings.iter().enumerate() {
-        let policy = bucket_policy(store, &options.patience, &listing.name).await?;
+    for ((b, listing), policy) in listings.iter().enumerate().zip(policies) {
         let objects = listing.objects.len() as u64 - vanished.per_bucket[b];
         tracing::info!("bucket '{}': {objects} objects", listing.name);
         records.bucket(BucketEntry {
