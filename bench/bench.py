@@ -29,6 +29,10 @@ from servers import Garage, Postgres  # noqa: E402
 REPO = Path(__file__).resolve().parent.parent
 BUCKETS = ["stgy-images", "stgy-profiles"]
 GZIP_LEVEL = 6  # fullsite's level (zlib's default), given to pg_dump -Fd explicitly
+# The incremental's floor (issue 20): linking every unchanged file plus one listing of every
+# bucket, each timed alone in the same rounds as fullsite.
+FLOOR_LINK = "floor: cp -al of the previous objects"
+FLOOR_LIST = "floor: one ListObjectsV2 pass"
 PG_SETTINGS = {"shared_buffers": "256MB", "max_wal_size": "4GB", "checkpoint_timeout": "15min"}
 
 
@@ -99,7 +103,8 @@ class Bench:
     def alternate(self, tools: list[tuple[str, object]]):
         """(round, name, action) in the order they run: fullsite first in even rounds."""
         if self.args.fullsite_only:
-            tools = [(name, action) for name, action in tools if name == "fullsite"]
+            tools = [(name, action) for name, action in tools
+                     if name == "fullsite" or name.startswith("floor:")]
         for r in range(self.args.rounds):
             for name, action in (tools if r % 2 == 0 else list(reversed(tools))):
                 yield r, name, action
@@ -312,7 +317,26 @@ class Bench:
             shutil.rmtree(root / "next")
             return run
 
-        tools = [("fullsite", fullsite), ("cp -al + rclone sync", legacy)]
+        def floor_link(r: int) -> Run:
+            """The linking floor: `cp -al` of the previous generation's objects tree."""
+            previous = self.work / "incr-fullsite" / "base" / "objects"
+            copy = self.work / "floor-link"
+            run = measure(FLOOR_LINK, r, ["cp", "-al", str(previous), str(copy)],
+                          self.base_env(), self.log, self.s3.cpu, self.work)
+            run.size = tree_bytes(previous, copy)[1]
+            shutil.rmtree(copy)
+            return run
+
+        def floor_list(r: int) -> Run:
+            """The listing floor: one bare ListObjectsV2 pass over every bucket."""
+            env = {**self.base_env(), "AWS_ACCESS_KEY_ID": self.s3.key_id,
+                   "AWS_SECRET_ACCESS_KEY": self.s3.key_secret}
+            return measure(FLOOR_LIST, r, [sys.executable, str(REPO / "bench" / "list_floor.py"),
+                                           self.s3.endpoint(), self.s3.region, *BUCKETS],
+                           env, self.log, self.s3.cpu, self.work)
+
+        tools = [("fullsite", fullsite), ("cp -al + rclone sync", legacy),
+                 (FLOOR_LINK, floor_link), (FLOOR_LIST, floor_list)]
         for r, _, action in self.alternate(tools):
             self.record("objects-incremental", action(r))
 

@@ -43,6 +43,19 @@ def ratio(runs: dict[str, list[Run]], peer: str, field: str = "wall") -> float |
     return med(runs[peer], field) / med(runs["fullsite"], field)
 
 
+FLOOR_LINK = "floor: cp -al of the previous objects"
+FLOOR_LIST = "floor: one ListObjectsV2 pass"
+
+
+def floor_ratio(tools: dict[str, list[Run]]) -> float | None:
+    """fullsite's median incremental wall over the floor's: the median `cp -al` of the previous
+    objects tree plus the median bare listing of every bucket."""
+    if not all(t in tools for t in ("fullsite", FLOOR_LINK, FLOOR_LIST)):
+        return None
+    return med(tools["fullsite"], "wall") / (med(tools[FLOOR_LINK], "wall")
+                                             + med(tools[FLOOR_LIST], "wall"))
+
+
 def seconds(runs: list[Run], field: str) -> str:
     values = [getattr(r, field) for r in runs]
     if len(values) == 1:
@@ -57,7 +70,7 @@ def table(group: list[Run]) -> list[str]:
     for tool, runs in tools.items():
         sizes = [r.size for r in runs if r.size is not None]
         size = f"{statistics.median(sizes) / MIB:.1f} MiB" if sizes else "–"
-        r = ratio(tools, tool) if tool != "fullsite" else None
+        r = ratio(tools, tool) if tool != "fullsite" and not tool.startswith("floor") else None
         lines.append(f"| {tool} | {seconds(runs, 'wall')} | {seconds(runs, 'cpu')} | "
                      f"{seconds(runs, 'server_cpu')} | {max(x.rss_mb for x in runs):.0f} MiB | "
                      f"{size} | {f'{r:.2f}×' if r else '–'} |")
@@ -90,6 +103,8 @@ def targets(runs: dict[str, list[Run]]) -> list[str]:
     incr = by_tool(runs.get("objects-incremental", []))
     row("1% incremental ≥ 20× faster than `cp -al` + `rclone sync`",
         ratio(incr, "cp -al + rclone sync"), 20, "{:.2f}×")
+    row("1% incremental ≤ 1.5× its floor (`cp -al` of the previous objects + one listing)",
+        floor_ratio(incr), 1.5, "{:.2f}×", higher_is_better=False)
     fullsite_rss = [r.rss_mb for g in ("dump", "restore", "objects-first", "objects-incremental")
                     for r in runs.get(g, []) if r.tool == "fullsite"]
     if fullsite_rss:
@@ -149,6 +164,14 @@ def write_report(out: Path, meta: dict, runs: dict[str, list[Run]]) -> None:
     for group, title in SECTIONS.items():
         if runs.get(group):
             lines += [f"## {title}", "", *table(runs[group]), ""]
+        incr = by_tool(runs.get("objects-incremental", []))
+        if group == "objects-incremental" and floor_ratio(incr):
+            link, listing = med(incr[FLOOR_LINK], "wall"), med(incr[FLOOR_LIST], "wall")
+            lines += [f"The floor (issue 20): linking every unchanged file, `cp -al` of the "
+                      f"previous generation's `objects/` ({link:.2f} s), plus one bare "
+                      f"ListObjectsV2 pass over every bucket, pages in sequence "
+                      f"(`bench/list_floor.py`, {listing:.2f} s): {link + listing:.2f} s. "
+                      f"fullsite's incremental takes {floor_ratio(incr):.2f}× that.", ""]
         if group == "objects-incremental" and f.get("previous_generation_rewritten"):
             counts = ", ".join(f"{tool} {n}" for tool, n in f["previous_generation_rewritten"].items())
             lines += ["Files of the previous generation changed (size, mtime or inode) by the run, "

@@ -14,8 +14,8 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use crate::generation::{Catalog, GenerationKind};
-use crate::manifest::{self, hash_file};
+use crate::generation::{Catalog, Generation, GenerationKind};
+use crate::manifest::{self, Record, hash_file};
 
 /// Where known content lives.
 #[derive(Debug, Default)]
@@ -40,12 +40,26 @@ impl DedupIndex {
     /// generation of `catalog`. Unreadable manifests are skipped (with a warning): dedup is an
     /// optimisation, never a reason to fail a backup.
     pub fn load(catalog: &Catalog, prefix: &str) -> DedupIndex {
+        DedupIndex::load_visiting(catalog, prefix, |_, _| {}, |_, _| {})
+    }
+
+    /// Like [`DedupIndex::load`], reading each manifest once for another index too: every
+    /// record of each generation goes to `visit`, then `done` learns whether that generation's
+    /// manifest was read whole (`false`: what `visit` saw of it must be discarded).
+    pub fn load_visiting(
+        catalog: &Catalog,
+        prefix: &str,
+        mut visit: impl FnMut(&Generation, &Record),
+        mut done: impl FnMut(&Generation, bool),
+    ) -> DedupIndex {
         let mut index = DedupIndex::default();
         for generation in catalog.complete().rev() {
             if !matches!(generation.kind, GenerationKind::Fullsite(_)) {
                 continue;
             }
-            let result = manifest::read_all(&generation.path, |entry| {
+            let result = manifest::read_records(&generation.path, |record| {
+                visit(generation, &record);
+                let Record::File(entry) = record else { return };
                 if !entry.path.starts_with(prefix) {
                     return;
                 }
@@ -56,6 +70,7 @@ impl DedupIndex {
                         .or_insert_with(|| generation.path.join(&entry.path));
                 }
             });
+            done(generation, result.is_ok());
             if let Err(e) = result {
                 tracing::warn!("not deduplicating against '{}': {e}", generation.name);
             }

@@ -1,10 +1,10 @@
 //! Mirroring buckets into a generation: `objects/<bucket>/<path>`, one regular file per object.
 //!
 //! For the buckets given (the configured list, or every bucket the endpoint lists):
-//! 1. list every bucket (paginated) while the content index of earlier generations is read; a
-//!    bucket that held objects in the previous generation and now lists empty or missing fails
-//!    the backup unless `allow_empty_bucket` (a misconfigured endpoint must not quietly produce
-//!    an empty backup);
+//! 1. list the buckets (side by side, each page after page) while the content index of earlier
+//!    generations and the previous generation's object identities are read; a bucket that held
+//!    objects in the previous generation and now lists empty or missing fails the backup unless
+//!    `allow_empty_bucket` (a misconfigured endpoint must not quietly produce an empty backup);
 //! 2. map keys to paths ([`KeyPaths`](super::key_path::KeyPaths));
 //! 3. objects whose key, size, ETag and Last-Modified equal the previous generation's record
 //!    are unchanged: their files are hard-linked from it, not downloaded ([`super::unchanged`]),
@@ -13,7 +13,8 @@
 //!    concurrency: GET, streamed to a temporary file while hashing with BLAKE3, hard-linked to
 //!    identical content already in any complete generation or earlier in this run
 //!    ([`DedupIndex`]), given Last-Modified as its mtime, and renamed into place;
-//! 4. record the bucket's policy (`None` when the server has none or does not implement them).
+//! 4. record the bucket's policy, read after its listing (`None` when the server has none or
+//!    does not implement them).
 //!
 //! A live site changes while it is mirrored. Each GET asks for the listed version (`If-Match`
 //! on the listed ETag):
@@ -45,7 +46,7 @@ use super::error::ObjectsError;
 use super::listing::{BucketListing, list_bucket};
 use super::patience::Patience;
 use super::store::{Fetched, ObjectStore, StoreError, StoreErrorKind};
-use super::unchanged::{LinkedUnchanged, PreviousGeneration, link_unchanged};
+use super::unchanged::{LinkedUnchanged, PreviousGeneration, link_unchanged, load_indexes};
 use crate::dedup::{DedupIndex, Outcome};
 use crate::fsutil::{FsError, IoContext, create_private_dir_all, create_private_file};
 use crate::generation::Catalog;
@@ -62,6 +63,9 @@ pub struct MirrorOptions {
     /// Bounded waits and retries.
     pub patience: Patience,
 }
+
+/// Buckets listed at once.
+const LISTING_CONCURRENCY: usize = 4;
 
 /// How many vanished objects a summary names.
 pub const VANISHED_NAMED: usize = 10;
@@ -120,15 +124,17 @@ pub async fn mirror<S: ObjectStore>(
     manifest: ManifestWriter,
     progress: &dyn Progress,
 ) -> Result<(MirrorSummary, ManifestWriter), ObjectsError> {
-    // The content index of earlier generations is read on the blocking pool while the buckets
-    // are listed: with a week of generations, reading it takes as long as listing.
-    let dedup = {
+    // The content index of earlier generations and what the previous one holds are read on the
+    // blocking pool while the buckets are listed: with a week of generations, reading them
+    // takes as long as listing.
+    let indexes = {
         let catalog = catalog.clone();
-        tokio::task::spawn_blocking(move || DedupIndex::load(&catalog, "objects/"))
+        tokio::task::spawn_blocking(move || load_indexes(&catalog))
     };
-    let listing = async {
-        let mut listings = Vec::with_capacity(buckets.len());
-        for bucket in buckets {
+    // Buckets are listed side by side (their pages follow one another within a bucket), each
+    // with its policy.
+    let listing = futures_util::stream::iter(buckets)
+        .map(|bucket| async move {
             let started = std::time::Instant::now();
             let listed = list_bucket(store, &options.patience, bucket).await?;
             tracing::debug!(
@@ -136,11 +142,15 @@ pub async fn mirror<S: ObjectStore>(
                 listed.as_ref().map_or(0, Vec::len),
                 started.elapsed().as_secs_f64()
             );
-            listings.push(BucketListing::new(bucket.clone(), listed));
-        }
-        Ok::<_, ObjectsError>(listings)
-    };
-    let (listings, dedup) = tokio::join!(listing, dedup);
+            let policy = match listed {
+                Some(_) => bucket_policy(store, &options.patience, bucket).await?,
+                None => None,
+            };
+            Ok::<_, ObjectsError>((BucketListing::new(bucket.clone(), listed), policy))
+        })
+        .buffered(LISTING_CONCURRENCY)
+        .try_collect::<Vec<_>>();
+    let (listings, indexes) = tokio::join!(listing, indexes);
     let joined = |e: tokio::task::JoinError| {
         ObjectsError::from(FsError::new(
             "read the manifests of the generations in",
@@ -148,15 +158,11 @@ pub async fn mirror<S: ObjectStore>(
             std::io::Error::other(e),
         ))
     };
-    let dedup = Mutex::new(dedup.map_err(joined)?);
-    let listings = Arc::new(listings?);
-    let previous = {
-        let (catalog, listings) = (catalog.clone(), Arc::clone(&listings));
-        tokio::task::spawn_blocking(move || PreviousGeneration::load(&catalog, &listings))
-            .await
-            .map_err(joined)?
-            .map(Arc::new)
-    };
+    let (dedup, previous) = indexes.map_err(joined)?;
+    let dedup = Mutex::new(dedup);
+    let (listings, policies): (Vec<_>, Vec<_>) = listings?.into_iter().unzip();
+    let listings = Arc::new(listings);
+    let previous = previous.map(|index| Arc::new(PreviousGeneration::mark(index, &listings)));
     for listing in listings.iter() {
         check_listing(
             store,
@@ -260,8 +266,7 @@ pub async fn mirror<S: ObjectStore>(
             summary.changed_during_backup
         );
     }
-    for (b, listing) in listings.iter().enumerate() {
-        let policy = bucket_policy(store, &options.patience, &listing.name).await?;
+    for ((b, listing), policy) in listings.iter().enumerate().zip(policies) {
         let objects = listing.objects.len() as u64 - vanished.per_bucket[b];
         tracing::info!("bucket '{}': {objects} objects", listing.name);
         records.bucket(BucketEntry {

@@ -2,10 +2,12 @@
 //!
 //! An object is unchanged when the previous complete generation with objects has a record of
 //! the same bucket and key whose size, ETag and Last-Modified equal the listing's. Its previous
-//! manifest is read twice and never held in memory, so memory does not grow with the number of
-//! objects it records:
-//! 1. [`PreviousGeneration::load`] marks the listed objects that are unchanged (a bit per object) and
-//!    keeps the per-bucket object counts for the empty-bucket guard;
+//! manifest is read twice and never held in memory whole, so memory grows by only a few bytes
+//! per object it records:
+//! 1. [`load_indexes`], while the buckets are listed, reads it (with the content index of every
+//!    generation, one pass per manifest) into a [`PreviousIndex`] of hashes, and the per-bucket
+//!    object counts for the empty-bucket guard; once listed, [`PreviousGeneration::mark`] marks
+//!    the unchanged objects (a bit per object) in memory;
 //! 2. [`link_unchanged`] reads it again and hard-links each marked object's old file to its new
 //!    path, in batches on [`LINK_WORKERS`] threads (each creating a directory once), writing the
 //!    old record with its new path into the new manifest.
@@ -15,6 +17,7 @@
 //! stale, to be downloaded, so no listed object is ever left out.
 
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, mpsc};
 
@@ -22,8 +25,9 @@ use super::error::ObjectsError;
 use super::listing::BucketListing;
 use super::mirror::SharedManifest;
 use super::store::Listed;
+use crate::dedup::DedupIndex;
 use crate::fsutil::{FsError, IoContext, create_private_dir_all};
-use crate::generation::{Catalog, GenerationKind};
+use crate::generation::{Catalog, Generation, GenerationKind};
 use crate::manifest::{self, ObjectEntry, Record};
 
 /// Threads linking unchanged objects (linking is kernel work; two keep two cores busy).
@@ -56,42 +60,110 @@ pub struct LinkedUnchanged {
     pub stale: Vec<(usize, usize)>,
 }
 
-impl PreviousGeneration {
-    /// Reads the previous generation's manifest and marks the unchanged objects of `listings`.
-    /// `None` when there is no such generation or its manifest is unreadable (then every object
-    /// is downloaded: a warning, never a failed backup).
-    pub fn load(catalog: &Catalog, listings: &[BucketListing]) -> Option<PreviousGeneration> {
-        let generation = catalog.complete().rev().find(|g| match &g.kind {
-            GenerationKind::Fullsite(header) => header.parts.objects,
-            _ => false,
-        })?;
-        let buckets = bucket_indexes(listings);
-        let mut previous = PreviousGeneration {
+/// What the previous generation's manifest says of each object it holds, compactly: read once,
+/// with the content index, while the buckets are listed.
+#[derive(Debug)]
+pub struct PreviousIndex {
+    name: String,
+    dir: PathBuf,
+    counts: HashMap<String, u64>,
+    /// Hash of `(bucket, key)` → hash of `(size, ETag, Last-Modified)`. Hashes only, so memory
+    /// stays at a few bytes per object; a collision can only mark an object that
+    /// [`link_unchanged`] then finds different in the full record, and downloads.
+    identities: HashMap<u64, u64>,
+}
+
+impl PreviousIndex {
+    fn new(generation: &Generation) -> PreviousIndex {
+        PreviousIndex {
             name: generation.name.clone(),
             dir: generation.path.clone(),
             counts: HashMap::new(),
-            unchanged: listings
-                .iter()
-                .map(|l| vec![false; l.objects.len()])
-                .collect(),
-        };
-        let read = manifest::read_records(&generation.path, |record| match record {
+            identities: HashMap::new(),
+        }
+    }
+
+    fn visit(&mut self, record: &Record) {
+        match record {
             Record::Object(old) => {
-                if let Some((b, i)) = locate(&buckets, listings, &old) {
-                    previous.unchanged[b][i] = true;
-                }
+                self.identities.insert(
+                    key_hash(&old.bucket, &old.key),
+                    identity_hash(old.size, &old.etag, &old.last_modified),
+                );
             }
             Record::Bucket(bucket) => {
-                previous.counts.insert(bucket.name, bucket.objects);
+                self.counts.insert(bucket.name.clone(), bucket.objects);
             }
             _ => {}
-        });
-        match read {
-            Ok(_) => Some(previous),
-            Err(e) => {
-                tracing::warn!("not using '{}' for unchanged objects: {e}", generation.name);
-                None
+        }
+    }
+}
+
+fn key_hash(bucket: &str, key: &str) -> u64 {
+    BuildHasherDefault::<DefaultHasher>::default().hash_one((bucket, key))
+}
+
+fn identity_hash(size: u64, etag: &str, last_modified: &str) -> u64 {
+    BuildHasherDefault::<DefaultHasher>::default().hash_one((size, etag, last_modified))
+}
+
+/// Reads the manifests of the complete generations of `catalog` once each: the content index
+/// of their files under `objects/`, and the [`PreviousIndex`] of the newest with objects
+/// (`None` when there is none or its manifest is unreadable: then every object is downloaded,
+/// with a warning, never a failed backup). Blocking.
+pub fn load_indexes(catalog: &Catalog) -> (DedupIndex, Option<PreviousIndex>) {
+    let previous = catalog.complete().rev().find(|g| match &g.kind {
+        GenerationKind::Fullsite(header) => header.parts.objects,
+        _ => false,
+    });
+    let dir = previous.map(|g| g.path.as_path());
+    let mut index = previous.map(PreviousIndex::new);
+    let mut whole = false;
+    let dedup = DedupIndex::load_visiting(
+        catalog,
+        "objects/",
+        |generation, record| {
+            if let Some(index) = index.as_mut().filter(|i| i.dir == generation.path) {
+                index.visit(record);
             }
+        },
+        |generation, read| {
+            if dir == Some(generation.path.as_path()) {
+                whole = read;
+            }
+        },
+    );
+    if !whole && let Some(index) = &index {
+        tracing::warn!("not using '{}' for unchanged objects", index.name);
+    }
+    (dedup, index.filter(|_| whole))
+}
+
+impl PreviousGeneration {
+    /// Marks the unchanged objects of `listings` (in memory: the manifest was read into
+    /// `index`).
+    pub fn mark(index: PreviousIndex, listings: &[BucketListing]) -> PreviousGeneration {
+        let unchanged = listings
+            .iter()
+            .map(|listing| {
+                listing
+                    .objects
+                    .iter()
+                    .map(|now| {
+                        index
+                            .identities
+                            .get(&key_hash(&listing.name, &now.key))
+                            .copied()
+                            == Some(identity_hash(now.size, &now.etag, &now.last_modified))
+                    })
+                    .collect()
+            })
+            .collect();
+        PreviousGeneration {
+            name: index.name,
+            dir: index.dir,
+            counts: index.counts,
+            unchanged,
         }
     }
 }
@@ -273,7 +345,112 @@ pub fn link_or_copy(source: &Path, dest: &Path) -> Result<(), ObjectsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::manifest::{BucketEntry, Header, ManifestWriter, Parts, Source};
     use std::os::unix::fs::MetadataExt;
+
+    fn listed(key: &str, size: u64, etag: &str, last_modified: &str) -> Listed {
+        Listed {
+            key: key.into(),
+            size,
+            etag: etag.into(),
+            last_modified: last_modified.into(),
+        }
+    }
+
+    fn record(bucket: &str, now: &Listed) -> ObjectEntry {
+        ObjectEntry {
+            bucket: bucket.into(),
+            key: now.key.clone(),
+            path: format!("objects/{bucket}/{}", now.key),
+            size: now.size,
+            etag: now.etag.clone(),
+            last_modified: now.last_modified.clone(),
+            blake3: blake3::hash(now.key.as_bytes()).to_hex().to_string(),
+            content_type: None,
+            cache_control: None,
+            content_encoding: None,
+            content_disposition: None,
+            metadata: Default::default(),
+        }
+    }
+
+    /// A complete generation `name` of `root` holding `objects` of bucket `bkt`.
+    fn generation(root: &Path, name: &str, objects: &[Listed]) {
+        let dir = root.join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        let time = chrono::DateTime::parse_from_rfc3339("2026-01-02T02:30:00+01:00").unwrap();
+        let header = Header {
+            format: crate::manifest::FORMAT.into(),
+            version: crate::manifest::VERSION,
+            tool_version: "0.1.0".into(),
+            generation: name.into(),
+            started_at: time,
+            host: "vps".into(),
+            parts: Parts {
+                db: false,
+                objects: true,
+            },
+            source: Source::default(),
+        };
+        let mut manifest = ManifestWriter::create(&dir, header).unwrap();
+        for object in objects {
+            manifest.add_object(record("bkt", object)).unwrap();
+        }
+        let bucket = BucketEntry {
+            name: "bkt".into(),
+            objects: objects.len() as u64,
+            policy: None,
+        };
+        manifest.add_record(&Record::Bucket(bucket)).unwrap();
+        manifest.finish(time).unwrap();
+    }
+
+    #[test]
+    fn only_objects_of_the_same_key_size_etag_and_last_modified_are_marked_unchanged() {
+        let root = tempfile::tempdir().unwrap();
+        let t = "2026-01-01T00:00:00Z";
+        let before = [
+            listed("same", 3, "\"e\"", t),
+            listed("new-etag", 3, "\"e\"", t),
+            listed("new-size", 3, "\"e\"", t),
+            listed("touched", 3, "\"e\"", t),
+            listed("deleted", 3, "\"e\"", t),
+        ];
+        generation(root.path(), "g1", &before);
+        let now = vec![
+            listed("same", 3, "\"e\"", t),
+            listed("new-etag", 3, "\"f\"", t),
+            listed("new-size", 4, "\"e\"", t),
+            listed("touched", 3, "\"e\"", "2026-01-01T00:00:01Z"),
+            listed("added", 3, "\"e\"", t),
+        ];
+        let listings = [
+            BucketListing::new("bkt".into(), Some(now.clone())),
+            // the same keys in another bucket were never backed up
+            BucketListing::new("other".into(), Some(now)),
+        ];
+        let catalog = Catalog::scan(root.path()).unwrap();
+        let (_, index) = load_indexes(&catalog);
+        let previous = PreviousGeneration::mark(index.unwrap(), &listings);
+        assert_eq!(previous.name, "g1");
+        assert_eq!(previous.counts.get("bkt"), Some(&5));
+        let marked: Vec<&str> = listings[0]
+            .objects
+            .iter()
+            .zip(&previous.unchanged[0])
+            .filter(|(_, m)| **m)
+            .map(|(o, _)| o.key.as_str())
+            .collect();
+        assert_eq!(marked, ["same"]);
+        assert!(previous.unchanged[1].iter().all(|m| !m));
+
+        // a damaged previous manifest is not used: every object is downloaded
+        let manifest = root.path().join("g1").join(crate::manifest::MANIFEST_FILE);
+        let text = std::fs::read_to_string(&manifest).unwrap();
+        std::fs::write(&manifest, text.replace("new-size", "new-sizE")).unwrap();
+        let catalog = Catalog::scan(root.path()).unwrap();
+        assert!(load_indexes(&catalog).1.is_none());
+    }
 
     #[test]
     fn a_file_at_the_hard_link_limit_is_copied_instead() {

@@ -243,6 +243,39 @@ fn unchanged_objects_are_linked_not_downloaded_and_seven_generations_cost_about_
 }
 
 #[test]
+fn an_object_put_again_with_the_same_bytes_and_new_metadata_is_fetched_and_recorded_anew() {
+    // Same bytes, so the same size and ETag: only Last-Modified tells the two versions apart,
+    // and the unchanged rule must not carry the old metadata into the new generation.
+    let bucket = servers().s3.create_bucket("metadata-only");
+    let mut avatar = Object::new("user/avatar.png", b"the same picture".to_vec());
+    avatar.content_type = Some("image/png".into());
+    let others: Vec<Object> = (0..20)
+        .map(|i| Object::new(&format!("other/{i:02}"), vec![i; 100]))
+        .collect();
+    put(&bucket, &[vec![avatar.clone()], others].concat());
+    let sandbox = Sandbox::new();
+    assert_eq!(backup(&sandbox, &bucket, "g1", &[]).code, 0);
+    // Last-Modified has a resolution of a second on some servers
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    avatar.content_type = Some("image/webp".into());
+    avatar.metadata.insert("owner".into(), "alice".into());
+    put(&bucket, &[avatar]);
+    let run = backup(&sandbox, &bucket, "g2", &[]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(count(&run.stderr, "downloaded"), 1, "{}", run.stderr);
+    assert_eq!(count(&run.stderr, "unchanged"), 20, "{}", run.stderr);
+    let (old, new) = (
+        &objects(&sandbox.root().join("g1"))["user/avatar.png"],
+        &objects(&sandbox.root().join("g2"))["user/avatar.png"],
+    );
+    assert_eq!(old["etag"], new["etag"], "same bytes, same ETag");
+    assert_ne!(old["last_modified"], new["last_modified"]);
+    assert_eq!(new["content_type"], "image/webp");
+    assert_eq!(new["metadata"]["owner"], "alice");
+    assert_eq!(sandbox.run(&["verify", "g2"]).code, 0);
+}
+
+#[test]
 fn a_bucket_that_lists_empty_after_holding_objects_fails_the_backup() {
     let bucket = servers().s3.create_bucket("guard");
     put(&bucket, &[Object::new("keep.txt", b"x".to_vec())]);
