@@ -8,8 +8,9 @@
 //!
 //! Then: fullsite's zstd archive against `pg_dump --compress=zstd` of the same database on
 //! 16+ (entry by entry through `pg_restore -f -`, same header compression and file names);
-//! `verify` of every method; unchanged tables hard-linked only to a file of the same method;
-//! and bad `--compress` values refused with exit 2 before anything is written.
+//! `verify` of every method and `drill` of zstd and LZ4 (HC) generations; unchanged tables
+//! hard-linked only to a file of the same method and level; and bad `--compress` values
+//! refused with exit 2 before anything is written.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -230,7 +231,7 @@ fn the_zstd_archive_matches_pg_dumps_on_16_and_later() {
 }
 
 #[test]
-fn unchanged_tables_are_linked_only_to_a_file_of_the_same_method() {
+fn unchanged_tables_are_linked_only_to_a_file_of_the_same_method_and_every_method_drills() {
     let pg = pg(15);
     let source = pg.create_database("compress_dedup");
     pg.psql(&source, CORPUS);
@@ -251,9 +252,18 @@ fn unchanged_tables_are_linked_only_to_a_file_of_the_same_method() {
     assert_ne!(big(&gzip, ".gz"), inode, "a gzip file is never a zstd one");
     assert_eq!(big(&zstd3, ".zst"), inode, "the unchanged zstd file is shared");
     assert_ne!(big(&zstd19, ".zst"), inode, "another level is other bytes");
-    for generation in ["g2", "g3", "g4"] {
+    backup_with(pg, &sandbox, &source, "g5", "lz4:9");
+    let env = env_for_server(pg, &source);
+    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    for generation in ["g2", "g3", "g4", "g5"] {
         let verify = sandbox.run(&["verify", generation]);
         assert_eq!(verify.code, 0, "{generation}: {}", verify.stderr);
+    }
+    for generation in ["g3", "g5"] {
+        let drill = sandbox.run_with(&["drill", "--json", "--jobs", "2", generation], &pairs);
+        assert_eq!(drill.code, 0, "drill {generation}: {}", drill.stderr);
+        let report: serde_json::Value = serde_json::from_str(&drill.stdout).unwrap();
+        assert_eq!(report["passed"], true, "drill {generation}: {}", drill.stdout);
     }
 }
 
