@@ -2,9 +2,10 @@
 //!
 //! Every decoder reads a file of several concatenated members or frames to its end, as
 //! fullsite's parallel writer makes them and as pg_restore reads them; pg_dump's own files
-//! have one. A file that ends inside a member or frame is an [`std::io::ErrorKind::UnexpectedEof`]
-//! error and bytes that do not decode an `InvalidData` / `Other` one, never a silent short
-//! read, so the restore's check finds a truncated or damaged file before anything changes.
+//! have one, and an empty file is an empty stream. A file that ends inside a member or frame
+//! is an [`std::io::ErrorKind::UnexpectedEof`] error and bytes that do not decode an
+//! `InvalidData` / `Other` one, never a silent short read, so the restore's check finds a
+//! truncated or damaged file before anything changes.
 
 use std::io::{BufRead, BufReader, Read};
 
@@ -39,7 +40,14 @@ pub(crate) fn decoder<'a, R: Read + Send + 'a>(
     codec: FileCodec,
     input: R,
 ) -> Box<dyn Read + Send + 'a> {
-    let input = BufReader::with_capacity(READ_BUFFER, input);
+    let mut input = BufReader::with_capacity(READ_BUFFER, input);
+    // An empty file is an empty stream whatever the method, as pg_restore reads it (pg_dump 17
+    // writes an empty large object's `.zst` file so); the zstd decoder would call it truncated.
+    match input.fill_buf() {
+        Ok([]) => return Box::new(input),
+        Ok(_) => {}
+        Err(e) => return Box::new(Failing(Some(e))),
+    }
     match codec {
         FileCodec::Plain => Box::new(input),
         FileCodec::Gzip => Box::new(flate2::read::MultiGzDecoder::new(input)),
@@ -126,7 +134,7 @@ mod tests {
     }
 
     #[test]
-    fn truncated_and_damaged_files_are_errors_not_short_reads() {
+    fn empty_files_are_empty_and_truncated_or_damaged_ones_are_errors_not_short_reads() {
         let text: Vec<u8> = (0..20_000u32)
             .flat_map(|i| format!("{i}\trow {}\n", i * 7919 % 1000).into_bytes())
             .collect();
@@ -139,6 +147,7 @@ mod tests {
             file.extend(piece(&text, method).unwrap());
             let whole = decode(codec, &file).unwrap();
             assert!(whole.len() == 2 * text.len(), "{codec:?}");
+            assert!(decode(codec, b"").unwrap().is_empty(), "{codec:?}");
 
             let cut = &file[..file.len() - 3];
             let error = decode(codec, cut).unwrap_err();
