@@ -53,7 +53,9 @@ impl Compress {
             return match level {
                 0 => Ok(Compress::None),
                 1..=9 => Ok(Compress::Gzip(level)),
-                _ => Err(format!("'{text}' is not a gzip level from 0 to 9 ({accepted})")),
+                _ => Err(format!(
+                    "'{text}' is not a gzip level from 0 to 9 ({accepted})"
+                )),
             };
         }
         let (method, detail) = match text.split_once(':') {
@@ -181,9 +183,15 @@ mod tests {
             compress(Some(Compress::None), &vars).unwrap(),
             Compress::None
         );
-        assert_eq!(compress(None, &Vars::default()).unwrap(), Compress::default());
+        assert_eq!(
+            compress(None, &Vars::default()).unwrap(),
+            Compress::default()
+        );
         let bad = Vars::layered([], [(COMPRESS_VAR.to_string(), "zip".to_string())]);
         let error = compress(None, &bad).unwrap_err().to_string();
-        assert!(error.starts_with("FULLSITE_COMPRESS=\"zip\" is not valid: "), "{error}");
+        assert!(
+            error.starts_with("FULLSITE_COMPRESS=\"zip\" is not valid: "),
+            "{error}"
+        );
     }
 }

@@ -72,7 +72,8 @@ pub async fn write_compressed_file<E>(
 ) -> Result<Written, CompressError<E>> {
     use futures_util::StreamExt;
 
-    let std_file = crate::fsutil::create_private_file(path).map_err(|e| CompressError::Io(e.source))?;
+    let std_file =
+        crate::fsutil::create_private_file(path).map_err(|e| CompressError::Io(e.source))?;
     let mut file = tokio::fs::File::from_std(std_file);
     let mut hasher = blake3::Hasher::new();
     let mut pending: VecDeque<tokio::task::JoinHandle<std::io::Result<Vec<u8>>>> = VecDeque::new();
@@ -108,12 +109,10 @@ pub async fn write_compressed_file<E>(
                 file_bytes += member.len() as u64;
                 continue;
             }
-            let permit = pool
-                .permits
-                .clone()
-                .acquire_owned()
-                .await
-                .map_err(|_| CompressError::Io(std::io::Error::other("compression pool closed")))?;
+            let permit =
+                pool.permits.clone().acquire_owned().await.map_err(|_| {
+                    CompressError::Io(std::io::Error::other("compression pool closed"))
+                })?;
             let method = pool.method;
             pending.push_back(tokio::task::spawn_blocking(move || {
                 let _permit = permit;
@@ -149,7 +148,9 @@ async fn write_next<E>(
         .map_err(|e| CompressError::Io(std::io::Error::other(e)))?
         .map_err(CompressError::Io)?;
     hasher.update(&compressed);
-    file.write_all(&compressed).await.map_err(CompressError::Io)?;
+    file.write_all(&compressed)
+        .await
+        .map_err(CompressError::Io)?;
     Ok(compressed.len() as u64)
 }
 

@@ -28,10 +28,26 @@ use crate::support::postgres::PgServer;
 /// Stock pg_restore builds of the matrix that cannot read a method: (pg_restore major,
 /// method, what it says).
 const STOCK_CANNOT: &[(u32, &str, &str)] = &[
-    (16, "zstd", "this build does not support compression with zstd"),
-    (16, "lz4", "this build does not support compression with lz4"),
-    (18, "zstd", "this build does not support compression with zstd"),
-    (18, "lz4", "this build does not support compression with lz4"),
+    (
+        16,
+        "zstd",
+        "this build does not support compression with zstd",
+    ),
+    (
+        16,
+        "lz4",
+        "this build does not support compression with lz4",
+    ),
+    (
+        18,
+        "zstd",
+        "this build does not support compression with zstd",
+    ),
+    (
+        18,
+        "lz4",
+        "this build does not support compression with lz4",
+    ),
 ];
 
 /// The methods, as given to `--compress`, with their data files' suffix.
@@ -73,7 +89,11 @@ fn backup_with(pg: &PgServer, sandbox: &Sandbox, db: &str, name: &str, method: &
         method,
     ];
     let run = sandbox.run_with(&args, &pairs);
-    assert_eq!(run.code, 0, "backup --compress {method} failed:\n{}", run.stderr);
+    assert_eq!(
+        run.code, 0,
+        "backup --compress {method} failed:\n{}",
+        run.stderr
+    );
     sandbox.root().join(name).join(format!("db/{db}.dump"))
 }
 
@@ -135,7 +155,10 @@ fn every_method_round_trips(major: u32) {
         let into = format!("{source}_{method}");
         let run = restore(pg, &sandbox, &source, &["--into-db", &into, &generation]);
         if run.code != 0 {
-            problems.push_str(&format!("{method}: fullsite restore failed\n{}\n", run.stderr));
+            problems.push_str(&format!(
+                "{method}: fullsite restore failed\n{}\n",
+                run.stderr
+            ));
         } else if state_of(pg, &into) != expected {
             problems.push_str(&format!(
                 "{method}: fullsite restore differs from the source\n{}\n",
@@ -237,7 +260,10 @@ fn the_zstd_archive_matches_pg_dumps() {
         &parity::split(&parity::script(pg, &ours, false)),
     );
     let mut problems = parity::unexplained(17, &differences, &[]);
-    let (a, b) = (header_compression(pg, &stock), header_compression(pg, &ours));
+    let (a, b) = (
+        header_compression(pg, &stock),
+        header_compression(pg, &ours),
+    );
     if a != b {
         problems.push_str(&format!("header {a:?} (stock) against {b:?}\n"));
     }
@@ -268,7 +294,11 @@ fn unchanged_tables_are_linked_only_to_a_file_of_the_same_method_and_every_metho
     let zstd19 = backup_with(pg, &sandbox, &source, "g4", "zstd:19");
     let inode = big(&zstd1, ".zst");
     assert_ne!(big(&gzip, ".gz"), inode, "a gzip file is never a zstd one");
-    assert_eq!(big(&zstd3, ".zst"), inode, "the unchanged zstd file is shared");
+    assert_eq!(
+        big(&zstd3, ".zst"),
+        inode,
+        "the unchanged zstd file is shared"
+    );
     assert_ne!(big(&zstd19, ".zst"), inode, "another level is other bytes");
     backup_with(pg, &sandbox, &source, "g5", "lz4:9");
     let env = env_for_server(pg, &source);
@@ -281,7 +311,11 @@ fn unchanged_tables_are_linked_only_to_a_file_of_the_same_method_and_every_metho
         let drill = sandbox.run_with(&["drill", "--json", "--jobs", "2", generation], &pairs);
         assert_eq!(drill.code, 0, "drill {generation}: {}", drill.stderr);
         let report: serde_json::Value = serde_json::from_str(&drill.stdout).unwrap();
-        assert_eq!(report["passed"], true, "drill {generation}: {}", drill.stdout);
+        assert_eq!(
+            report["passed"], true,
+            "drill {generation}: {}",
+            drill.stdout
+        );
     }
 }
 
@@ -307,8 +341,9 @@ fn bad_compress_values_are_refused_with_exit_2_before_anything_is_written() {
     let run = sandbox.run_with(&["backup", "--no-objects", "--name", "g"], &pairs);
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(
-        run.stderr
-            .contains("FULLSITE_COMPRESS=\"lz4:13\" is not valid: 'lz4:13': lz4 levels are 1 to 12"),
+        run.stderr.contains(
+            "FULLSITE_COMPRESS=\"lz4:13\" is not valid: 'lz4:13': lz4 levels are 1 to 12"
+        ),
         "{}",
         run.stderr
     );

@@ -67,14 +67,22 @@ fn stock_archives_restore_as_pg_restore_does(major: u32) {
     // zstd and LZ4 (pg_dump 16+): directory files and custom blocks. Of the matrix's builds
     // only 17's has them (16's and 18's are built without zstd and LZ4).
     if major == 17 {
-        variants.push(("directory, zstd", &["-Fd", "--compress=zstd"], &["--jobs", "2"]));
+        variants.push((
+            "directory, zstd",
+            &["-Fd", "--compress=zstd"],
+            &["--jobs", "2"],
+        ));
         variants.push(("custom, lz4", &["-Fc", "--compress=lz4"], &["--jobs", "1"]));
         variants.push((
             "directory, lz4",
             &["-Fd", "--compress=lz4:5"],
             &["--single-transaction"],
         ));
-        variants.push(("custom, zstd", &["-Fc", "--compress=zstd"], &["--jobs", "2"]));
+        variants.push((
+            "custom, zstd",
+            &["-Fc", "--compress=zstd"],
+            &["--jobs", "2"],
+        ));
     }
     // Table data as INSERT commands reads the same whatever the major: once is enough.
     if major == 16 {
