@@ -28,11 +28,13 @@ from servers import Garage, Postgres  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 BUCKETS = ["stgy-images", "stgy-profiles"]
-GZIP_LEVEL = 6  # fullsite's level (zlib's default), given to pg_dump -Fd explicitly
+GZIP_LEVEL = 6  # zlib's default: pg_dump's level, given to pg_dump -Fd explicitly
 # The incremental's floor (issue 20): linking every unchanged file plus one listing of every
 # bucket, each timed alone in the same rounds as fullsite.
 FLOOR_LINK = "floor: cp -al of the previous objects"
 FLOOR_LIST = "floor: one ListObjectsV2 pass"
+# fullsite's methods besides its default (gzip at its default level, the tool "fullsite")
+METHODS = ["zstd", "lz4", "none"]
 PG_SETTINGS = {"shared_buffers": "256MB", "max_wal_size": "4GB", "checkpoint_timeout": "15min"}
 
 
@@ -104,7 +106,7 @@ class Bench:
         """(round, name, action) in the order they run: fullsite first in even rounds."""
         if self.args.fullsite_only:
             tools = [(name, action) for name, action in tools
-                     if name == "fullsite" or name.startswith("floor:")]
+                     if name.startswith("fullsite") or name.startswith("floor:")]
         for r in range(self.args.rounds):
             for name, action in (tools if r % 2 == 0 else list(reversed(tools))):
                 yield r, name, action
@@ -137,19 +139,33 @@ class Bench:
         return {line.split("|")[0]: int(line.split("|")[1])
                 for line in self.pg.psql(db, sql).split()}
 
+    def pg_dump_major(self) -> int:
+        out = subprocess.run([str(self.pgbin / "pg_dump"), "--version"], capture_output=True,
+                             text=True).stdout
+        return int(out.split()[-1].split(".")[0])
+
     def dumps(self) -> None:
         say("database dumps")
         pg_dump = str(self.pgbin / "pg_dump")
-        self.archive_root = self.work / "archive-root"
+        # round 1's generation of each fullsite method, for the restores
+        self.archive_roots: dict[str, Path] = {}
 
-        def fullsite(r: int) -> Run:
-            root = self.work / f"dump-fullsite-{r}"
-            run = measure("fullsite", r, [str(self.fullsite), "backup", "--no-objects", "--name",
-                                          "bench"], self.fullsite_env(root), self.log,
-                          self.pg.cpu, self.work)
-            run.size = tree_bytes(root / "bench" / "db")[0]
-            self.keep_first_round(r, root, self.archive_root)
-            return run
+        def fullsite(method: str | None):
+            tool = "fullsite" if method is None else f"fullsite {method}"
+
+            def action(r: int) -> Run:
+                root = self.work / f"dump-{tool.replace(' ', '-').replace(':', '')}-{r}"
+                argv = [str(self.fullsite), "backup", "--no-objects", "--name", "bench"]
+                if method is not None:
+                    argv += ["--compress", method]
+                run = measure(tool, r, argv, self.fullsite_env(root), self.log, self.pg.cpu,
+                              self.work)
+                run.size = tree_bytes(root / "bench" / "db")[0]
+                self.keep_first_round(r, root, self.work / f"archive-{tool.replace(' ', '-')}")
+                if r == 0:
+                    self.archive_roots[tool] = self.work / f"archive-{tool.replace(' ', '-')}"
+                return run
+            return tool, action
 
         def pg_dump_fc(r: int) -> Run:
             out = self.work / "legacy.dump"
@@ -160,31 +176,43 @@ class Bench:
             out.unlink()
             return run
 
-        def pg_dump_fd(r: int) -> Run:
-            out = self.work / "pgdump-dir"
-            run = measure("pg_dump -Fd -j 2", r, [pg_dump, "-Fd", "-j", "2", "-Z", str(GZIP_LEVEL),
-                                                  "--no-owner", "--no-privileges", "-f", str(out),
-                                                  "stgy"], self.pg_env(), self.log, self.pg.cpu,
-                          self.work)
-            run.size = tree_bytes(out)[0]
-            shutil.rmtree(out)
-            return run
+        def pg_dump_fd(tool: str, compress: str):
+            def action(r: int) -> Run:
+                out = self.work / "pgdump-dir"
+                run = measure(tool, r, [pg_dump, "-Fd", "-j", "2", f"--compress={compress}",
+                                        "--no-owner", "--no-privileges", "-f", str(out), "stgy"],
+                              self.pg_env(), self.log, self.pg.cpu, self.work)
+                run.size = tree_bytes(out)[0]
+                shutil.rmtree(out)
+                return run
+            return tool, action
 
-        tools = [("fullsite", fullsite), ("pg_dump -Fc", pg_dump_fc), ("pg_dump -Fd", pg_dump_fd)]
+        # pg_dump before 16 takes only a gzip level
+        gzip_spec = f"gzip:{GZIP_LEVEL}" if self.pg_dump_major() >= 16 else str(GZIP_LEVEL)
+        peers = [("pg_dump -Fc", pg_dump_fc), pg_dump_fd("pg_dump -Fd -j 2", gzip_spec)]
+        if self.pg_dump_major() >= 16:
+            peers.append(pg_dump_fd("pg_dump -Fd -j 2 zstd", "zstd"))
+        ours = [fullsite(None), *(fullsite(m) for m in METHODS)]
+        # interleaved, so that a burst of load from the machine's other users hits both sides
+        tools = [t for pair in zip(ours, peers + [None] * len(ours)) for t in pair if t]
         for r, _, action in self.alternate(tools):
             self.record("dump", action(r))
+        # the gzip default's measurement: each level once, next to pg_dump -Fc's size above
+        for level in self.args.gzip_levels:
+            _, action = fullsite(f"gzip:{level}")
+            self.record("gzip-levels", action(1))
 
     def restores(self) -> None:
-        say("database restores (all three read fullsite's archive)")
-        archive = self.archive_root / "bench" / "db" / "stgy.dump"
+        say("database restores (fullsite: each method's archive; pg_restore: the gzip one)")
+        archive = self.archive_roots["fullsite"] / "bench" / "db" / "stgy.dump"
         pg_restore = str(self.pgbin / "pg_restore")
         expected = self.facts["db_rows"]
 
-        def restore(tool: str, argv_for) -> object:
+        def restore(tool: str, argv_for, root: Path | None = None) -> object:
             def action(r: int) -> Run:
-                db = f"restore_{r}_{tool.split()[0].replace('_', '')}{len(tool)}"
+                db = f"restore_{r}_{''.join(c for c in tool if c.isalnum())}"
                 self.pg.psql("postgres", f"CREATE DATABASE {db}")
-                env = self.fullsite_env(self.archive_root) if tool == "fullsite" else self.pg_env()
+                env = self.fullsite_env(root) if root else self.pg_env()
                 run = measure(tool, r, argv_for(db), env, self.log, self.pg.cpu, self.work)
                 got = self.row_counts(db)
                 if got != expected:
@@ -193,10 +221,15 @@ class Bench:
                 return run
             return action
 
+        def fullsite(tool: str):
+            return (tool, restore(tool, lambda db: [
+                str(self.fullsite), "restore", "--no-objects", "--into-db", db, "bench"],
+                self.archive_roots[tool]))
+
         common = ["--no-owner", "--no-privileges", "--exit-on-error"]
         tools = [
-            ("fullsite", restore("fullsite", lambda db: [
-                str(self.fullsite), "restore", "--no-objects", "--into-db", db, "bench"])),
+            fullsite("fullsite"),
+            *(fullsite(f"fullsite {m}") for m in METHODS if f"fullsite {m}" in self.archive_roots),
             ("pg_restore", restore("pg_restore", lambda db: [
                 pg_restore, *common, "-d", db, str(archive)])),
             ("pg_restore -j 2", restore("pg_restore -j 2", lambda db: [
@@ -403,6 +436,8 @@ def main() -> int:
                         help="objects in the listing run's bucket (default 200000 x scale; 0 skips)")
     parser.add_argument("--only", choices=["db", "objects", "listing", "offsite"], action="append",
                         help="run only these parts (repeatable)")
+    parser.add_argument("--gzip-levels", type=lambda t: [int(x) for x in t.split(",") if x],
+                        default=[], help="also dump once at each of these gzip levels (1,2,...)")
     parser.add_argument("--out", type=Path, help="report path (default bench/results/scale-S.md)")
     parser.add_argument("--work", type=Path, help="work directory (default: a new one in /var/tmp)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")

@@ -13,8 +13,11 @@ from pathlib import Path
 from measure import Run
 
 SECTIONS = {
-    "dump": "Database dump",
-    "restore": "Database restore (into an empty database; every tool reads fullsite's archive)",
+    "dump": "Database dump (`fullsite` is gzip at the default level; speed and size against "
+            "`pg_dump -Fc`)",
+    "gzip-levels": "gzip levels (one round each; speed and size against `pg_dump -Fc` above)",
+    "restore": "Database restore (into an empty database; `fullsite X` reads its own method's "
+               "archive, the others fullsite's gzip one; speed against `fullsite`)",
     "objects-first": "Objects, first backup (into an empty directory)",
     "objects-incremental": "Objects, after a 1% change (next to the first backup)",
     "listing": "Listing run (fullsite only: memory with many objects)",
@@ -37,10 +40,11 @@ def med(runs: list[Run], field: str) -> float:
     return statistics.median(getattr(r, field) for r in runs)
 
 
-def ratio(runs: dict[str, list[Run]], peer: str, field: str = "wall") -> float | None:
-    if peer not in runs or "fullsite" not in runs:
+def ratio(runs: dict[str, list[Run]], peer: str, field: str = "wall",
+          ours: str = "fullsite") -> float | None:
+    if peer not in runs or ours not in runs:
         return None
-    return med(runs[peer], field) / med(runs["fullsite"], field)
+    return med(runs[peer], field) / med(runs[ours], field)
 
 
 FLOOR_LINK = "floor: cp -al of the previous objects"
@@ -63,17 +67,28 @@ def seconds(runs: list[Run], field: str) -> str:
     return f"{statistics.median(values):.2f} s ({min(values):.2f}–{max(values):.2f})"
 
 
-def table(group: list[Run]) -> list[str]:
+def table(group: list[Run], base: list[Run] | None = None, base_name: str = "") -> list[str]:
+    """Without `base`: each peer's wall over fullsite's. With it: each tool's speed (base wall
+    over the tool's) and size (the tool's over the base's) against `base_name`'s runs."""
     tools = by_tool(group)
-    lines = ["| tool | wall | CPU (user+sys) | server CPU | peak RSS | output | fullsite faster by |",
-             "|---|---|---|---|---|---|---|"]
+    last = (f"faster than {base_name} | size vs {base_name} |" if base is not None
+            else "fullsite faster by |")
+    lines = [f"| tool | wall | CPU (user+sys) | server CPU | peak RSS | output | {last}",
+             "|---|---|---|---|---|---|---|" + ("---|" if base is not None else "")]
     for tool, runs in tools.items():
         sizes = [r.size for r in runs if r.size is not None]
         size = f"{statistics.median(sizes) / MIB:.1f} MiB" if sizes else "–"
-        r = ratio(tools, tool) if tool != "fullsite" and not tool.startswith("floor") else None
-        lines.append(f"| {tool} | {seconds(runs, 'wall')} | {seconds(runs, 'cpu')} | "
-                     f"{seconds(runs, 'server_cpu')} | {max(x.rss_mb for x in runs):.0f} MiB | "
-                     f"{size} | {f'{r:.2f}×' if r else '–'} |")
+        row = (f"| {tool} | {seconds(runs, 'wall')} | {seconds(runs, 'cpu')} | "
+               f"{seconds(runs, 'server_cpu')} | {max(x.rss_mb for x in runs):.0f} MiB | {size} | ")
+        if base is not None:
+            speed = med(base, "wall") / med(runs, "wall")
+            base_sizes = [r.size for r in base if r.size is not None]
+            by_size = (f"{statistics.median(sizes) / statistics.median(base_sizes):.3f}×"
+                       if sizes and base_sizes else "–")
+            lines.append(row + f"{speed:.2f}× | {by_size} |")
+        else:
+            r = ratio(tools, tool) if tool != "fullsite" and not tool.startswith("floor") else None
+            lines.append(row + f"{f'{r:.2f}×' if r else '–'} |")
     return lines
 
 
@@ -94,7 +109,17 @@ def targets(runs: dict[str, list[Run]]) -> list[str]:
         size = 1 / ratio(dump, "pg_dump -Fd -j 2", "size")
         row("archive ≤ 1.05× the size of `pg_dump -Fd` at the same gzip level", size, 1.05,
             "{:.3f}×", higher_is_better=False)
+    for ours, speed, size in (("fullsite zstd", 6, 0.9), ("fullsite", 3.5, 1.0)):
+        label = "zstd (default level)" if ours != "fullsite" else "gzip (default level)"
+        row(f"{label} dump ≥ {speed}× faster than `pg_dump -Fc`",
+            ratio(dump, "pg_dump -Fc", ours=ours), speed, "{:.2f}×")
+        by_size = ratio(dump, "pg_dump -Fc", "size", ours=ours)
+        row(f"{label} archive ≤ {size}× the size of `pg_dump -Fc`'s",
+            1 / by_size if by_size else None, size, "{:.3f}×", higher_is_better=False)
     restore = by_tool(runs.get("restore", []))
+    for method in ("zstd", "lz4", "none"):
+        row(f"restore of the {method} archive at least as fast as of the gzip one",
+            ratio(restore, "fullsite", ours=f"fullsite {method}"), 1.0, "{:.2f}×")
     row("DB restore ≥ 1.2× faster than `pg_restore -j 2`", ratio(restore, "pg_restore -j 2"), 1.2,
         "{:.2f}×")
     first = by_tool(runs.get("objects-first", []))
@@ -105,8 +130,9 @@ def targets(runs: dict[str, list[Run]]) -> list[str]:
         ratio(incr, "cp -al + rclone sync"), 20, "{:.2f}×")
     row("1% incremental ≤ 1.5× its floor (`cp -al` of the previous objects + one listing)",
         floor_ratio(incr), 1.5, "{:.2f}×", higher_is_better=False)
-    fullsite_rss = [r.rss_mb for g in ("dump", "restore", "objects-first", "objects-incremental")
-                    for r in runs.get(g, []) if r.tool == "fullsite"]
+    fullsite_rss = [r.rss_mb for g in ("dump", "gzip-levels", "restore", "objects-first",
+                                       "objects-incremental")
+                    for r in runs.get(g, []) if r.tool.startswith("fullsite")]
     if fullsite_rss:
         row("peak RSS ≤ 200 MiB in every fullsite run above", max(fullsite_rss), 200, "{:.0f} MiB",
             higher_is_better=False)
@@ -142,7 +168,7 @@ def write_report(out: Path, meta: dict, runs: dict[str, list[Run]]) -> None:
                   f"{f['db_size'] / MIB:,.0f} MiB on disk (`pg_database_size`), generated in "
                   f"{f['db_generate_secs']:.0f} s. Rows: {rows}. PostgreSQL {f['postgres']} with "
                   + ", ".join(f"`{k}={v}`" for k, v in meta["pg_settings"].items())
-                  + f"; gzip level {meta['gzip_level']} for every archive."]
+                  + f"; `pg_dump -Fd -j 2` at gzip level {meta['gzip_level']}."]
     if "objects" in f:
         counts = ", ".join(f"{b} {n:,}" for b, n in f["objects"].items())
         mut = f.get("mutation")
@@ -161,9 +187,14 @@ def write_report(out: Path, meta: dict, runs: dict[str, list[Run]]) -> None:
         lines += [f"- Listing run: one bucket of {f['listing_objects']:,} objects of 64 bytes, "
                   "backed up twice (the second run finds everything unchanged)."]
     lines += ["", "## Targets", "", *targets(runs), ""]
+    fc = [r for r in runs.get("dump", []) if r.tool == "pg_dump -Fc"]
+    ours = [r for r in runs.get("restore", []) if r.tool == "fullsite"]
+    bases = {"dump": (fc, "`pg_dump -Fc`"), "gzip-levels": (fc, "`pg_dump -Fc`"),
+             "restore": (ours, "`fullsite`")}
     for group, title in SECTIONS.items():
         if runs.get(group):
-            lines += [f"## {title}", "", *table(runs[group]), ""]
+            base, name = bases.get(group, (None, ""))
+            lines += [f"## {title}", "", *table(runs[group], base or None, name), ""]
         incr = by_tool(runs.get("objects-incremental", []))
         if group == "objects-incremental" and floor_ratio(incr):
             link, listing = med(incr[FLOOR_LINK], "wall"), med(incr[FLOOR_LIST], "wall")

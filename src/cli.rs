@@ -204,6 +204,11 @@ pub struct BackupArgs {
     /// Object downloads at once (they wait on the network, not the CPU).
     #[arg(long, value_name = "N", default_value = "32", value_parser = parse_transfers)]
     pub transfers: usize,
+    /// Compression of table data and large objects, as pg_dump 16+ spells it: gzip[:1-9],
+    /// zstd[:1-19], lz4[:1-12] or none; gzip archives are read by pg_restore 12+, zstd and lz4
+    /// ones by pg_restore 16+ only [env: FULLSITE_COMPRESS; default: gzip:4].
+    #[arg(long, value_name = "METHOD[:LEVEL]", value_parser = crate::config::Compress::parse)]
+    pub compress: Option<crate::config::Compress>,
     /// Accept a bucket that held objects in the previous generation and now lists empty or
     /// missing (by default that fails the backup: wrong endpoint or credentials?).
     #[arg(long)]

@@ -68,6 +68,7 @@ fn settings(args: &BackupArgs, vars: &Vars) -> Result<BackupSettings> {
         db,
         s3,
         jobs: config::jobs(args.jobs),
+        compress: config::compress(args.compress, vars)?,
         transfers: args.transfers,
         allow_empty_bucket: args.allow_empty_bucket,
         allow_untested_server: args.allow_untested_server,

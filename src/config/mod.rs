@@ -6,6 +6,7 @@
 //! works with typed settings: a bad port or bucket name is a configuration error (exit 2) that
 //! names the variable, before anything runs. Secrets are [`Secret`]s from the moment they are read.
 
+mod compress;
 mod defaults;
 mod dotenv;
 mod endpoint;
@@ -18,6 +19,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::ErrorKind;
 
+pub use compress::{Compress, compress};
 pub use defaults::{cores, jobs, retain_generations};
 pub use dotenv::DotEnvError;
 pub use endpoint::{Endpoint, resolve_host};

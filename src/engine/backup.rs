@@ -33,9 +33,6 @@ use crate::pg::dump::{DumpOptions, dump_database};
 use crate::progress::Progress;
 use crate::refs::RefsQuery;
 
-/// gzip level of table data: zlib's default, as pg_dump uses.
-const GZIP_LEVEL: u32 = 6;
-
 /// Everything a backup needs, resolved once from flags, variables and defaults.
 #[derive(Debug, Clone)]
 pub struct BackupSettings {
@@ -49,6 +46,8 @@ pub struct BackupSettings {
     pub s3: Option<S3Settings>,
     /// Parallel database connections and compression threads.
     pub jobs: usize,
+    /// How table data and large objects are compressed.
+    pub compress: crate::config::Compress,
     /// Object downloads at once.
     pub transfers: usize,
     /// Accept a bucket that held objects in the previous generation and now lists empty.
@@ -220,7 +219,7 @@ pub async fn backup(settings: &BackupSettings, progress: &dyn Progress) -> Resul
         let archive = format!("db/{}.dump", db.name);
         let options = DumpOptions {
             jobs: settings.jobs,
-            level: GZIP_LEVEL,
+            compress: settings.compress,
             allow_untested_server: settings.allow_untested_server,
             owners: settings.owners,
             privileges: settings.privileges,

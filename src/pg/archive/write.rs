@@ -11,7 +11,8 @@ use chrono::{Datelike, Timelike};
 
 use super::{Compression, DataLocation, FORMAT_DIRECTORY, Header, MAGIC, TocEntry};
 
-/// Data files of entries are named `<dumpId>.dat` in the TOC (`.gz` is added on disk).
+/// Data files of entries are named `<dumpId>.dat` in the TOC (`.gz`, `.zst` or `.lz4` is added
+/// on disk).
 pub fn data_file_name(dump_id: i32) -> String {
     format!("{dump_id}.dat")
 }

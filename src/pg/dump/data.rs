@@ -1,9 +1,10 @@
 //! The archive's data: table rows (`COPY ... TO STDOUT`) and large objects' contents, read by
-//! worker connections that share the leader's snapshot and compressed by the parallel gzip
-//! writer.
+//! worker connections that share the leader's snapshot and compressed by the parallel
+//! writer (`compress`).
 //!
-//! A table's rows go to `<dumpId>.dat.gz`. A BLOBS entry's large objects each go to
-//! `blob_<oid>.dat.gz`, read in [`LO_CHUNK`]-byte pieces (`lo_get`), and are listed, one
+//! A table's rows go to `<dumpId>.dat` plus the method's suffix (`.gz`, `.zst`, `.lz4`, none
+//! for plain files), as pg_dump names them. A BLOBS entry's large objects each go to
+//! `blob_<oid>.dat` plus the suffix, read in [`LO_CHUNK`]-byte pieces (`lo_get`), and are listed, one
 //! `<oid> blob_<oid>.dat` line each, in the entry's plain-text list file, as pg_dump writes
 //! them. Work items are taken largest first from a shared queue by `jobs` workers, so the
 //! biggest table starts at once and small ones fill in around it; compression of every file
@@ -20,9 +21,10 @@ use tokio::io::AsyncWriteExt;
 use tokio_postgres::Client;
 
 use super::DumpError;
-use super::gzip::{CompressPool, GzipError, Written, write_gzip_file};
+use super::compress::{CompressError, CompressPool, Written, write_compressed_file};
 use super::session;
 use super::toc::{DataItem, DataSource};
+use crate::config::Compress;
 use crate::pg::connect::{PgError, Target};
 use crate::progress::Progress;
 
@@ -40,9 +42,9 @@ pub struct DataFile {
     pub table: Option<super::counts::TableName>,
 }
 
-/// The data file name on disk for a dump id.
-pub fn file_name(dump_id: i32) -> String {
-    format!("{dump_id}.dat.gz")
+/// The data file name on disk for a dump id, compressed with `method`.
+pub fn file_name(dump_id: i32, method: Compress) -> String {
+    format!("{dump_id}.dat{}", method.suffix())
 }
 
 /// Copies every item into `dir`.
@@ -86,7 +88,7 @@ pub async fn write_all(
                 let Some(item) = next else { break };
                 let files = match &item.source {
                     DataSource::Table(spec) => {
-                        let path = dir.join(file_name(item.dump_id));
+                        let path = dir.join(file_name(item.dump_id, pool.method()));
                         let what = || format!("dump table {} from", spec.qualified);
                         let stream = target
                             .bounded(what, async {
@@ -97,9 +99,10 @@ pub async fn write_all(
                             })
                             .await?;
                         let stream = target.watched(what(), Box::pin(stream));
-                        let written = write_gzip_file(Box::pin(stream), b"\\.\n\n\n", &path, &pool)
-                            .await
-                            .map_err(|e| gzip_error(e, &path))?;
+                        let written =
+                            write_compressed_file(Box::pin(stream), b"\\.\n\n\n", &path, &pool)
+                                .await
+                                .map_err(|e| compress_error(e, &path))?;
                         vec![DataFile {
                             path,
                             written,
@@ -142,19 +145,19 @@ pub async fn write_all(
     Ok(files)
 }
 
-/// Maps a gzip writer's failure: the source's as the server error it is, the rest as an I/O
+/// Maps a compressing writer's failure: the source's as the server error it is, the rest as an I/O
 /// error on `path`.
-fn gzip_error(error: GzipError<PgError>, path: &Path) -> DumpError {
+fn compress_error(error: CompressError<PgError>, path: &Path) -> DumpError {
     match error {
-        GzipError::Source(e) => DumpError::Pg(e),
-        GzipError::Io(source) => DumpError::Io {
+        CompressError::Source(e) => DumpError::Pg(e),
+        CompressError::Io(source) => DumpError::Io {
             path: path.to_path_buf(),
             source,
         },
     }
 }
 
-/// Writes each large object of `oids` to `blob_<oid>.dat.gz` and lists them in the plain file
+/// Writes each large object of `oids` to `blob_<oid>.dat` (plus the method's suffix) and lists them in the plain file
 /// `list`; the files written, the list last.
 async fn large_objects(
     client: &Client,
@@ -183,7 +186,7 @@ async fn large_objects(
     let mut list_bytes = 0u64;
     let mut files = Vec::with_capacity(oids.len() + 1);
     for &oid in oids {
-        let path = dir.join(format!("blob_{oid}.dat.gz"));
+        let path = dir.join(format!("blob_{oid}.dat{}", pool.method().suffix()));
         let what = format!("dump large object {oid} from");
         let chunks = futures_util::stream::try_unfold(Some(0i64), |offset| {
             let (read, what) = (&read, &what);
@@ -207,9 +210,9 @@ async fn large_objects(
                 Ok(Some((Bytes::from(chunk), next)))
             }
         });
-        let written = write_gzip_file(Box::pin(chunks), b"", &path, pool)
+        let written = write_compressed_file(Box::pin(chunks), b"", &path, pool)
             .await
-            .map_err(|e| gzip_error(e, &path))?;
+            .map_err(|e| compress_error(e, &path))?;
         files.push(DataFile {
             path,
             written,

@@ -1,8 +1,11 @@
 //! The native dump: one snapshot, the schema read from the catalogs, table data and large
-//! objects streamed through parallel gzip, written as a pg_dump directory-format archive
-//! (`toc.dat`, one `<dumpId>.dat.gz` per table, one `blob_<oid>.dat.gz` per large object with
-//! their lists) of the archive version pg_dump of the server's major writes, so that the
-//! server's own pg_restore reads it as it reads pg_dump's.
+//! objects streamed through parallel compression (gzip, zstd, LZ4 or none), written as a
+//! pg_dump directory-format archive (`toc.dat`, one `<dumpId>.dat.gz` — `.zst`, `.lz4`, or no
+//! suffix — per table, one `blob_<oid>.dat.gz` per large object with their lists) of the
+//! archive version pg_dump of the server's major writes, so that the server's own pg_restore
+//! reads it as it reads pg_dump's. zstd and LZ4 need archive 1.15: a 14 or 15 server's dump
+//! with them is 1.15 (the 1.14 TOC with the algorithm byte in the header), which pg_restore 16
+//! and later read, as they read pg_dump 16's zstd dump of the same server.
 //!
 //! Steps: leader snapshot → lock the relations → collect every family of objects → census (an
 //! object no collector claims stops the dump, naming it) → order into a TOC → workers copy the
@@ -10,9 +13,10 @@
 //! nothing else.
 
 pub(crate) mod acl;
+pub mod codec;
+pub mod compress;
 pub mod counts;
 pub mod data;
-pub mod gzip;
 pub mod schema;
 pub mod session;
 pub mod toc;
@@ -23,10 +27,10 @@ use std::path::{Path, PathBuf};
 
 use chrono::Local;
 
-use self::gzip::CompressPool;
+use self::compress::CompressPool;
 use self::schema::{CatalogSession, Entry, ObjKey, USER_SCHEMA, catalog};
 use crate::error::ErrorKind;
-use crate::pg::archive::{self, Compression};
+use crate::pg::archive;
 use crate::pg::connect::{PgError, Target};
 use crate::progress::Progress;
 
@@ -35,8 +39,8 @@ use crate::progress::Progress;
 pub struct DumpOptions {
     /// Parallel connections and compression threads.
     pub jobs: usize,
-    /// gzip level 1–9.
-    pub level: u32,
+    /// How data files are compressed.
+    pub compress: crate::config::Compress,
     /// Dump from a server outside the tested majors ([`SUPPORTED_MAJORS`]) instead of
     /// refusing it.
     pub allow_untested_server: bool,
@@ -268,7 +272,7 @@ pub async fn dump_database(
     }
     let (depend, fallback) = dependencies(&cx).await?;
     let privileges = acl::collect(&cx, options.owners, options.privileges).await?;
-    let version = archive::version_written_by(cx.major());
+    let version = codec::archive_version(cx.major(), options.compress);
     let toc = toc::build(
         entries,
         tables.data,
@@ -280,7 +284,7 @@ pub async fn dump_database(
     );
 
     crate::fsutil::create_private_dir_all(dir).map_err(DumpError::from_fs)?;
-    let pool = CompressPool::new(options.jobs, options.level);
+    let pool = CompressPool::new(options.jobs, options.compress);
     let data = data::write_all(
         target,
         &leader.snapshot,
@@ -295,7 +299,7 @@ pub async fn dump_database(
     let header = archive::Header {
         version,
         format: archive::FORMAT_DIRECTORY,
-        compression: Compression::Gzip(Some(options.level as i32)),
+        compression: codec::header_compression(options.compress),
         created: Local::now().naive_local(),
         dbname: target.database().to_string(),
         server_version: leader.server_version.clone(),

@@ -41,9 +41,10 @@ pub struct DataItem {
 /// What a data entry holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DataSource {
-    /// A table's rows (the file is `<id>.dat.gz`).
+    /// A table's rows (the file is `<id>.dat` plus the compression suffix).
     Table(DataSpec),
-    /// Large objects' contents: one `blob_<oid>.dat.gz` each, listed in the file `list`.
+    /// Large objects' contents: one `blob_<oid>.dat` (plus the suffix) each, listed in the
+    /// file `list`.
     LargeObjects {
         /// The list's file name (`blobs.toc`, `blobs_<id>.toc`).
         list: String,

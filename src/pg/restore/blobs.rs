@@ -2,12 +2,12 @@
 //! so memory does not depend on their size.
 //!
 //! Directory archives list a BLOBS entry's objects in a text file, one `<oid> <file>` line per
-//! object, the object's bytes being the file (plain or `.gz`): the list is `blobs.toc` in
-//! archives up to 1.15 (the name pg_restore 12–15 hard-code; pg_dump of those versions writes
-//! exactly one BLOBS entry), the entry's own file name (`blobs_<dumpId>.toc`) from 1.16 on,
+//! object, the object's bytes being the file (plain, `.gz`, `.lz4` or `.zst`): the list is
+//! `blobs.toc` in archives up to 1.15 (the name pg_restore 12–15 hard-code; pg_dump of those
+//! versions writes exactly one BLOBS entry), the entry's own file name (`blobs_<dumpId>.toc`) from 1.16 on,
 //! where pg_dump writes one BLOBS entry per group of up to 1000 objects. Custom-format archives
 //! hold them in the entry's data block (see `custom`): per object its OID and a chunk sequence,
-//! each object its own zlib stream when the archive is compressed.
+//! each object its own zlib, zstd or LZ4 stream when the archive is compressed.
 //!
 //! The objects themselves are created by other entries before their data is written: a `BLOB`
 //! entry per object (pre-data, archives up to 1.15) or a `BLOB METADATA` entry per group (data

@@ -1,8 +1,8 @@
 //! The native restore: an archive back into a database, without `pg_restore`.
 //!
 //! It restores what pg_dump 14–18 write (and what fullsite's dumper writes, the same entries):
-//! directory and custom archives, versions 1.12 to 1.16, gzip or uncompressed, every entry
-//! kind, large objects included, in pg_restore's order (see `plan`).
+//! directory and custom archives, versions 1.12 to 1.16, uncompressed, gzip, zstd or LZ4,
+//! every entry kind, large objects included, in pg_restore's order (see `plan`).
 //!
 //! Safety first: before the first statement that changes the target, the whole TOC is parsed
 //! and planned, every data stream (tables' COPY data, large objects) is decoded to its end (or,
@@ -10,14 +10,15 @@
 //! [`DataCheck`]), the target is reached, the role is checked for the privileges the restore
 //! needs (CREATE on the database, ownership of every schema it will replace), and what the
 //! target holds outside schemas is listed (see `replace`). Any failure up to there leaves the
-//! target exactly as it was: an archive newer than this version reads (or compressed with LZ4
-//! or zstd) is not supported, a damaged or inconsistent one damage, a file the system will not
-//! let us read a failure (see [`SourceError::kind`]). Then, in one transaction, the schemas the archive holds and every
+//! target exactly as it was: an archive newer than this version reads is not supported, a
+//! damaged or inconsistent one damage, a file the system will not let us read a failure (see
+//! [`SourceError::kind`]). Then, in one transaction, the schemas the archive holds and every
 //! database-wide object are dropped and the schemas recreated (see `replace`: the target ends up
 //! with exactly the archive's objects), and the plan runs phase by phase (see `plan`).
 
 mod blobs;
 mod custom;
+pub(crate) mod decode;
 pub(crate) mod plan;
 pub(crate) mod privileges;
 mod replace;

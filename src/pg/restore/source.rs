@@ -1,16 +1,16 @@
 //! Reading an archive for restore: its TOC and each data stream, decompressed.
 //!
 //! Directory archives (ours and stock `pg_dump -Fd`): `toc.dat` plus one file per TABLE DATA
-//! entry, plain (`N.dat`) or gzip (`N.dat.gz`, possibly several concatenated members); as in
-//! pg_restore, the plain file wins when both exist. Large objects (BLOBS entries) are listed in
+//! entry, plain (`N.dat`) or compressed (`N.dat.gz`, `N.dat.lz4`, `N.dat.zst`, possibly
+//! several concatenated members or frames: see `decode`); as in pg_restore, the plain file
+//! wins, then gzip, LZ4 and zstd in that order. Large objects (BLOBS entries) are listed in
 //! `blobs.toc` (archives up to 1.15) or `blobs_<dumpId>.toc` (1.16), one `<oid> <file>` line
 //! each, with one file per object (see `blobs`).
 //!
 //! Custom-format files (`pg_dump -Fc`, as the legacy script wrote `db/stgy.dump`): the TOC, then
-//! one data block per entry with data (see `custom`).
+//! one data block per entry with data (see `custom`), zlib, zstd or LZ4 as the header says.
 //!
-//! LZ4 and zstd compression (custom archives 1.15+, `.lz4` / `.zst` files in directory
-//! archives) and archive versions outside 1.12–1.16 are refused by name as unsupported
+//! Archive versions outside 1.12–1.16 are refused by name as unsupported
 //! ([`ErrorKind::NotSupported`]); content that is missing, inconsistent or does not decode is
 //! damage ([`ErrorKind::Damage`]); a read that fails for another reason (permission denied, a
 //! file gone, a failing disk) is a failure ([`ErrorKind::Failure`]), its `io::Error` kept as
@@ -26,6 +26,7 @@ use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use super::custom::{BLOCK_DATA, ChunkReader, find_block};
+use super::decode::{FileCodec, decoder};
 use super::plan::PlanError;
 use crate::error::ErrorKind;
 use crate::pg::archive::read::{ReadError, io_kind, read_toc};
@@ -72,14 +73,6 @@ pub enum SourceError {
         #[source]
         source: PlanError,
     },
-    /// A format this version cannot restore.
-    #[error("cannot restore '{path}': {reason}")]
-    Unsupported {
-        /// The archive.
-        path: PathBuf,
-        /// Why.
-        reason: String,
-    },
     /// A thread checking the archive panicked.
     #[error("cannot read '{path}': the archive check crashed")]
     Crashed {
@@ -96,7 +89,6 @@ impl SourceError {
             SourceError::Plan { source, .. } => source.kind(),
             SourceError::Read { source, .. } => io_kind(source),
             SourceError::Toc { source, .. } => source.kind(),
-            SourceError::Unsupported { .. } => ErrorKind::NotSupported,
             SourceError::Crashed { .. } => ErrorKind::Failure,
         }
     }
@@ -187,16 +179,6 @@ impl Archive {
                 ),
             });
         }
-        if matches!(header.compression, Compression::Lz4 | Compression::Zstd) {
-            return Err(SourceError::Unsupported {
-                path: path.to_path_buf(),
-                reason: format!(
-                    "its data is compressed with {:?} (archive {}.{}), which fullsite cannot read; \
-                     only gzip and uncompressed archives are supported",
-                    header.compression, header.version.0, header.version.1
-                ),
-            });
-        }
         Ok(Archive {
             dir: path.parent().map(Path::to_path_buf).unwrap_or_default(),
             custom: Some((path.to_path_buf(), reader.position)),
@@ -213,9 +195,14 @@ impl Archive {
         }
     }
 
-    /// The file `name` of a directory archive, plain or gzip (the plain one wins, as in
-    /// pg_restore), and whether it is gzip; `what` names it in errors.
-    pub(crate) fn member(&self, name: &str, what: &str) -> Result<(PathBuf, bool), SourceError> {
+    /// The file `name` of a directory archive, plain or compressed (the plain one wins, then
+    /// gzip, LZ4 and zstd, as in pg_restore), and how it is compressed; `what` names it in
+    /// errors.
+    pub(crate) fn member(
+        &self,
+        name: &str,
+        what: &str,
+    ) -> Result<(PathBuf, FileCodec), SourceError> {
         if name.is_empty() || name.contains('/') || name.starts_with('.') {
             return Err(SourceError::Damaged {
                 path: self.toc_path(),
@@ -224,27 +211,19 @@ impl Archive {
         }
         let plain = self.dir.join(name);
         if plain.is_file() {
-            return Ok((plain, false));
+            return Ok((plain, FileCodec::Plain));
         }
-        let gz = self.dir.join(format!("{name}.gz"));
-        if gz.is_file() {
-            return Ok((gz, true));
-        }
-        for suffix in ["lz4", "zst"] {
-            let other = self.dir.join(format!("{name}.{suffix}"));
-            if other.is_file() {
-                return Err(SourceError::Unsupported {
-                    path: other,
-                    reason: format!(
-                        "{what} is compressed with {suffix}, which fullsite cannot read; \
-                         only gzip and uncompressed archives are supported"
-                    ),
-                });
+        for (codec, suffix) in FileCodec::SUFFIXED {
+            let compressed = self.dir.join(format!("{name}{suffix}"));
+            if compressed.is_file() {
+                return Ok((compressed, codec));
             }
         }
         Err(SourceError::Damaged {
             path: plain,
-            reason: format!("{what} is missing (neither {name} nor {name}.gz exists)"),
+            reason: format!(
+                "{what} is missing (none of {name}, {name}.gz, {name}.lz4, {name}.zst exists)"
+            ),
         })
     }
 
@@ -254,21 +233,13 @@ impl Archive {
         name: &str,
         what: &str,
     ) -> Result<(PathBuf, Stream), SourceError> {
-        let (path, gzip) = self.member(name, what)?;
+        let (path, codec) = self.member(name, what)?;
         let file = File::open(&path).map_err(|e| unreadable(&path, e))?;
-        let reader: Stream = if gzip {
-            Box::new(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(
-                1 << 16,
-                file,
-            )))
-        } else {
-            Box::new(BufReader::with_capacity(1 << 16, file))
-        };
-        Ok((path, reader))
+        Ok((path, decoder(codec, file)))
     }
 
-    /// The data file behind TOC entry `index` of a directory archive, and whether it is gzip.
-    pub fn data_file(&self, index: usize) -> Result<(PathBuf, bool), SourceError> {
+    /// The data file behind TOC entry `index` of a directory archive, and its compression.
+    pub fn data_file(&self, index: usize) -> Result<(PathBuf, FileCodec), SourceError> {
         let entry = &self.entries[index];
         let what = format!("the data of {} {}", entry.desc, entry.tag);
         match &entry.data_location {
@@ -300,7 +271,9 @@ impl Archive {
     ) -> Box<dyn Read + Send + 'a> {
         match self.header.compression {
             Compression::None => Box::new(chunks),
-            _ => Box::new(flate2::read::ZlibDecoder::new(chunks)),
+            Compression::Gzip(_) => Box::new(flate2::read::ZlibDecoder::new(chunks)),
+            Compression::Zstd => decoder(FileCodec::Zstd, chunks),
+            Compression::Lz4 => decoder(FileCodec::Lz4, chunks),
         }
     }
 
@@ -483,11 +456,6 @@ mod tests {
             source: PlanError("a cycle".into()),
         };
         assert_eq!(plan.kind(), ErrorKind::Damage);
-        let lz4 = SourceError::Unsupported {
-            path: "/a".into(),
-            reason: "lz4".into(),
-        };
-        assert_eq!(lz4.kind(), ErrorKind::NotSupported);
         assert_eq!(
             SourceError::Crashed { path: "/a".into() }.kind(),
             ErrorKind::Failure

@@ -290,11 +290,16 @@ fn legacy_round_trip(pg: &PgServer) {
     let scratch = tempfile::tempdir().unwrap();
     let reference = restore_into(pg, &stock_dump(pg, &db, scratch.path(), "ref", &[]), &[]);
     let expected = (schema_of(pg, &reference), checksums(pg, &db));
-    let variants: [(&str, &[&str], bool); 3] = [
+    let mut variants: Vec<(&str, &[&str], bool)> = vec![
         ("full-site-2026-01-01", &[], false),
         ("full-site-2026-01-02", &[], true),
         ("full-site-2026-01-03", &["-Z0"], false),
     ];
+    // LZ4 and zstd blocks: 17's pg_dump is the matrix's only build with them
+    if pg.client_major() == 17 {
+        variants.push(("full-site-2026-01-04", &["-Z", "lz4"], true));
+        variants.push(("full-site-2026-01-05", &["-Z", "zstd"], false));
+    }
     for (generation, extra, piped) in variants {
         legacy_generation(pg, &sandbox, &db, generation, extra, piped);
         let into = format!("{}_{db}", &generation[10..].replace('-', "_"));
@@ -320,41 +325,6 @@ fn legacy_custom_format_generations_restore_identically() {
 #[test]
 fn legacy_custom_format_archives_1_16_from_postgresql_17_restore_identically() {
     legacy_round_trip(pg17());
-}
-
-#[test]
-fn lz4_compressed_custom_archives_are_refused_by_name() {
-    let pg = pg17();
-    let sandbox = Sandbox::new();
-    let db = load_fixture(pg, "lz4");
-    let file = legacy_generation(
-        pg,
-        &sandbox,
-        &db,
-        "full-site-2026-01-01",
-        &["-Z", "lz4"],
-        false,
-    );
-    let run = restore(
-        pg,
-        &sandbox,
-        &db,
-        &["--into-db", "never_created", "full-site-2026-01-01"],
-    );
-    assert_eq!(run.code, 2, "unsupported, not damaged: {}", run.stderr);
-    assert!(
-        run.stderr.contains(&file.display().to_string()),
-        "{}",
-        run.stderr
-    );
-    assert!(run.stderr.contains("Lz4"), "{}", run.stderr);
-    assert_eq!(
-        pg.psql(
-            "postgres",
-            "SELECT count(*) FROM pg_database WHERE datname = 'never_created'"
-        ),
-        "0\n"
-    );
 }
 
 #[test]

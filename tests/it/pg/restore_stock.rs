@@ -1,8 +1,9 @@
 //! Archives written by stock pg_dump of every server of the matrix (14–18) — directory and
-//! custom format, gzip and uncompressed, and table data as INSERT commands — restored by
-//! `fullsite restore` serially, in parallel and in one transaction, give what stock pg_restore
-//! gives from the same archive: the same schema, rows, sequence values and large objects
-//! (contents, comments, OIDs above 2³¹, several BLOBS groups from pg_dump 17 on). The corpus
+//! custom format, gzip and uncompressed, zstd and LZ4 (17's build, the matrix's only one with
+//! them), and table data as INSERT commands — restored by `fullsite restore` serially, in parallel and in one transaction, give
+//! what stock pg_restore gives from the same archive: the same schema, rows, sequence values
+//! and large objects (contents, comments, OIDs above 2³¹, several BLOBS groups from pg_dump 17
+//! on). The corpus
 //! (`fixtures/pg/restore/outside-schemas.sql`) has an event trigger that logs every DDL command
 //! into a table, so a restore that created it earlier than pg_restore's last pass, or refreshed
 //! the materialized view in another order, leaves other rows behind.
@@ -63,6 +64,26 @@ fn stock_archives_restore_as_pg_restore_does(major: u32) {
         ("custom, gzip", &["-Fc"], &["--single-transaction"]),
         ("custom, uncompressed", &["-Fc", "-Z0"], &["--jobs", "2"]),
     ];
+    // zstd and LZ4 (pg_dump 16+): directory files and custom blocks. Of the matrix's builds
+    // only 17's has them (16's and 18's are built without zstd and LZ4).
+    if major == 17 {
+        variants.push((
+            "directory, zstd",
+            &["-Fd", "--compress=zstd"],
+            &["--jobs", "2"],
+        ));
+        variants.push(("custom, lz4", &["-Fc", "--compress=lz4"], &["--jobs", "1"]));
+        variants.push((
+            "directory, lz4",
+            &["-Fd", "--compress=lz4:5"],
+            &["--single-transaction"],
+        ));
+        variants.push((
+            "custom, zstd",
+            &["-Fc", "--compress=zstd"],
+            &["--jobs", "2"],
+        ));
+    }
     // Table data as INSERT commands reads the same whatever the major: once is enough.
     if major == 16 {
         variants.push((

@@ -1,13 +1,14 @@
-//! Parallel, deterministic gzip for table data files.
+//! Parallel, deterministic compression of table data files, whatever the method.
 //!
 //! The input stream is cut at fixed offsets into [`MEMBER_SIZE`] pieces; each piece becomes one
-//! complete gzip member (mtime 0, OS Unix, like pg_dump's), compressed on the blocking thread
-//! pool, and the members are written in input order. Concatenated members are one valid gzip
-//! file — stock `pg_restore` and `gzip -d` read them — so one big table uses every core, and the
-//! same input always yields the same bytes (cut points depend on offsets, never on network
-//! packet boundaries), which lets an unchanged table's file be hard-linked to the previous
-//! generation's. Memory is bounded: at most `in_flight` members per file are outstanding, and
-//! the [`CompressPool`] caps concurrent compressions across all files.
+//! complete gzip member, zstd frame or LZ4 frame ([`codec::piece`]), compressed on the
+//! blocking thread pool, and the pieces are written in input order. Concatenated pieces are
+//! one valid file of the method, so one big table uses every core, and the same input always
+//! yields the same bytes (cut points depend on offsets, never on network packet boundaries),
+//! which lets an unchanged table's file be hard-linked to the previous generation's. Plain
+//! files (`none`) are written as they come. Memory is bounded: at most `in_flight` pieces per
+//! file are outstanding, and the [`CompressPool`] caps concurrent compressions across all
+//! files.
 
 use std::collections::VecDeque;
 use std::path::Path;
@@ -17,26 +18,34 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::AsyncWriteExt;
 use tokio::sync::Semaphore;
 
-/// Bytes of input per gzip member.
+use super::codec;
+use crate::config::Compress;
+
+/// Bytes of input per member or frame.
 pub const MEMBER_SIZE: usize = 1 << 20;
 
 /// Shared budget of concurrent compressions.
 #[derive(Debug, Clone)]
 pub struct CompressPool {
     permits: Arc<Semaphore>,
-    level: u32,
+    method: Compress,
     in_flight: usize,
 }
 
 impl CompressPool {
-    /// A pool running at most `threads` compressions at once at gzip `level` (1–9).
-    pub fn new(threads: usize, level: u32) -> CompressPool {
+    /// A pool running at most `threads` compressions at once with `method`.
+    pub fn new(threads: usize, method: Compress) -> CompressPool {
         let threads = threads.max(1);
         CompressPool {
             permits: Arc::new(Semaphore::new(threads)),
-            level: level.clamp(1, 9),
+            method,
             in_flight: threads + 1,
         }
+    }
+
+    /// The compression method.
+    pub fn method(&self) -> Compress {
+        self.method
     }
 }
 
@@ -53,38 +62,18 @@ pub struct Written {
     pub blake3: blake3::Hash,
 }
 
-/// Compresses one member with libdeflate: buffer to buffer, which is all a member needs, at
-/// about 1.5 times zlib's speed for the same level and slightly smaller output (measured on the
-/// benchmark's table data at level 6: 87 against 56 MB/s per core, 2% smaller). Deterministic
-/// for a given input and level. libdeflate writes OS "unknown" into the header; it is set to
-/// Unix (3), as zlib and pg_dump write it (the header carries no CRC of its own).
-pub fn gzip_member(data: &[u8], level: u32) -> std::io::Result<Vec<u8>> {
-    let level = libdeflater::CompressionLvl::new(level as i32)
-        .map_err(|e| std::io::Error::other(format!("gzip level {level}: {e:?}")))?;
-    let mut compressor = libdeflater::Compressor::new(level);
-    let mut out = vec![0; compressor.gzip_compress_bound(data.len())];
-    let written = compressor
-        .gzip_compress(data, &mut out)
-        .map_err(|e| std::io::Error::other(format!("gzip: {e:?}")))?;
-    out.truncate(written);
-    out[GZIP_OS_OFFSET] = GZIP_OS_UNIX;
-    Ok(out)
-}
-
-/// Where a gzip header (RFC 1952) keeps the operating system byte, and its value for Unix.
-const GZIP_OS_OFFSET: usize = 9;
-const GZIP_OS_UNIX: u8 = 3;
-
-/// Streams `chunks` (then `trailer`) into a new gzip file at `path` (mode 0600).
-pub async fn write_gzip_file<E>(
+/// Streams `chunks` (then `trailer`) into a new file at `path` (mode 0600), compressed with
+/// the pool's method.
+pub async fn write_compressed_file<E>(
     mut chunks: impl futures_util::Stream<Item = Result<Bytes, E>> + Unpin,
     trailer: &'static [u8],
     path: &Path,
     pool: &CompressPool,
-) -> Result<Written, GzipError<E>> {
+) -> Result<Written, CompressError<E>> {
     use futures_util::StreamExt;
 
-    let std_file = crate::fsutil::create_private_file(path).map_err(|e| GzipError::Io(e.source))?;
+    let std_file =
+        crate::fsutil::create_private_file(path).map_err(|e| CompressError::Io(e.source))?;
     let mut file = tokio::fs::File::from_std(std_file);
     let mut hasher = blake3::Hasher::new();
     let mut pending: VecDeque<tokio::task::JoinHandle<std::io::Result<Vec<u8>>>> = VecDeque::new();
@@ -95,7 +84,7 @@ pub async fn write_gzip_file<E>(
     while !finished_input {
         match chunks.next().await {
             Some(chunk) => {
-                let chunk = chunk.map_err(GzipError::Source)?;
+                let chunk = chunk.map_err(CompressError::Source)?;
                 raw_bytes += chunk.len() as u64;
                 rows += chunk.iter().filter(|b| **b == b'\n').count() as u64;
                 buffer.extend_from_slice(&chunk);
@@ -106,22 +95,28 @@ pub async fn write_gzip_file<E>(
                 finished_input = true;
             }
         }
-        // an empty input still makes one (empty) member: a valid gzip file, as zlib writes it
-        let mut empty_file = finished_input && raw_bytes == 0;
+        // an empty input still makes one (empty) member or frame: a valid file of the method,
+        // as pg_dump's compressors write it (a plain file stays empty)
+        let mut empty_file = finished_input && raw_bytes == 0 && pool.method != Compress::None;
         while buffer.len() >= MEMBER_SIZE || (finished_input && !buffer.is_empty()) || empty_file {
             empty_file = false;
             let take = buffer.len().min(MEMBER_SIZE);
             let member = buffer.split_to(take).freeze();
-            let permit = pool
-                .permits
-                .clone()
-                .acquire_owned()
-                .await
-                .map_err(|_| GzipError::Io(std::io::Error::other("compression pool closed")))?;
-            let level = pool.level;
+            if pool.method == Compress::None {
+                // nothing to compute: straight to the file, in order (nothing is pending)
+                hasher.update(&member);
+                file.write_all(&member).await.map_err(CompressError::Io)?;
+                file_bytes += member.len() as u64;
+                continue;
+            }
+            let permit =
+                pool.permits.clone().acquire_owned().await.map_err(|_| {
+                    CompressError::Io(std::io::Error::other("compression pool closed"))
+                })?;
+            let method = pool.method;
             pending.push_back(tokio::task::spawn_blocking(move || {
                 let _permit = permit;
-                gzip_member(&member, level)
+                codec::piece(&member, method)
             }));
             while pending.len() >= pool.in_flight {
                 file_bytes += write_next(&mut pending, &mut file, &mut hasher).await?;
@@ -131,7 +126,7 @@ pub async fn write_gzip_file<E>(
     while !pending.is_empty() {
         file_bytes += write_next(&mut pending, &mut file, &mut hasher).await?;
     }
-    file.flush().await.map_err(GzipError::Io)?;
+    file.flush().await.map_err(CompressError::Io)?;
     Ok(Written {
         raw_bytes,
         rows,
@@ -144,22 +139,24 @@ async fn write_next<E>(
     pending: &mut VecDeque<tokio::task::JoinHandle<std::io::Result<Vec<u8>>>>,
     file: &mut tokio::fs::File,
     hasher: &mut blake3::Hasher,
-) -> Result<u64, GzipError<E>> {
+) -> Result<u64, CompressError<E>> {
     let Some(handle) = pending.pop_front() else {
         return Ok(0);
     };
     let compressed = handle
         .await
-        .map_err(|e| GzipError::Io(std::io::Error::other(e)))?
-        .map_err(GzipError::Io)?;
+        .map_err(|e| CompressError::Io(std::io::Error::other(e)))?
+        .map_err(CompressError::Io)?;
     hasher.update(&compressed);
-    file.write_all(&compressed).await.map_err(GzipError::Io)?;
+    file.write_all(&compressed)
+        .await
+        .map_err(CompressError::Io)?;
     Ok(compressed.len() as u64)
 }
 
-/// A failure while writing a gzip file.
+/// A failure while writing a data file.
 #[derive(Debug, thiserror::Error)]
-pub enum GzipError<E> {
+pub enum CompressError<E> {
     /// The input stream failed.
     #[error("reading the data failed: {0}")]
     Source(E),
@@ -195,23 +192,68 @@ mod tests {
         out
     }
 
-    async fn compress(data: &[u8], piece: usize) -> (Vec<u8>, Written) {
+    async fn compress_with(
+        data: &[u8],
+        piece: usize,
+        method: Compress,
+        trailer: &'static [u8],
+    ) -> (Vec<u8>, Written) {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("1.dat.gz");
+        let path = dir.path().join(format!("1.dat{}", method.suffix()));
         let chunks: Vec<Result<Bytes, std::io::Error>> = data
-            .chunks(piece)
+            .chunks(piece.max(1))
             .map(|c| Ok(Bytes::copy_from_slice(c)))
             .collect();
-        let pool = CompressPool::new(2, 6);
-        let written = write_gzip_file(
-            futures_util::stream::iter(chunks),
-            b"\\.\n\n\n",
-            &path,
-            &pool,
-        )
-        .await
-        .unwrap();
+        let pool = CompressPool::new(2, method);
+        let written =
+            write_compressed_file(futures_util::stream::iter(chunks), trailer, &path, &pool)
+                .await
+                .unwrap();
         (std::fs::read(&path).unwrap(), written)
+    }
+
+    async fn compress(data: &[u8], piece: usize) -> (Vec<u8>, Written) {
+        compress_with(data, piece, Compress::Gzip(6), b"\\.\n\n\n").await
+    }
+
+    fn decode(method: Compress, file: &[u8]) -> Vec<u8> {
+        use crate::pg::restore::decode::{FileCodec, decoder};
+        let codec = match method {
+            Compress::None => FileCodec::Plain,
+            Compress::Gzip(_) => FileCodec::Gzip,
+            Compress::Zstd(_) => FileCodec::Zstd,
+            Compress::Lz4(_) => FileCodec::Lz4,
+        };
+        let mut decoded = Vec::new();
+        decoder(codec, file).read_to_end(&mut decoded).unwrap();
+        decoded
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_method_round_trips_many_pieces_and_empty_files() {
+        let data = pseudo_random_text(2 * MEMBER_SIZE + 4321);
+        let mut expected = data.clone();
+        expected.extend_from_slice(b"\\.\n\n\n");
+        for method in [
+            Compress::None,
+            Compress::Gzip(1),
+            Compress::Zstd(3),
+            Compress::Lz4(1),
+            Compress::Lz4(4),
+        ] {
+            let (file, written) = compress_with(&data, 7000, method, b"\\.\n\n\n").await;
+            assert!(decode(method, &file) == expected, "{method}");
+            assert_eq!(written.raw_bytes, expected.len() as u64, "{method}");
+            assert_eq!(written.file_bytes, file.len() as u64, "{method}");
+            assert_eq!(written.blake3, blake3::hash(&file), "{method}");
+            let (again, _) = compress_with(&data, 65_536, method, b"\\.\n\n\n").await;
+            assert!(again == file, "{method}: not deterministic");
+
+            let (empty, written) = compress_with(b"", 1, method, b"").await;
+            assert_eq!(written.raw_bytes, 0);
+            assert_eq!(empty.is_empty(), method == Compress::None, "{method}");
+            assert!(decode(method, &empty).is_empty(), "{method}");
+        }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -255,11 +297,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("blob_1.dat.gz");
         let none: Vec<Result<Bytes, std::io::Error>> = Vec::new();
-        let written = write_gzip_file(
+        let written = write_compressed_file(
             futures_util::stream::iter(none),
             b"",
             &path,
-            &CompressPool::new(1, 6),
+            &CompressPool::new(1, Compress::Gzip(6)),
         )
         .await
         .unwrap();
