@@ -10,6 +10,7 @@ use crate::engine::{self, RestoreSettings};
 use crate::engine::{Error, Result};
 use crate::generation::GenerationName;
 use crate::manifest::Parts;
+use crate::objects::selection::ObjectSelection;
 
 pub async fn run(args: RestoreArgs, vars: &Vars) -> Result<()> {
     let settings = settings(&args, vars)?;
@@ -21,8 +22,10 @@ pub async fn run(args: RestoreArgs, vars: &Vars) -> Result<()> {
 fn settings(args: &RestoreArgs, vars: &Vars) -> Result<RestoreSettings> {
     let root = config::backup_root(args.root.root.as_deref(), vars);
     let name = GenerationName::parse(&args.name)?;
+    let selection = object_selection(args)?;
+    // A selection of objects restores objects only, unless --db asks for the database too.
     let parts = Parts {
-        db: args.parts.db(),
+        db: args.parts.db() && (!args.objects.given() || args.parts.db_given()),
         objects: args.parts.objects(),
     };
     if !parts.db && !parts.objects {
@@ -31,8 +34,7 @@ fn settings(args: &RestoreArgs, vars: &Vars) -> Result<RestoreSettings> {
         ));
     }
     let db = DbSettings::from_vars(vars)?;
-    let s3 = parts
-        .objects
+    let s3 = (parts.objects && args.objects.to_dir.is_none())
         .then(|| S3Settings::from_vars(vars))
         .transpose()?;
     Ok(RestoreSettings {
@@ -46,6 +48,8 @@ fn settings(args: &RestoreArgs, vars: &Vars) -> Result<RestoreSettings> {
         owners: !args.no_owner,
         privileges: !args.no_privileges,
         keep_extra: args.keep_extra,
+        objects_selection: selection,
+        to_dir: args.objects.to_dir.clone(),
         jobs: if args.single_transaction {
             1
         } else {
@@ -55,4 +59,28 @@ fn settings(args: &RestoreArgs, vars: &Vars) -> Result<RestoreSettings> {
         stall_timeout: config::stall_timeout(args.stall.stall_timeout, vars)?,
         wait_lock: args.lock.wait_lock.map(Duration::from_secs),
     })
+}
+
+/// `--bucket`, `--prefix`, `--key`: the objects to restore (everything when none is given).
+fn object_selection(args: &RestoreArgs) -> Result<ObjectSelection> {
+    let flags = &args.objects;
+    if flags.given() && !args.parts.objects() {
+        return Err(Error::Usage(
+            "--bucket, --prefix, --key and --to-dir select objects, but --no-objects leaves them out"
+                .into(),
+        ));
+    }
+    let selection = ObjectSelection {
+        buckets: flags.buckets.iter().cloned().collect(),
+        prefix: flags.prefix.clone(),
+        keys: flags.keys.iter().cloned().collect(),
+    };
+    if let Some(key) = selection.key_outside_prefix() {
+        return Err(Error::Usage(format!(
+            "--key '{}' does not start with --prefix '{}'",
+            crate::human::printable(key),
+            crate::human::printable(flags.prefix.as_deref().unwrap_or_default())
+        )));
+    }
+    Ok(selection)
 }

@@ -14,12 +14,15 @@ use std::time::{Duration, Instant};
 use super::error::{Error, Result};
 use crate::config::{self, DbSettings, S3Settings};
 use crate::generation::{Catalog, Generation, GenerationKind, GenerationName};
-use crate::integrity::verify_generation;
+use crate::integrity::{verify_generation, verify_objects};
 use crate::lock::RootLock;
 use crate::manifest::Parts;
+use crate::objects::generation_objects::GenerationObjects;
 use crate::objects::patience::Patience;
 use crate::objects::restore_buckets::{ObjectRestoreOptions, ObjectsRestored, restore_objects};
 use crate::objects::s3::S3Store;
+use crate::objects::selection::ObjectSelection;
+use crate::objects::to_dir::{WrittenToDir, check_target, restore_to_dir};
 use crate::pg::connect::Target;
 use crate::pg::restore::{DataCheck, RestoreOptions, check_archive, restore_database};
 use crate::progress::Progress;
@@ -48,6 +51,10 @@ pub struct RestoreSettings {
     pub privileges: bool,
     /// Leave objects the generation does not hold.
     pub keep_extra: bool,
+    /// Which objects to restore (everything by default).
+    pub objects_selection: ObjectSelection,
+    /// Write the selected objects as files under this directory instead of uploading them.
+    pub to_dir: Option<PathBuf>,
     /// Parallel connections for table data and indexes (1 with `single_transaction`).
     pub jobs: usize,
     /// Object uploads at once.
@@ -65,6 +72,8 @@ pub struct RestoreSummary {
     pub database: Option<crate::pg::restore::RestoreSummary>,
     /// The object part, if restored.
     pub objects: Option<ObjectsRestored>,
+    /// The object part, if written to a directory.
+    pub to_dir: Option<WrittenToDir>,
     /// Wall time from taking the lock to the end.
     pub seconds: f64,
 }
@@ -102,22 +111,50 @@ pub async fn restore(
         .then(|| archive_path(&generation, &settings.db))
         .transpose()?;
     let patience = Patience::new(stall);
-    let s3 = match (&settings.s3, objects) {
-        (Some(s3), true) => Some(S3Store::new(s3, stall)?),
+    let s3 = match (&settings.s3, objects, &settings.to_dir) {
+        (Some(s3), true, None) => Some(S3Store::new(s3, stall)?),
         _ => None,
     };
+    if let Some(dir) = &settings.to_dir {
+        check_target(dir)?;
+    }
 
     let _lock = RootLock::acquire(root, "restore", settings.wait_lock).await?;
     let started = Instant::now();
+    // The selected objects, sorted (a selection naming what the generation lacks is refused
+    // here, before anything is checked or changed).
+    let mut selected = match objects {
+        true => Some(read_objects(&generation, &settings.objects_selection).await?),
+        false => None,
+    };
+    // Only a selection of objects (no database) is verified by its own files alone.
+    let partial = !db && (settings.to_dir.is_some() || !settings.objects_selection.is_everything());
     let manifest = matches!(generation.kind, GenerationKind::Fullsite(_));
     if manifest {
         let path = generation.path.clone();
-        let report = tokio::task::spawn_blocking(move || verify_generation(&path))
-            .await
-            .map_err(|source| Error::Task {
-                what: "verification",
-                source,
-            })?;
+        let report = match (partial, selected.take()) {
+            (true, Some(mut objects)) => {
+                let (report, objects) = tokio::task::spawn_blocking(move || {
+                    (verify_objects(&path, &mut objects), objects)
+                })
+                .await
+                .map_err(|source| Error::Task {
+                    what: "verification",
+                    source,
+                })?;
+                selected = Some(objects);
+                report?
+            }
+            (_, objects) => {
+                selected = objects;
+                tokio::task::spawn_blocking(move || verify_generation(&path))
+                    .await
+                    .map_err(|source| Error::Task {
+                        what: "verification",
+                        source,
+                    })?
+            }
+        };
         progress.checked(name.as_str(), &report);
         if !report.problems.is_empty() {
             return Err(Error::Damaged {
@@ -148,6 +185,7 @@ pub async fn restore(
     let mut summary = RestoreSummary {
         database: None,
         objects: None,
+        to_dir: None,
         seconds: 0.0,
     };
     if let Some(checked) = checked {
@@ -180,15 +218,35 @@ pub async fn restore(
         );
         summary.database = Some(done);
     }
-    if let (Some(s3), Some(s3_settings)) = (&s3, &settings.s3) {
+    if let (Some(dir), Some(mut objects)) = (&settings.to_dir, selected.take()) {
+        let started = Instant::now();
+        let (dir, from) = (dir.clone(), generation.clone());
+        let done = tokio::task::spawn_blocking(move || restore_to_dir(&from, &mut objects, &dir))
+            .await
+            .map_err(|source| Error::Task {
+                what: "writing the objects",
+                source,
+            })??;
+        tracing::info!(
+            "objects of '{name}' written to '{}': {} buckets, {} files ({}), in {:.1}s",
+            crate::human::printable(&settings.to_dir.as_deref().unwrap_or(root).to_string_lossy()),
+            done.buckets,
+            done.files,
+            crate::human::bytes(done.bytes),
+            started.elapsed().as_secs_f64()
+        );
+        summary.to_dir = Some(done);
+    }
+    if let (Some(s3), Some(s3_settings), Some(mut objects)) = (&s3, &settings.s3, selected) {
         let started = Instant::now();
         let options = ObjectRestoreOptions {
             concurrency: settings.transfers,
             keep_extra: settings.keep_extra,
             anon_download_buckets: s3_settings.anon_download_buckets.clone(),
             patience,
+            selection: settings.objects_selection.clone(),
         };
-        let done = restore_objects(s3, &generation, &options, progress).await?;
+        let done = restore_objects(s3, &generation, &mut objects, &options, progress).await?;
         tracing::info!(
             "objects restored from '{name}': {} buckets, {} uploaded ({}), {} already present, {} extra deleted, in {:.1}s",
             done.buckets,
@@ -202,6 +260,25 @@ pub async fn restore(
     }
     summary.seconds = started.elapsed().as_secs_f64();
     Ok(summary)
+}
+
+/// The selected objects of `generation`, sorted; a selection naming what it lacks is refused.
+async fn read_objects(
+    generation: &Generation,
+    selection: &ObjectSelection,
+) -> Result<GenerationObjects> {
+    let (generation, selection) = (generation.clone(), selection.clone());
+    let objects = tokio::task::spawn_blocking(move || {
+        let objects = GenerationObjects::read(&generation, &selection)?;
+        objects.check_selection(&selection)?;
+        Ok::<_, crate::objects::error::ObjectsError>(objects)
+    })
+    .await
+    .map_err(|source| Error::Task {
+        what: "reading the objects",
+        source,
+    })??;
+    Ok(objects)
 }
 
 /// Whether the generation holds `part`; says so when it does not.
