@@ -161,6 +161,9 @@ pub fn run(args: LsArgs, vars: &Vars) -> Result<()> {
         ))?;
     }
     for object in objects.iter()? {
+        if out.closed() {
+            break;
+        }
         let o = object?;
         let (bucket, key) = (printable(&o.bucket), printable(&o.key));
         let content_type = printable(o.content_type.as_deref().unwrap_or_default()).into_owned();

@@ -43,6 +43,11 @@ impl Out {
         self.check(written)
     }
 
+    /// Whether the reader went away (the rest of the output can be skipped).
+    pub fn closed(&self) -> bool {
+        self.closed
+    }
+
     /// Flushes what is buffered.
     pub fn finish(mut self) -> Result<()> {
         if self.closed {
