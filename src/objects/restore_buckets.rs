@@ -103,6 +103,10 @@ pub async fn restore_objects<S: ObjectStore>(
     let mut done = ObjectsRestored::default();
     let mut records = objects.iter()?.peekable();
     for (name, bucket) in &buckets {
+        // `--key` without `--bucket` touches only the buckets that hold one of the keys.
+        if !options.selection.keys.is_empty() && bucket.objects == 0 {
+            continue;
+        }
         ensure_bucket(store, patience, name).await?;
         let mut present = list_present(store, patience, name, &options.selection).await?;
         crate::failpoint::pause(crate::failpoint::PausePoint::RestoreBeforeUploads).await;
