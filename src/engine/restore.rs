@@ -113,7 +113,10 @@ pub async fn restore(
         .clone()
         .unwrap_or_else(|| settings.db.name.clone());
     let stall = settings.stall_timeout;
-    let target = Target::resolve(&settings.db, &database)?.with_stall(stall);
+    // Resolved only when the database is restored (an object selection needs no database host).
+    let target = db
+        .then(|| Target::resolve(&settings.db, &database).map(|t| t.with_stall(stall)))
+        .transpose()?;
     let archive = db
         .then(|| archive_path(&generation, &settings.db))
         .transpose()?;
@@ -195,7 +198,7 @@ pub async fn restore(
         to_dir: None,
         seconds: 0.0,
     };
-    if let Some(checked) = checked {
+    if let (Some(checked), Some(target)) = (checked, &target) {
         if settings.into_db.is_some() {
             create_database_if_missing(&settings.db, &database).await?;
         }
@@ -214,7 +217,7 @@ pub async fn restore(
             owners: settings.owners && !legacy,
             privileges: settings.privileges,
         };
-        let done = restore_database(checked, &target, options).await?;
+        let done = restore_database(checked, target, options).await?;
         tracing::info!(
             "restore done: '{name}' into {target}: {} tables, {} entries, {} of data in {:.1}s (checks {:.1}s)",
             done.tables,
@@ -225,7 +228,9 @@ pub async fn restore(
         );
         summary.database = Some(done);
     }
-    if let (Some(dir), Some(mut objects)) = (&settings.to_dir, selected.take()) {
+    if let Some(dir) = &settings.to_dir
+        && let Some(mut objects) = selected.take()
+    {
         let started = Instant::now();
         let (target, from) = (dir.clone(), generation.clone());
         let done =

@@ -172,7 +172,7 @@ fn ls_and_diff_of_objects_are_sorted_filtered_and_name_what_changed() {
         &["ls", "--json", "--prefix", "u/0001", "g1"],
     ));
     let listed = some["objects"].as_array().unwrap();
-    assert_eq!(listed.len(), 100);
+    assert_eq!(listed.len(), 10);
     assert_eq!(listed[0]["key"], "u/00010.png");
     assert_eq!(listed[0]["size"], 6);
     assert_eq!(listed[0]["content_type"], "image/png");
