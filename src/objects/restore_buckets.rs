@@ -176,7 +176,7 @@ enum Step {
     /// The server holds it with the same size and ETag.
     Unchanged,
     /// Upload it.
-    Upload(ObjectEntry),
+    Upload(Box<ObjectEntry>),
 }
 
 /// The generation's objects of one bucket merged with the server's listing, both sorted by
@@ -234,7 +234,7 @@ where
         Ok(Some(if unchanged {
             Step::Unchanged
         } else {
-            Step::Upload(object)
+            Step::Upload(Box::new(object))
         }))
     }
 }
