@@ -62,6 +62,13 @@ pub enum Command {
     /// Restore a generation into a scratch database and check it against its manifest.
     #[command(after_help = EXIT_CODES)]
     Drill(DrillArgs),
+    /// List a generation's objects (or, with --tables, its tables) from its manifest alone.
+    #[command(after_help = EXIT_CODES)]
+    Ls(LsArgs),
+    /// Compare two generations: objects added, removed and changed per bucket, tables whose
+    /// data changed, schema entries added, removed and changed.
+    #[command(after_help = EXIT_CODES)]
+    Diff(DiffArgs),
     /// Copy generations to an S3-compatible offsite repository (deduplicated, encrypted),
     /// verify them there, pull them back, prune them.
     #[command(subcommand)]
@@ -184,6 +191,12 @@ impl PartsArgs {
     pub fn objects_given(&self) -> bool {
         self.objects
     }
+
+    /// Whether `--db` was given explicitly (it overrides the database being left out when
+    /// only objects are selected).
+    pub fn db_given(&self) -> bool {
+        self.db
+    }
 }
 
 /// `fullsite backup`.
@@ -279,6 +292,9 @@ pub struct RestoreArgs {
     /// upload succeeded).
     #[arg(long)]
     pub keep_extra: bool,
+    /// Which objects to restore, and where.
+    #[command(flatten)]
+    pub objects: ObjectSelectionArgs,
     /// Parallel connections for table data and indexes [default: number of cores].
     #[arg(long, short = 'j', value_name = "N", value_parser = parse_jobs)]
     pub jobs: Option<usize>,
@@ -311,6 +327,83 @@ pub struct TableSelectArgs {
     /// Restore only the tables of this schema (repeatable), as --table does.
     #[arg(long = "schema", value_name = "NAME")]
     pub schemas: Vec<String>,
+}
+
+/// `restore --bucket B... --prefix P --key K... --to-dir DIR` (issue 19).
+#[derive(Debug, Args)]
+pub struct ObjectSelectionArgs {
+    /// Restore only the objects of bucket B (repeatable); with any object selection the
+    /// database is left alone unless --db is given.
+    #[arg(long = "bucket", value_name = "B")]
+    pub buckets: Vec<String>,
+    /// Restore only the objects whose key starts with P; nothing outside it is uploaded or
+    /// deleted.
+    #[arg(long, value_name = "P")]
+    pub prefix: Option<String>,
+    /// Restore only the object with key K (repeatable; exact keys).
+    #[arg(long = "key", value_name = "K")]
+    pub keys: Vec<String>,
+    /// Write the selected objects as files under DIR/<bucket>/ (metadata in
+    /// DIR/.fullsite-metadata/<bucket>.jsonl) instead of uploading them: no S3 server needed.
+    /// DIR must be absent or empty.
+    #[arg(long, value_name = "DIR")]
+    pub to_dir: Option<PathBuf>,
+}
+
+impl ObjectSelectionArgs {
+    /// Whether any object selection flag was given.
+    pub fn given(&self) -> bool {
+        !self.buckets.is_empty()
+            || self.prefix.is_some()
+            || !self.keys.is_empty()
+            || self.to_dir.is_some()
+    }
+}
+
+/// `fullsite ls` (issue 19).
+#[derive(Debug, Args)]
+pub struct LsArgs {
+    /// Where the generations live.
+    #[command(flatten)]
+    pub root: RootArg,
+    /// Print one JSON document on stdout instead of text (shape documented in README).
+    #[arg(long)]
+    pub json: bool,
+    /// Only the objects of bucket B (repeatable).
+    #[arg(long = "bucket", value_name = "B")]
+    pub buckets: Vec<String>,
+    /// Only the objects whose key starts with P.
+    #[arg(long, value_name = "P")]
+    pub prefix: Option<String>,
+    /// List the tables (rows and data size) instead of the objects.
+    #[arg(long, conflicts_with_all = ["buckets", "prefix"])]
+    pub tables: bool,
+    /// Generation to list, e.g. full-site-2026-01-12.
+    #[arg(value_name = "NAME")]
+    pub name: String,
+}
+
+/// `fullsite diff` (issue 19).
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// Where the generations live.
+    #[command(flatten)]
+    pub root: RootArg,
+    /// Print one JSON document on stdout instead of text (shape documented in README).
+    #[arg(long)]
+    pub json: bool,
+    /// Only the objects of bucket B (repeatable).
+    #[arg(long = "bucket", value_name = "B")]
+    pub buckets: Vec<String>,
+    /// Only the objects whose key starts with P.
+    #[arg(long, value_name = "P")]
+    pub prefix: Option<String>,
+    /// The older generation.
+    #[arg(value_name = "OLD")]
+    pub old: String,
+    /// The newer generation.
+    #[arg(value_name = "NEW")]
+    pub new: String,
 }
 
 /// `fullsite prune`.

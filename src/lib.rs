@@ -58,6 +58,7 @@
 //!   [`refs`]: references from rows to objects (dangling, orphans); [`pings`]: monitor pings.
 //! - [`offsite`]: the S3 offsite repository (push, list, verify, pull, prune).
 
+pub(crate) mod browse;
 pub mod cli;
 pub mod commands;
 pub(crate) mod config;
@@ -65,6 +66,7 @@ pub(crate) mod dedup;
 pub(crate) mod drill;
 pub(crate) mod engine;
 pub mod error;
+pub(crate) mod extsort;
 pub(crate) mod failpoint;
 pub(crate) mod fsutil;
 pub(crate) mod generation;

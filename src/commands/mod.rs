@@ -11,10 +11,13 @@
 //! monitor pings when a ping URL is configured (see `crate::pings`).
 
 mod backup;
+mod diff;
 mod drill;
 mod json;
 mod list;
+mod ls;
 mod offsite;
+mod output;
 pub(crate) mod progress;
 mod prune;
 mod restore;
@@ -52,6 +55,8 @@ pub async fn run(cli: Cli) -> Result<()> {
             pings::around(ping, drill::run(args, &vars)).await
         }
         Command::List(args) => list::run(args, &vars),
+        Command::Ls(args) => ls::run(args, &vars),
+        Command::Diff(args) => diff::run(args, &vars),
         Command::Verify(args) => verify::run(args, &vars),
         Command::Status(args) => status::run(args, &vars).await,
         Command::Offsite(command) => until_stopped(offsite::run(command, &vars)).await,

@@ -10,6 +10,7 @@ use crate::engine::{self, RestoreSettings};
 use crate::engine::{Error, Result};
 use crate::generation::GenerationName;
 use crate::manifest::Parts;
+use crate::objects::selection::ObjectSelection;
 use crate::pg::restore::select::TableSelection;
 
 pub async fn run(args: RestoreArgs, vars: &Vars) -> Result<()> {
@@ -30,10 +31,15 @@ fn settings(args: &RestoreArgs, vars: &Vars) -> Result<RestoreSettings> {
             "--table and --schema select tables of the database, which --no-db leaves out".into(),
         ));
     }
-    // A table restore touches the database only, unless the objects are asked for too.
+    let selection = object_selection(args)?;
+    // A table selection restores the database only, unless --objects (or an object selection)
+    // asks for objects too; an object selection restores objects only, unless --db (or a
+    // table selection) asks for the database too.
+    let objects_selected = args.objects.given();
     let parts = Parts {
-        db: args.parts.db(),
-        objects: args.parts.objects() && (tables.is_none() || args.parts.objects_given()),
+        db: args.parts.db() && (!objects_selected || args.parts.db_given() || tables.is_some()),
+        objects: args.parts.objects()
+            && (tables.is_none() || args.parts.objects_given() || objects_selected),
     };
     if !parts.db && !parts.objects {
         return Err(Error::Usage(
@@ -41,8 +47,7 @@ fn settings(args: &RestoreArgs, vars: &Vars) -> Result<RestoreSettings> {
         ));
     }
     let db = DbSettings::from_vars(vars)?;
-    let s3 = parts
-        .objects
+    let s3 = (parts.objects && args.objects.to_dir.is_none())
         .then(|| S3Settings::from_vars(vars))
         .transpose()?;
     Ok(RestoreSettings {
@@ -57,6 +62,8 @@ fn settings(args: &RestoreArgs, vars: &Vars) -> Result<RestoreSettings> {
         owners: !args.no_owner,
         privileges: !args.no_privileges,
         keep_extra: args.keep_extra,
+        objects_selection: selection,
+        to_dir: args.objects.to_dir.clone(),
         jobs: if args.single_transaction {
             1
         } else {
@@ -66,4 +73,28 @@ fn settings(args: &RestoreArgs, vars: &Vars) -> Result<RestoreSettings> {
         stall_timeout: config::stall_timeout(args.stall.stall_timeout, vars)?,
         wait_lock: args.lock.wait_lock.map(Duration::from_secs),
     })
+}
+
+/// `--bucket`, `--prefix`, `--key`: the objects to restore (everything when none is given).
+fn object_selection(args: &RestoreArgs) -> Result<ObjectSelection> {
+    let flags = &args.objects;
+    if flags.given() && !args.parts.objects() {
+        return Err(Error::Usage(
+            "--bucket, --prefix, --key and --to-dir select objects, but --no-objects leaves them out"
+                .into(),
+        ));
+    }
+    let selection = ObjectSelection {
+        buckets: flags.buckets.iter().cloned().collect(),
+        prefix: flags.prefix.clone(),
+        keys: flags.keys.iter().cloned().collect(),
+    };
+    if let Some(key) = selection.key_outside_prefix() {
+        return Err(Error::Usage(format!(
+            "--key '{}' does not start with --prefix '{}'",
+            crate::human::printable(key),
+            crate::human::printable(flags.prefix.as_deref().unwrap_or_default())
+        )));
+    }
+    Ok(selection)
 }

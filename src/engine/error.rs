@@ -14,6 +14,7 @@
 
 use std::path::PathBuf;
 
+use crate::browse::BrowseError;
 use crate::config::ConfigError;
 use crate::drill::DrillError;
 use crate::error::ErrorKind;
@@ -59,6 +60,10 @@ pub enum Error {
     /// The database restore failed (or refused a damaged or unsupported archive).
     #[error(transparent)]
     Restore(#[from] RestoreError),
+
+    /// A generation could not be browsed (`ls`, `diff`).
+    #[error(transparent)]
+    Browse(#[from] BrowseError),
 
     /// Mirroring or restoring the buckets failed.
     #[error(transparent)]
@@ -178,6 +183,7 @@ impl Error {
             Error::Dump(e) => e.kind(),
             Error::Restore(e) => e.kind(),
             Error::Objects(e) => e.kind(),
+            Error::Browse(e) => e.kind(),
             Error::Pg(e) => e.kind(),
             Error::Offsite(e) => e.kind(),
             Error::GenerationExists { source } | Error::Generation(source) => source.kind(),

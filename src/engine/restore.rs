@@ -12,6 +12,13 @@
 //! manifest's digest, `toc.dat` (hashed before it is parsed), then the data files of the
 //! selected tables; nothing else of the generation is hashed, so restoring one table from a
 //! big generation is quick. Without a manifest, only the selected tables' data is decoded.
+//!
+//! With a selection of objects (`--bucket`, `--prefix`, `--key`, `--to-dir`; the database left
+//! out), the selected objects are read from the manifest first (a selection naming what the
+//! generation lacks is refused, kind usage, before anything is checked or changed) and only
+//! their files are hashed against it: a one-object restore of a 200k-object generation reads
+//! the manifest once and hashes one file. `--to-dir` writes the objects as files instead of
+//! uploading them, and needs no S3 server.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -19,12 +26,15 @@ use std::time::{Duration, Instant};
 use super::error::{Error, Result};
 use crate::config::{self, DbSettings, S3Settings};
 use crate::generation::{Catalog, Generation, GenerationKind, GenerationName};
-use crate::integrity::{Report, verify_files, verify_generation};
+use crate::integrity::{Report, verify_files, verify_generation, verify_objects};
 use crate::lock::RootLock;
 use crate::manifest::Parts;
+use crate::objects::generation_objects::GenerationObjects;
 use crate::objects::patience::Patience;
 use crate::objects::restore_buckets::{ObjectRestoreOptions, ObjectsRestored, restore_objects};
 use crate::objects::s3::S3Store;
+use crate::objects::selection::ObjectSelection;
+use crate::objects::to_dir::{WrittenToDir, check_target, restore_to_dir};
 use crate::pg::connect::Target;
 use crate::pg::restore::select::{Destination, TableSelection};
 use crate::pg::restore::{
@@ -58,6 +68,10 @@ pub struct RestoreSettings {
     pub privileges: bool,
     /// Leave objects the generation does not hold.
     pub keep_extra: bool,
+    /// Which objects to restore (everything by default).
+    pub objects_selection: ObjectSelection,
+    /// Write the selected objects as files under this directory instead of uploading them.
+    pub to_dir: Option<PathBuf>,
     /// Parallel connections for table data and indexes (1 with `single_transaction`).
     pub jobs: usize,
     /// Object uploads at once.
@@ -75,6 +89,8 @@ pub struct RestoreSummary {
     pub database: Option<crate::pg::restore::RestoreSummary>,
     /// The object part, if restored.
     pub objects: Option<ObjectsRestored>,
+    /// The object part, if written to a directory.
+    pub to_dir: Option<WrittenToDir>,
     /// Wall time from taking the lock to the end.
     pub seconds: f64,
 }
@@ -107,18 +123,33 @@ pub async fn restore(
         .clone()
         .unwrap_or_else(|| settings.db.name.clone());
     let stall = settings.stall_timeout;
-    let target = Target::resolve(&settings.db, &database)?.with_stall(stall);
+    // Resolved only when the database is restored (an object selection needs no database host).
+    let target = db
+        .then(|| Target::resolve(&settings.db, &database).map(|t| t.with_stall(stall)))
+        .transpose()?;
     let archive = db
         .then(|| archive_path(&generation, &settings.db))
         .transpose()?;
     let patience = Patience::new(stall);
-    let s3 = match (&settings.s3, objects) {
-        (Some(s3), true) => Some(S3Store::new(s3, stall)?),
+    let s3 = match (&settings.s3, objects, &settings.to_dir) {
+        (Some(s3), true, None) => Some(S3Store::new(s3, stall)?),
         _ => None,
     };
+    if let Some(dir) = &settings.to_dir {
+        check_target(dir)?;
+    }
 
     let _lock = RootLock::acquire(root, "restore", settings.wait_lock).await?;
     let started = Instant::now();
+    // The selected objects, sorted (a selection naming what the generation lacks is refused
+    // here, before anything is checked or changed).
+    let mut selected = match objects {
+        true => Some(read_objects(&generation, &settings.objects_selection).await?),
+        false => None,
+    };
+    // Only a selection of objects (no database) is verified by its own files alone.
+    let objects_partial =
+        !db && (settings.to_dir.is_some() || !settings.objects_selection.is_everything());
     let manifest = matches!(generation.kind, GenerationKind::Fullsite(_));
     let tables = settings.tables.clone().map(|selection| TableRestore {
         selection,
@@ -141,19 +172,36 @@ pub async fn restore(
     }
     // A table restore alone reads only the TOC and the selected tables' data: only those are
     // hashed (the TOC before it is parsed). Anything else checks the whole generation.
-    let partial = manifest && tables.is_some() && !objects;
+    let tables_partial = manifest && tables.is_some() && !objects;
     let mut report = Report::default();
-    if partial && let Some(archive) = &archive {
+    if tables_partial && let Some(archive) = &archive {
         check_files(&generation, &[toc_file(archive)], &mut report).await?;
         refuse_problems(name.as_str(), &report, progress)?;
     } else if manifest {
         let path = generation.path.clone();
-        report = tokio::task::spawn_blocking(move || verify_generation(&path))
-            .await
-            .map_err(|source| Error::Task {
-                what: "verification",
-                source,
-            })?;
+        report = match (objects_partial, selected.take()) {
+            (true, Some(mut objects)) => {
+                let (report, objects) = tokio::task::spawn_blocking(move || {
+                    (verify_objects(&path, &mut objects), objects)
+                })
+                .await
+                .map_err(|source| Error::Task {
+                    what: "verification",
+                    source,
+                })?;
+                selected = Some(objects);
+                report?
+            }
+            (_, objects) => {
+                selected = objects;
+                tokio::task::spawn_blocking(move || verify_generation(&path))
+                    .await
+                    .map_err(|source| Error::Task {
+                        what: "verification",
+                        source,
+                    })?
+            }
+        };
         refuse_problems(name.as_str(), &report, progress)?;
         tracing::info!(
             "'{name}' verified: {} files match the manifest",
@@ -164,7 +212,7 @@ pub async fn restore(
         Some(archive) => Some(check_archive(archive, threads, data, tables).await?),
         None => None,
     };
-    if partial && let Some(checked) = &checked {
+    if tables_partial && let Some(checked) = &checked {
         check_files(&generation, &checked.data_files()?, &mut report).await?;
         refuse_problems(name.as_str(), &report, progress)?;
         tracing::info!(
@@ -179,9 +227,10 @@ pub async fn restore(
     let mut summary = RestoreSummary {
         database: None,
         objects: None,
+        to_dir: None,
         seconds: 0.0,
     };
-    if let Some(checked) = checked {
+    if let (Some(checked), Some(target)) = (checked, &target) {
         if settings.into_db.is_some() {
             create_database_if_missing(&settings.db, &database).await?;
         }
@@ -200,7 +249,7 @@ pub async fn restore(
             owners: settings.owners && !legacy,
             privileges: settings.privileges,
         };
-        let done = restore_database(checked, &target, options).await?;
+        let done = restore_database(checked, target, options).await?;
         tracing::info!(
             "restore done: '{name}' into {target}: {} tables, {} entries, {} of data in {:.1}s (checks {:.1}s)",
             done.tables,
@@ -211,15 +260,38 @@ pub async fn restore(
         );
         summary.database = Some(done);
     }
-    if let (Some(s3), Some(s3_settings)) = (&s3, &settings.s3) {
+    if let Some(dir) = &settings.to_dir
+        && let Some(mut objects) = selected.take()
+    {
+        let started = Instant::now();
+        let (target, from) = (dir.clone(), generation.clone());
+        let done =
+            tokio::task::spawn_blocking(move || restore_to_dir(&from, &mut objects, &target))
+                .await
+                .map_err(|source| Error::Task {
+                    what: "writing the objects",
+                    source,
+                })??;
+        tracing::info!(
+            "objects of '{name}' written to '{}': {} buckets, {} files ({}), in {:.1}s",
+            crate::human::printable(&dir.to_string_lossy()),
+            done.buckets,
+            done.files,
+            crate::human::bytes(done.bytes),
+            started.elapsed().as_secs_f64()
+        );
+        summary.to_dir = Some(done);
+    }
+    if let (Some(s3), Some(s3_settings), Some(mut objects)) = (&s3, &settings.s3, selected) {
         let started = Instant::now();
         let options = ObjectRestoreOptions {
             concurrency: settings.transfers,
             keep_extra: settings.keep_extra,
             anon_download_buckets: s3_settings.anon_download_buckets.clone(),
             patience,
+            selection: settings.objects_selection.clone(),
         };
-        let done = restore_objects(s3, &generation, &options, progress).await?;
+        let done = restore_objects(s3, &generation, &mut objects, &options, progress).await?;
         tracing::info!(
             "objects restored from '{name}': {} buckets, {} uploaded ({}), {} already present, {} extra deleted, in {:.1}s",
             done.buckets,
@@ -288,6 +360,25 @@ fn refuse_problems(name: &str, report: &Report, progress: &dyn Progress) -> Resu
         name: name.to_string(),
         problems: report.problems.len(),
     })
+}
+
+/// The selected objects of `generation`, sorted; a selection naming what it lacks is refused.
+async fn read_objects(
+    generation: &Generation,
+    selection: &ObjectSelection,
+) -> Result<GenerationObjects> {
+    let (generation, selection) = (generation.clone(), selection.clone());
+    let objects = tokio::task::spawn_blocking(move || {
+        let objects = GenerationObjects::read(&generation, &selection)?;
+        objects.check_selection(&selection)?;
+        Ok::<_, crate::objects::error::ObjectsError>(objects)
+    })
+    .await
+    .map_err(|source| Error::Task {
+        what: "reading the objects",
+        source,
+    })??;
+    Ok(objects)
 }
 
 /// Whether the generation holds `part`; says so when it does not.

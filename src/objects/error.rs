@@ -55,6 +55,27 @@ pub enum ObjectsError {
     /// Writing the manifest failed.
     #[error(transparent)]
     Manifest(#[from] ManifestError),
+    /// A selection names a bucket or key the generation does not hold (`--bucket`, `--key`,
+    /// `--prefix`).
+    #[error("generation '{generation}' holds no {what}")]
+    NotInGeneration {
+        /// What is absent: "bucket 'b'", "key 'k'", "object under prefix 'p'".
+        what: String,
+        /// The generation.
+        generation: String,
+    },
+    /// A manifest's object path that would leave its bucket's directory.
+    #[error("object path '{path}' in the manifest is not a plain path under its bucket")]
+    UnsafePath {
+        /// The path as recorded.
+        path: String,
+    },
+    /// `restore --to-dir DIR` where DIR exists and is not an empty directory.
+    #[error("cannot restore into '{}': it is not an empty directory", path.display())]
+    TargetNotEmpty {
+        /// The directory.
+        path: std::path::PathBuf,
+    },
 }
 
 impl ObjectsError {
@@ -63,6 +84,10 @@ impl ObjectsError {
     pub fn kind(&self) -> ErrorKind {
         match self {
             ObjectsError::Manifest(e) => e.kind(),
+            ObjectsError::NotInGeneration { .. } | ObjectsError::TargetNotEmpty { .. } => {
+                ErrorKind::Usage
+            }
+            ObjectsError::UnsafePath { .. } => ErrorKind::Damage,
             ObjectsError::Store { .. }
             | ObjectsError::NoSuchBucket { .. }
             | ObjectsError::EmptyBucket { .. }

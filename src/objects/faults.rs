@@ -8,10 +8,12 @@ use std::time::{Duration, Instant};
 use chrono::Local;
 
 use super::error::ObjectsError;
+use super::generation_objects::GenerationObjects;
 use super::memory::{Action, MemoryStore, Op, put_version};
 use super::mirror::{MirrorOptions, MirrorSummary, mirror};
 use super::patience::Patience;
-use super::restore_buckets::{ObjectRestoreOptions, restore_objects};
+use super::restore_buckets::{ObjectRestoreOptions, ObjectsRestored, restore_objects};
+use super::selection::ObjectSelection;
 use super::store::{ObjectMeta, StoreErrorKind};
 use crate::generation::{Catalog, Generation};
 use crate::manifest::{self, Header, ManifestWriter, ObjectEntry, Parts, Record};
@@ -358,7 +360,62 @@ fn restore_options(patience: Patience) -> ObjectRestoreOptions {
         keep_extra: false,
         anon_download_buckets: Vec::new(),
         patience,
+        selection: ObjectSelection::default(),
     }
+}
+
+/// `restore_objects` of generation `name` with `options` (objects read with its selection).
+async fn restore(
+    target: &MemoryStore,
+    backup: &Backup,
+    name: &str,
+    options: &ObjectRestoreOptions,
+) -> Result<ObjectsRestored, ObjectsError> {
+    let generation = backup.generation(name);
+    let mut objects = GenerationObjects::read(&generation, &options.selection)?;
+    objects.check_selection(&options.selection)?;
+    restore_objects(target, &generation, &mut objects, options, &Quiet).await
+}
+
+#[tokio::test]
+async fn a_selection_restore_touches_nothing_outside_it() {
+    let source = site(6, 100);
+    let backup = Backup::new();
+    backup.run(&source, "g1", quick()).await.unwrap();
+    let target = MemoryStore::new(100);
+    // Outside the selection: an extra and a changed object, which must stay as they are.
+    target.insert("bkt", "extra", b"outside", ObjectMeta::default());
+    target.insert("bkt", "k/04", b"changed outside", ObjectMeta::default());
+    // Inside: an extra to delete.
+    target.insert("bkt", "k/00-extra", b"inside", ObjectMeta::default());
+    let options = ObjectRestoreOptions {
+        selection: ObjectSelection {
+            keys: ["k/00".to_string(), "k/01".to_string()].into(),
+            ..ObjectSelection::default()
+        },
+        ..restore_options(quick())
+    };
+    let done = restore(&target, &backup, "g1", &options).await.unwrap();
+    assert_eq!((done.uploaded, done.deleted), (2, 0));
+    assert_eq!(
+        target.keys("bkt"),
+        ["extra", "k/00", "k/00-extra", "k/01", "k/04"]
+    );
+    assert_eq!(
+        &target.object("bkt", "k/04").unwrap().bytes[..],
+        b"changed outside"
+    );
+
+    let options = ObjectRestoreOptions {
+        selection: ObjectSelection {
+            prefix: Some("k/00".into()),
+            ..ObjectSelection::default()
+        },
+        ..restore_options(quick())
+    };
+    let done = restore(&target, &backup, "g1", &options).await.unwrap();
+    assert_eq!((done.uploaded + done.skipped, done.deleted), (1, 1));
+    assert_eq!(target.keys("bkt"), ["extra", "k/00", "k/01", "k/04"]);
 }
 
 #[tokio::test]
@@ -378,14 +435,9 @@ async fn a_restore_puts_back_bytes_and_metadata_through_failures_and_deletes_ext
         Some("k/02"),
         Action::Delay(Duration::from_millis(20)),
     );
-    let done = restore_objects(
-        &target,
-        &backup.generation("g1"),
-        &restore_options(quick()),
-        &Quiet,
-    )
-    .await
-    .unwrap();
+    let done = restore(&target, &backup, "g1", &restore_options(quick()))
+        .await
+        .unwrap();
     assert_eq!((done.uploaded, done.deleted), (4, 1));
     assert_eq!(target.keys("bkt"), ["k/00", "k/01", "k/02", "k/03"]);
     for key in target.keys("bkt") {
@@ -414,14 +466,9 @@ async fn an_upload_to_a_server_that_stops_answering_fails_and_deletes_nothing() 
     target.insert("bkt", "extra", b"keep me", ObjectMeta::default());
     target.fault(Op::Put, Some("k/01"), Action::Hang);
     let started = Instant::now();
-    let error = restore_objects(
-        &target,
-        &backup.generation("g1"),
-        &restore_options(quick()),
-        &Quiet,
-    )
-    .await
-    .unwrap_err();
+    let error = restore(&target, &backup, "g1", &restore_options(quick()))
+        .await
+        .unwrap_err();
     assert!(
         error.to_string().contains("upload 'k/01' to bucket 'bkt'"),
         "{error}"

@@ -5,6 +5,7 @@
 pub mod error;
 #[cfg(test)]
 mod faults;
+pub mod generation_objects;
 pub mod key_path;
 pub mod listing;
 #[cfg(test)]
@@ -13,5 +14,7 @@ pub mod mirror;
 pub mod patience;
 pub mod restore_buckets;
 pub mod s3;
+pub mod selection;
 pub mod store;
+pub mod to_dir;
 pub mod unchanged;

@@ -13,23 +13,30 @@
 //! the generation recorded, so restoring the same generation again uploads it again (harmless;
 //! objects below the threshold are skipped).
 //!
-//! Legacy generations have no manifest: their files are walked, the key is the relative path,
-//! and Content-Type is guessed from the file extension.
+//! Memory does not grow with the number of objects: the generation's objects come sorted by
+//! key from [`GenerationObjects`] and the server's listing is sorted the same way (both external
+//! sorts), and the two are merged key by key; the extras found are spooled, sorted, until the
+//! uploads are done. With a selection ([`ObjectSelection`]) only the selected buckets are
+//! touched, only the selected keys are listed (per `--prefix`, or per `--key`), so nothing
+//! outside the selection is uploaded or deleted; bucket policies are applied only when whole
+//! buckets are restored.
 //!
 //! Every request is bounded and transient failures are tried again ([`Patience`]): an upload
 //! to a server that stops answering fails within its deadline instead of hanging.
 
-use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use futures_util::{StreamExt, TryStreamExt};
 
 use super::error::ObjectsError;
+use super::generation_objects::{GenerationObjects, SelectedBucket};
 use super::patience::Patience;
+use super::selection::ObjectSelection;
 use super::store::{FileRange, ObjectMeta, ObjectStore, StoreErrorKind};
+use crate::extsort::{RUN_LEN, Sorted, Sorter};
 use crate::fsutil::FsError;
-use crate::generation::{Generation, GenerationKind};
-use crate::manifest::{self, ObjectEntry, Record};
+use crate::generation::Generation;
+use crate::manifest::ObjectEntry;
 use crate::progress::Progress;
 
 /// Objects larger than this are uploaded in parts.
@@ -48,6 +55,9 @@ pub struct ObjectRestoreOptions {
     pub anon_download_buckets: Vec<String>,
     /// Bounded waits and retries.
     pub patience: Patience,
+    /// What to restore (the objects read are already filtered by it; the server's listing is
+    /// filtered here, so nothing outside it is deleted).
+    pub selection: ObjectSelection,
 }
 
 /// What the object restore did.
@@ -65,47 +75,73 @@ pub struct ObjectsRestored {
     pub bytes: u64,
 }
 
-/// One bucket's part of a generation.
-struct BucketPlan {
-    name: String,
-    objects: Vec<ObjectEntry>,
-    policy: Option<String>,
+/// What the server holds of one key: enough to skip an unchanged upload.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct Present {
+    key: String,
+    size: u64,
+    etag: String,
 }
 
-/// Restores every bucket of `generation`; each bucket's uploads are one phase of `progress`.
+/// Restores the selected objects of `generation` (read and checked by the caller); each
+/// bucket's uploads are one phase of `progress`.
 pub async fn restore_objects<S: ObjectStore>(
     store: &S,
     generation: &Generation,
+    objects: &mut GenerationObjects,
     options: &ObjectRestoreOptions,
     progress: &dyn Progress,
 ) -> Result<ObjectsRestored, ObjectsError> {
-    let plans = plan(generation)?;
     let patience = &options.patience;
     // Reachability and credentials before the first change.
     super::listing::list_buckets(store, patience).await?;
+    let buckets: Vec<(String, SelectedBucket)> = objects
+        .buckets
+        .iter()
+        .map(|(name, bucket)| (name.clone(), bucket.clone()))
+        .collect();
     let mut done = ObjectsRestored::default();
-    for bucket in &plans {
-        ensure_bucket(store, patience, &bucket.name).await?;
-        let present = list_present(store, patience, &bucket.name).await?;
+    let mut records = objects.iter()?.peekable();
+    for (name, bucket) in &buckets {
+        // `--key` without `--bucket` touches only the buckets that hold one of the keys.
+        if !options.selection.keys.is_empty() && bucket.objects == 0 {
+            continue;
+        }
+        ensure_bucket(store, patience, name).await?;
+        let mut present = list_present(store, patience, name, &options.selection).await?;
         crate::failpoint::pause(crate::failpoint::PausePoint::RestoreBeforeUploads).await;
-        let meter = progress.meter(
-            &format!("bucket {}", bucket.name),
-            Some(bucket.objects.len() as u64),
-        );
+        let meter = progress.meter(&format!("bucket {name}"), Some(bucket.objects));
+        let mut join = Join {
+            objects: std::iter::from_fn(|| {
+                match records.peek() {
+                    Some(Ok(o)) if o.bucket != *name => return None,
+                    None => return None,
+                    _ => {}
+                }
+                records.next()
+            }),
+            present: present
+                .iter()
+                .map_err(temp_error)?
+                .map(|r| r.map_err(temp_error))
+                .peekable(),
+            extras: Sorter::new(RUN_LEN, |a: &String, b: &String| a.cmp(b)),
+            last_extra: None,
+        };
         // Each result: the bytes uploaded, or None when the object was already there.
         // Stops at the first failed upload (the ones in flight are dropped).
-        let (uploaded, bytes, skipped) = futures_util::stream::iter(bucket.objects.iter())
-            .map(|object| {
-                let unchanged = present.get(&object.key).is_some_and(|(size, etag)| {
-                    *size == object.size && !object.etag.is_empty() && *etag == object.etag
-                });
+        let (uploaded, bytes, skipped) = futures_util::stream::iter(join.by_ref())
+            .map(|step| {
                 let meter = meter.as_ref();
                 async move {
-                    if unchanged {
-                        meter.add(1, 0);
-                        return Ok(None);
-                    }
-                    let uploaded = upload(store, patience, &generation.path, object).await;
+                    let object = match step? {
+                        Step::Unchanged => {
+                            meter.add(1, 0);
+                            return Ok(None);
+                        }
+                        Step::Upload(object) => object,
+                    };
+                    let uploaded = upload(store, patience, &generation.path, &object).await;
                     meter.add(1, object.size);
                     crate::failpoint::pause(crate::failpoint::PausePoint::RestoreMidUpload).await;
                     uploaded.map(|()| Some(object.size))
@@ -122,111 +158,105 @@ pub async fn restore_objects<S: ObjectStore>(
         done.uploaded += uploaded;
         done.bytes += bytes;
         done.skipped += skipped;
+        let mut extras = join.extras.finish().map_err(temp_error)?;
         if !options.keep_extra {
-            let held: std::collections::HashSet<&str> =
-                bucket.objects.iter().map(|o| o.key.as_str()).collect();
-            let extra: Vec<&String> = present
-                .keys()
-                .filter(|k| !held.contains(k.as_str()))
-                .collect();
-            done.deleted += delete_keys(store, patience, &bucket.name, &extra).await?;
+            done.deleted += delete_keys(store, patience, name, &mut extras).await?;
         }
-        apply_policy(store, bucket, options).await?;
-        tracing::info!(
-            "bucket '{}': {} objects restored",
-            bucket.name,
-            bucket.objects.len()
-        );
+        if options.selection.whole_buckets() {
+            apply_policy(store, name, bucket.policy.as_deref(), options).await?;
+        }
+        tracing::info!("bucket '{name}': {} objects restored", bucket.objects);
         done.buckets += 1;
     }
     Ok(done)
 }
 
-/// Reads the buckets and objects of a generation (manifest, or the legacy tree).
-fn plan(generation: &Generation) -> Result<Vec<BucketPlan>, ObjectsError> {
-    let io = |path: &Path, source| ObjectsError::from(FsError::new("read", path, source));
-    if matches!(generation.kind, GenerationKind::Fullsite(_)) {
-        let mut buckets: BTreeMap<String, BucketPlan> = BTreeMap::new();
-        manifest::read_records(&generation.path, |record| match record {
-            Record::Bucket(b) => {
-                buckets
-                    .entry(b.name.clone())
-                    .or_insert(BucketPlan {
-                        name: b.name,
-                        objects: Vec::new(),
-                        policy: None,
-                    })
-                    .policy = b.policy;
-            }
-            Record::Object(o) => buckets
-                .entry(o.bucket.clone())
-                .or_insert(BucketPlan {
-                    name: o.bucket.clone(),
-                    objects: Vec::new(),
-                    policy: None,
-                })
-                .objects
-                .push(o),
-            _ => {}
-        })?;
-        return Ok(buckets.into_values().collect());
+/// What to do with one object of the generation.
+enum Step {
+    /// The server holds it with the same size and ETag.
+    Unchanged,
+    /// Upload it.
+    Upload(Box<ObjectEntry>),
+}
+
+/// The generation's objects of one bucket merged with the server's listing, both sorted by
+/// key: each object is uploaded or found unchanged; listed keys the generation does not hold
+/// are collected in `extras` (sorted, deduplicated).
+struct Join<O, P: Iterator> {
+    objects: O,
+    present: std::iter::Peekable<P>,
+    extras: Sorter<String>,
+    last_extra: Option<String>,
+}
+
+impl<O, P> Join<O, P>
+where
+    O: Iterator<Item = Result<ObjectEntry, ObjectsError>>,
+    P: Iterator<Item = Result<Present, ObjectsError>>,
+{
+    fn extra(&mut self, key: String) -> Result<(), ObjectsError> {
+        if self.last_extra.as_deref() == Some(key.as_str()) {
+            return Ok(());
+        }
+        self.last_extra = Some(key.clone());
+        self.extras.push(key).map_err(temp_error)
     }
-    let root = generation.path.join("objects");
-    let mut plans = Vec::new();
-    let entries = match std::fs::read_dir(&root) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(plans),
-        Err(e) => return Err(io(&root, e)),
-    };
-    for entry in entries {
-        let entry = entry.map_err(|e| io(&root, e))?;
-        if !entry
-            .file_type()
-            .map_err(|e| io(&entry.path(), e))?
-            .is_dir()
-        {
-            continue;
-        }
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let mut objects = Vec::new();
-        for file in walkdir::WalkDir::new(entry.path()).follow_links(false) {
-            let file = file.map_err(|e| io(&entry.path(), e.into()))?;
-            if !file.file_type().is_file() {
-                continue;
+
+    fn step(&mut self) -> Result<Option<Step>, ObjectsError> {
+        let Some(object) = self.objects.next().transpose()? else {
+            while let Some(present) = self.present.next().transpose()? {
+                self.extra(present.key)?;
             }
-            let relative = file
-                .path()
-                .strip_prefix(entry.path())
-                .unwrap_or(file.path());
-            let key = relative.to_string_lossy().into_owned();
-            let size = file
-                .metadata()
-                .map_err(|e| io(file.path(), e.into()))?
-                .len();
-            objects.push(ObjectEntry {
-                bucket: name.clone(),
-                path: format!("objects/{name}/{key}"),
-                content_type: Some(content_type_for(&key).to_string()),
-                key,
-                size,
-                etag: String::new(),
-                last_modified: String::new(),
-                blake3: String::new(),
-                cache_control: None,
-                content_encoding: None,
-                content_disposition: None,
-                metadata: BTreeMap::new(),
-            });
+            return Ok(None);
+        };
+        let mut same = None;
+        loop {
+            let order = match self.present.peek() {
+                None => break,
+                Some(Err(_)) => std::cmp::Ordering::Less,
+                Some(Ok(p)) => p.key.as_str().cmp(object.key.as_str()),
+            };
+            if order == std::cmp::Ordering::Greater {
+                break;
+            }
+            let Some(present) = self.present.next().transpose()? else {
+                break;
+            };
+            if order == std::cmp::Ordering::Equal {
+                same = Some(present);
+            } else {
+                self.extra(present.key)?;
+            }
         }
-        objects.sort_by(|a, b| a.key.cmp(&b.key));
-        plans.push(BucketPlan {
-            name,
-            objects,
-            policy: None,
+        let unchanged = same.is_some_and(|p| {
+            p.size == object.size && !object.etag.is_empty() && p.etag == object.etag
         });
+        Ok(Some(if unchanged {
+            Step::Unchanged
+        } else {
+            Step::Upload(Box::new(object))
+        }))
     }
-    plans.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(plans)
+}
+
+impl<O, P> Iterator for Join<O, P>
+where
+    O: Iterator<Item = Result<ObjectEntry, ObjectsError>>,
+    P: Iterator<Item = Result<Present, ObjectsError>>,
+{
+    type Item = Result<Step, ObjectsError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.step().transpose()
+    }
+}
+
+fn temp_error(e: std::io::Error) -> ObjectsError {
+    ObjectsError::from(FsError::new(
+        "use a temporary file in",
+        &std::env::temp_dir(),
+        e,
+    ))
 }
 
 async fn ensure_bucket<S: ObjectStore>(
@@ -250,19 +280,51 @@ async fn ensure_bucket<S: ObjectStore>(
     Ok(())
 }
 
-/// Key → (size, ETag) of what the bucket holds now.
+/// What the bucket holds now of the selection, sorted by key (a key listed twice, as
+/// overlapping `--key` prefixes can, comes twice).
 async fn list_present<S: ObjectStore>(
     store: &S,
     patience: &Patience,
     bucket: &str,
-) -> Result<HashMap<String, (u64, String)>, ObjectsError> {
-    let listed = super::listing::list_bucket(store, patience, bucket)
-        .await?
-        .unwrap_or_default();
-    Ok(listed
-        .into_iter()
-        .map(|o| (o.key, (o.size, o.etag)))
-        .collect())
+    selection: &ObjectSelection,
+) -> Result<Sorted<Present>, ObjectsError> {
+    let mut sorter = Sorter::new(RUN_LEN, |a: &Present, b: &Present| a.key.cmp(&b.key));
+    for prefix in selection.listing_prefixes() {
+        let mut token: Option<String> = None;
+        loop {
+            let page = patience
+                .retry(patience.stall, || {
+                    store.list_prefix_page(bucket, &prefix, token.clone())
+                })
+                .await;
+            let page = match page {
+                Ok(page) => page,
+                Err(e) if e.kind == StoreErrorKind::NoSuchBucket => break,
+                Err(e) => {
+                    return Err(ObjectsError::store(
+                        store,
+                        format!("list bucket '{bucket}'"),
+                        e,
+                    ));
+                }
+            };
+            for listed in page.objects {
+                if selection.selects_key(&listed.key) {
+                    let present = Present {
+                        key: listed.key,
+                        size: listed.size,
+                        etag: listed.etag,
+                    };
+                    sorter.push(present).map_err(temp_error)?;
+                }
+            }
+            match page.next {
+                Some(next) => token = Some(next),
+                None => break,
+            }
+        }
+    }
+    sorter.finish().map_err(temp_error)
 }
 
 /// The metadata an object is restored with.
@@ -349,52 +411,55 @@ async fn delete_keys<S: ObjectStore>(
     store: &S,
     patience: &Patience,
     bucket: &str,
-    keys: &[&String],
+    keys: &mut Sorted<String>,
 ) -> Result<u64, ObjectsError> {
-    for batch in keys.chunks(1000) {
-        let batch: Vec<String> = batch.iter().map(|k| k.to_string()).collect();
+    let mut deleted = 0;
+    let mut keys = keys.iter().map_err(temp_error)?;
+    loop {
+        let batch: Vec<String> = keys
+            .by_ref()
+            .take(1000)
+            .collect::<Result<_, _>>()
+            .map_err(temp_error)?;
+        if batch.is_empty() {
+            return Ok(deleted);
+        }
         patience
             .retry(patience.stall, || store.delete(bucket, &batch))
             .await
             .map_err(|e| {
                 ObjectsError::store(store, format!("delete objects from bucket '{bucket}'"), e)
             })?;
+        deleted += batch.len() as u64;
     }
-    Ok(keys.len() as u64)
 }
 
 async fn apply_policy<S: ObjectStore>(
     store: &S,
-    bucket: &BucketPlan,
+    name: &str,
+    policy: Option<&str>,
     options: &ObjectRestoreOptions,
 ) -> Result<(), ObjectsError> {
-    let policy = match &bucket.policy {
-        Some(policy) => policy.clone(),
-        None if options
-            .anon_download_buckets
-            .iter()
-            .any(|b| b == &bucket.name) =>
-        {
-            public_read(&bucket.name)
-        }
+    let policy = match policy {
+        Some(policy) => policy.to_string(),
+        None if options.anon_download_buckets.iter().any(|b| b == name) => public_read(name),
         None => return Ok(()),
     };
     let patience = &options.patience;
     match patience
-        .retry(patience.stall, || store.put_policy(&bucket.name, &policy))
+        .retry(patience.stall, || store.put_policy(name, &policy))
         .await
     {
         Ok(()) => Ok(()),
         Err(e) if e.kind == StoreErrorKind::NotImplemented => {
             tracing::warn!(
-                "bucket '{}': the server does not implement bucket policies; none applied",
-                bucket.name
+                "bucket '{name}': the server does not implement bucket policies; none applied"
             );
             Ok(())
         }
         Err(e) => Err(ObjectsError::store(
             store,
-            format!("set the policy of bucket '{}'", bucket.name),
+            format!("set the policy of bucket '{name}'"),
             e,
         )),
     }

@@ -12,6 +12,7 @@
 
 mod support;
 
+mod browse;
 mod config;
 mod drill;
 mod exit_codes;

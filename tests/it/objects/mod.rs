@@ -3,3 +3,4 @@
 mod backup;
 mod policies;
 mod restore;
+mod restore_select;
