@@ -774,8 +774,7 @@ async fn a_download_cut_short_resumes_where_it_stopped() {
         .unwrap();
     let err = verify::verify(&impatient, None, None, 1, &Quiet)
         .await
-        .err()
-        .expect("a download failure, not a damage verdict");
+        .expect_err("a download failure, not a damage verdict");
     assert!(err.to_string().contains("mid-body"), "{err}");
     assert_eq!(err.kind(), ErrorKind::Failure, "{err}");
 }
