@@ -360,6 +360,17 @@ impl ObjectSelectionArgs {
     }
 }
 
+/// `--bucket B... --prefix P` of `ls` and `diff`.
+#[derive(Debug, Args)]
+pub struct ObjectFilterArgs {
+    /// Only the objects of bucket B (repeatable).
+    #[arg(long = "bucket", value_name = "B")]
+    pub buckets: Vec<String>,
+    /// Only the objects whose key starts with P.
+    #[arg(long, value_name = "P")]
+    pub prefix: Option<String>,
+}
+
 /// `fullsite ls` (issue 19).
 #[derive(Debug, Args)]
 pub struct LsArgs {
@@ -369,12 +380,9 @@ pub struct LsArgs {
     /// Print one JSON document on stdout instead of text (shape documented in README).
     #[arg(long)]
     pub json: bool,
-    /// Only the objects of bucket B (repeatable).
-    #[arg(long = "bucket", value_name = "B")]
-    pub buckets: Vec<String>,
-    /// Only the objects whose key starts with P.
-    #[arg(long, value_name = "P")]
-    pub prefix: Option<String>,
+    /// Which objects.
+    #[command(flatten)]
+    pub filter: ObjectFilterArgs,
     /// List the tables (rows and data size) instead of the objects.
     #[arg(long, conflicts_with_all = ["buckets", "prefix"])]
     pub tables: bool,
@@ -392,12 +400,9 @@ pub struct DiffArgs {
     /// Print one JSON document on stdout instead of text (shape documented in README).
     #[arg(long)]
     pub json: bool,
-    /// Only the objects of bucket B (repeatable).
-    #[arg(long = "bucket", value_name = "B")]
-    pub buckets: Vec<String>,
-    /// Only the objects whose key starts with P.
-    #[arg(long, value_name = "P")]
-    pub prefix: Option<String>,
+    /// Which objects.
+    #[command(flatten)]
+    pub filter: ObjectFilterArgs,
     /// The older generation.
     #[arg(value_name = "OLD")]
     pub old: String,

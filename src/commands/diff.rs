@@ -22,7 +22,6 @@ use crate::generation::Catalog;
 use crate::human::printable;
 use crate::objects::error::ObjectsError;
 use crate::objects::generation_objects::GenerationObjects;
-use crate::objects::selection::ObjectSelection;
 
 /// `diff --json` database part (fields in alphabetical order, see `json`).
 #[derive(Serialize)]
@@ -67,11 +66,7 @@ pub fn run(args: DiffArgs, vars: &Vars) -> Result<()> {
     let catalog = Catalog::scan(&root)?;
     let old = generation(&catalog, &root, &args.old)?;
     let new = generation(&catalog, &root, &args.new)?;
-    let selection = ObjectSelection {
-        buckets: args.buckets.iter().cloned().collect(),
-        prefix: args.prefix.clone(),
-        keys: Default::default(),
-    };
+    let selection = super::ls::filter_selection(&args.filter);
     let mut objects = ObjectsDiff {
         old: GenerationObjects::read(old, &selection)?,
         new: GenerationObjects::read(new, &selection)?,

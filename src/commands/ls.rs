@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use super::output::{Out, generation, json};
 use crate::browse::database;
-use crate::cli::LsArgs;
+use crate::cli::{LsArgs, ObjectFilterArgs};
 use crate::config::{self, Vars};
 use crate::engine::Result;
 use crate::generation::Catalog;
@@ -105,11 +105,7 @@ pub fn run(args: LsArgs, vars: &Vars) -> Result<()> {
         return out.finish();
     }
 
-    let selection = ObjectSelection {
-        buckets: args.buckets.iter().cloned().collect(),
-        prefix: args.prefix.clone(),
-        keys: Default::default(),
-    };
+    let selection = filter_selection(&args.filter);
     let mut objects = GenerationObjects::read(generation, &selection)?;
     if !selection.buckets.is_empty() {
         objects.check_selection(&ObjectSelection {
@@ -183,4 +179,13 @@ pub fn run(args: LsArgs, vars: &Vars) -> Result<()> {
         out.write(&line)?;
     }
     out.finish()
+}
+
+/// The objects `--bucket` and `--prefix` select (`ls` and `diff`).
+pub(super) fn filter_selection(filter: &ObjectFilterArgs) -> ObjectSelection {
+    ObjectSelection {
+        buckets: filter.buckets.iter().cloned().collect(),
+        prefix: filter.prefix.clone(),
+        keys: Default::default(),
+    }
 }

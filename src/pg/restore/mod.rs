@@ -315,16 +315,9 @@ pub async fn restore_database(
         run::serial(&client, target, &archive, &plan, &plan.last).await?;
         sent
     };
-    let entries = plan.pre_data.len()
-        + plan.data.len()
-        + plan.large_objects.len()
-        + plan.after_data.len()
-        + plan.post_data.len()
-        + plan.privileges.len()
-        + plan.last.len();
     Ok(RestoreSummary {
         tables: plan.data.len(),
-        entries,
+        entries: plan.entries(),
         bytes: sent,
         check_seconds,
         selected_tables: Vec::new(),
@@ -394,15 +387,9 @@ async fn restore_tables(
         .batch_execute("COMMIT")
         .await
         .map_err(|e| RestoreError::Pg(target.error("commit the restore on", &e)))?;
-    let entries = plan.pre_data.len()
-        + plan.data.len()
-        + plan.after_data.len()
-        + plan.post_data.len()
-        + plan.privileges.len()
-        + plan.last.len();
     Ok(RestoreSummary {
         tables: plan.data.len(),
-        entries,
+        entries: plan.entries(),
         bytes: sent,
         check_seconds,
         selected_tables: names,

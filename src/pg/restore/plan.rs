@@ -379,6 +379,17 @@ impl RestorePlan {
             .copied()
             .collect()
     }
+
+    /// How many entries the plan restores, every phase counted.
+    pub fn entries(&self) -> usize {
+        self.pre_data.len()
+            + self.data.len()
+            + self.large_objects.len()
+            + self.after_data.len()
+            + self.post_data.len()
+            + self.privileges.len()
+            + self.last.len()
+    }
 }
 
 /// The first single-quoted value in `SET x = 'value';`.

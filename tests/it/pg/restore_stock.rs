@@ -405,11 +405,6 @@ fn a_large_object_of_a_custom_archive_is_streamed_in_bounded_memory() {
     a_large_object_streams(15, &["-Fc"]);
 }
 
-#[test]
-fn an_lz4_directory_archive_is_refused_as_unsupported_before_anything_changes() {
-    refused_and_untouched(17, &["-Fd", "-Z", "lz4"], |_| {}, 2, "compressed with lz4");
-}
-
 /// fullsite's own generation of the corpus, restored by fullsite serially, in parallel and in
 /// one transaction, gives what a stock dump/restore cycle gives.
 fn fullsite_generations_restore_in_every_mode(major: u32) {
