@@ -297,14 +297,7 @@ pub async fn restore_database(
         for &index in &plan.large_objects {
             sent += run::load_large_objects(&client, target, archive.clone(), index, true).await?;
         }
-        let post: Vec<usize> = plan.post_data.iter().map(|s| s.entry).collect();
-        run::serial(&client, target, &archive, &plan, &post).await?;
-        run::privileges(&client, target, &archive, &plan).await?;
-        run::serial(&client, target, &archive, &plan, &plan.last).await?;
-        client
-            .batch_execute("COMMIT")
-            .await
-            .map_err(|e| RestoreError::Pg(target.error("commit the restore on", &e)))?;
+        finish_in_transaction(&client, target, &archive, &plan).await?;
         sent
     } else {
         replace::replace(&client, target, &plan, &replacement, false).await?;
@@ -379,14 +372,7 @@ async fn restore_tables(
         let (load, std_strings) = (run::Load::Plain, plan.std_strings);
         sent += run::copy_table(&client, target, archive.clone(), index, load, std_strings).await?;
     }
-    let post: Vec<usize> = plan.post_data.iter().map(|s| s.entry).collect();
-    run::serial(&client, target, &archive, &plan, &post).await?;
-    run::privileges(&client, target, &archive, &plan).await?;
-    run::serial(&client, target, &archive, &plan, &plan.last).await?;
-    client
-        .batch_execute("COMMIT")
-        .await
-        .map_err(|e| RestoreError::Pg(target.error("commit the restore on", &e)))?;
+    finish_in_transaction(&client, target, &archive, &plan).await?;
     Ok(RestoreSummary {
         tables: plan.data.len(),
         entries: plan.entries(),
@@ -397,6 +383,25 @@ async fn restore_tables(
 }
 
 /// Says what the replace step drops.
+/// The end of a restore in one transaction: post-data entries, privileges, the last entries,
+/// then COMMIT.
+async fn finish_in_transaction(
+    client: &tokio_postgres::Client,
+    target: &Target,
+    archive: &Archive,
+    plan: &RestorePlan,
+) -> Result<(), RestoreError> {
+    let post: Vec<usize> = plan.post_data.iter().map(|s| s.entry).collect();
+    run::serial(client, target, archive, plan, &post).await?;
+    run::privileges(client, target, archive, plan).await?;
+    run::serial(client, target, archive, plan, &plan.last).await?;
+    client
+        .batch_execute("COMMIT")
+        .await
+        .map_err(|e| RestoreError::Pg(target.error("commit the restore on", &e)))?;
+    Ok(())
+}
+
 fn log_replacement(plan: &RestorePlan, replacement: &replace::Replacement) {
     let mut parts = vec![format!("schema(s) {}", plan.drop_schemas.join(", "))];
     if !replacement.objects.is_empty() {
