@@ -200,6 +200,9 @@ pub struct S3Settings {
     pub endpoint: Endpoint,
     /// The variable the endpoint came from, named when its host does not resolve.
     pub endpoint_var: &'static str,
+    /// The variable's default host, the one name that falls back to 127.0.0.1 when it does not
+    /// resolve (`None`: no fallback).
+    pub fallback_host: Option<&'static str>,
     /// Region, if configured.
     pub region: Option<String>,
     /// Access key id.
@@ -241,6 +244,7 @@ impl S3Settings {
         Ok(S3Settings {
             endpoint,
             endpoint_var: "STGY_STORAGE_S3_ENDPOINT",
+            fallback_host: Some(DEFAULT_S3_HOST),
             region: vars.get("STGY_STORAGE_S3_REGION").map(String::from),
             access_key_id,
             secret_access_key: Secret::new(secret),
@@ -251,11 +255,10 @@ impl S3Settings {
 
     /// The endpoint to connect to, after the default-name fallback rule.
     pub fn connect_endpoint(&self) -> Result<Endpoint, ConfigError> {
-        let default = (self.endpoint_var == "STGY_STORAGE_S3_ENDPOINT").then_some(DEFAULT_S3_HOST);
         let host = resolve_host(
             self.endpoint_var,
             self.endpoint.host(),
-            default,
+            self.fallback_host,
             self.endpoint.port(),
         )?;
         Ok(self.endpoint.with_host(&host))

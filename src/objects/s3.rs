@@ -174,6 +174,41 @@ impl S3Store {
         };
         Ok(ListPage { objects, next })
     }
+
+    /// GetObject, optionally only the version `if_match` names and only the bytes `range`
+    /// (an HTTP `Range` value) selects.
+    async fn fetch(
+        &self,
+        bucket: &str,
+        key: &str,
+        if_match: Option<&str>,
+        range: Option<String>,
+    ) -> StoreResult<Fetched> {
+        let output = self
+            .client
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .set_if_match(if_match.map(String::from))
+            .set_range(range)
+            .send()
+            .await
+            .map_err(classify)?;
+        let meta = ObjectMeta {
+            content_type: output.content_type,
+            cache_control: output.cache_control,
+            content_encoding: output.content_encoding,
+            content_disposition: output.content_disposition,
+            user: output.metadata.unwrap_or_default().into_iter().collect(),
+        };
+        Ok(Fetched {
+            size: output.content_length.unwrap_or(0).max(0) as u64,
+            etag: output.e_tag.unwrap_or_default(),
+            last_modified: output.last_modified.as_ref().and_then(format_time),
+            meta,
+            body: body_stream(output.body),
+        })
+    }
 }
 
 impl ObjectStore for S3Store {
@@ -197,29 +232,7 @@ impl ObjectStore for S3Store {
     }
 
     async fn get(&self, bucket: &str, key: &str, if_match: Option<&str>) -> StoreResult<Fetched> {
-        let output = self
-            .client
-            .get_object()
-            .bucket(bucket)
-            .key(key)
-            .set_if_match(if_match.map(String::from))
-            .send()
-            .await
-            .map_err(classify)?;
-        let meta = ObjectMeta {
-            content_type: output.content_type,
-            cache_control: output.cache_control,
-            content_encoding: output.content_encoding,
-            content_disposition: output.content_disposition,
-            user: output.metadata.unwrap_or_default().into_iter().collect(),
-        };
-        Ok(Fetched {
-            size: output.content_length.unwrap_or(0).max(0) as u64,
-            etag: output.e_tag.unwrap_or_default(),
-            last_modified: output.last_modified.as_ref().and_then(format_time),
-            meta,
-            body: body_stream(output.body),
-        })
+        self.fetch(bucket, key, if_match, None).await
     }
 
     async fn put(
@@ -441,23 +454,8 @@ impl ObjectStore for S3Store {
         etag: &str,
         offset: u64,
     ) -> StoreResult<Fetched> {
-        let output = self
-            .client
-            .get_object()
-            .bucket(bucket)
-            .key(key)
-            .if_match(etag)
-            .range(format!("bytes={offset}-"))
-            .send()
+        self.fetch(bucket, key, Some(etag), Some(format!("bytes={offset}-")))
             .await
-            .map_err(classify)?;
-        Ok(Fetched {
-            size: output.content_length.unwrap_or(0).max(0) as u64,
-            etag: output.e_tag.unwrap_or_default(),
-            last_modified: output.last_modified.as_ref().and_then(format_time),
-            meta: ObjectMeta::default(),
-            body: body_stream(output.body),
-        })
     }
 
     async fn put_bytes(

@@ -93,6 +93,7 @@ impl TargetSettings {
             s3: S3Settings {
                 endpoint,
                 endpoint_var: ENDPOINT_VAR,
+                fallback_host: None,
                 region,
                 access_key_id,
                 secret_access_key,

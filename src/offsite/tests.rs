@@ -34,6 +34,7 @@ fn target(passphrase: Option<&str>) -> TargetSettings {
         s3: S3Settings {
             endpoint: Endpoint::parse("http://127.0.0.1:1").unwrap(),
             endpoint_var: "FULLSITE_OFFSITE_S3_ENDPOINT",
+            fallback_host: None,
             region: None,
             access_key_id: "k".into(),
             secret_access_key: Secret::new("s"),
