@@ -106,6 +106,23 @@ impl Target {
         Ok(client)
     }
 
+    /// Runs `sql` (one or more statements) on `client` under the stall watch; a failure names
+    /// the server and `what` was being done.
+    pub async fn batch(
+        &self,
+        client: &Client,
+        sql: &str,
+        what: impl Fn() -> String,
+    ) -> Result<(), PgError> {
+        self.bounded(&what, async {
+            client
+                .batch_execute(sql)
+                .await
+                .map_err(|e| self.error(what(), &e))
+        })
+        .await
+    }
+
     /// Waits for `wait` (a query, a COPY chunk, ...) under the stall watch: each time it has
     /// taken the stall timeout, the server is probed on a fresh connection; if the probe gets
     /// no answer within the stall timeout either, the wait fails, naming the server and

@@ -194,14 +194,7 @@ pub async fn worker(target: &Target, snapshot: &str) -> Result<Client, PgError> 
 
 /// Runs `sql` on `client` under the stall watch.
 async fn run(target: &Target, client: &Client, what: &str, sql: &str) -> Result<(), PgError> {
-    target
-        .bounded(|| what.to_string(), async {
-            client
-                .batch_execute(sql)
-                .await
-                .map_err(|e| target.error(what, &e))
-        })
-        .await
+    target.batch(client, sql, || what.to_string()).await
 }
 
 /// A session in the way of the dump's table locks.

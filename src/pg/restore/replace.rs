@@ -222,14 +222,7 @@ pub async fn replace(
         ))
     };
     let what = || "replace the archive's schemas and database-wide objects in".to_string();
-    let replaced = target
-        .bounded(what, async {
-            client
-                .batch_execute(&sql)
-                .await
-                .map_err(|e| target.error(what(), &e))
-        })
-        .await;
+    let replaced = target.batch(client, &sql, what).await;
     if let Err(e) = replaced {
         if !in_transaction {
             let _ = client.batch_execute("ROLLBACK").await;

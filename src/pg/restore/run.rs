@@ -114,12 +114,7 @@ async fn execute(
     sql: &str,
 ) -> Result<(), RestoreError> {
     target
-        .bounded(|| doing(entry), async {
-            client
-                .batch_execute(sql)
-                .await
-                .map_err(|e| target.error(doing(entry), &e))
-        })
+        .batch(client, sql, || doing(entry))
         .await
         .map_err(RestoreError::Pg)
 }
@@ -652,14 +647,7 @@ pub async fn serial(
                     entry.tag, last.tag, entry.dump_id, last.dump_id
                 )
             };
-            target
-                .bounded(what, async {
-                    client
-                        .batch_execute(&sql)
-                        .await
-                        .map_err(|e| target.error(what(), &e))
-                })
-                .await?;
+            target.batch(client, &sql, what).await?;
             rest = &rest[run..];
         } else {
             execute(client, target, entry, &entry_sql(plan, entry)).await?;

@@ -137,12 +137,7 @@ pub async fn make_room(
     let sql = make_room_sql(selected, missing_schemas);
     let what = || "drop the selected tables in".to_string();
     target
-        .bounded(what, async {
-            client
-                .batch_execute(&sql)
-                .await
-                .map_err(|e| target.error(what(), &e))
-        })
+        .batch(client, &sql, what)
         .await
         .map_err(RestoreError::Pg)
 }
