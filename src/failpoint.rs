@@ -6,7 +6,8 @@
 //! is set, or until the file `FULLSITE_TEST_PAUSE_UNTIL` names exists. Tests use this to kill
 //! the process at a precise step (SIGKILL, or SIGINT/SIGTERM, which still stop it cleanly) or to
 //! change the database or a bucket at a precise moment (while a dump's snapshot is open, between
-//! a bucket's listing and its downloads). Unset, a pause point costs one environment lookup.
+//! a bucket's listing and its downloads). The variable is read once per process, so an unset
+//! pause point costs a load and a compare, cheap enough for the per-row paths of a COPY.
 //!
 //! The points are the variants of [`PausePoint`]; the variable holds a point's stable string
 //! form ([`PausePoint::as_str`], e.g. `backup:after-lock`). A value that names no point makes
@@ -122,10 +123,20 @@ pub fn check_env() -> Result<(), UnknownPausePoint> {
     }
 }
 
+/// Whether `FULLSITE_TEST_PAUSE_AT` names `point` (read on the first call).
+pub fn armed(point: PausePoint) -> bool {
+    static ARMED: std::sync::OnceLock<Option<PausePoint>> = std::sync::OnceLock::new();
+    *ARMED.get_or_init(|| {
+        std::env::var(PAUSE_VAR)
+            .ok()
+            .and_then(|v| PausePoint::parse(&v))
+    }) == Some(point)
+}
+
 /// Pauses if `FULLSITE_TEST_PAUSE_AT` names `point`.
 pub async fn pause(point: PausePoint) {
-    let point = point.as_str();
-    if std::env::var(PAUSE_VAR).is_ok_and(|v| v == point) {
+    if armed(point) {
+        let point = point.as_str();
         tracing::warn!("paused at {point} ({PAUSE_VAR} is set)");
         if let Some(until) = std::env::var_os(PAUSE_UNTIL_VAR) {
             while !std::path::Path::new(&until).exists() {

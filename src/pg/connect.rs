@@ -23,6 +23,8 @@ use tokio_postgres::{Client, NoTls};
 use crate::config::{ConfigError, DbSettings};
 use crate::error::ErrorKind;
 
+mod watched;
+
 /// How long to wait for a connection before giving up.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -136,53 +138,31 @@ impl Target {
             match tokio::time::timeout(self.stall, &mut wait).await {
                 Ok(result) => return result,
                 Err(_) => match self.probe().await {
-                    Ok(()) => tracing::info!(
-                        "still waiting to {} {self} after {}s; the server answers, so it is busy, not hung",
-                        what(),
-                        self.stall.as_secs()
-                    ),
-                    Err(reason) => {
-                        return Err(PgError {
-                            target: self.to_string(),
-                            action: what(),
-                            message: format!(
-                                "no answer for {}s, and {reason}: the server looks hung (stopped, or cut off without a reset)",
-                                self.stall.as_secs()
-                            ),
-                        });
-                    }
+                    Ok(()) => self.log_busy(&what()),
+                    Err(reason) => return Err(self.hung(what(), &reason)),
                 },
             }
         }
     }
 
-    /// `stream` (COPY data) with every chunk waited for under the stall watch, and its errors
-    /// as [`PgError`]s naming `what` was being done.
-    pub fn watched<'a, S>(
-        &'a self,
-        what: String,
-        stream: S,
-    ) -> impl futures_util::Stream<Item = Result<bytes::Bytes, PgError>> + 'a
-    where
-        S: futures_util::Stream<Item = Result<bytes::Bytes, tokio_postgres::Error>> + Unpin + 'a,
-    {
-        use futures_util::StreamExt;
-        futures_util::stream::unfold(Some(stream), move |state| {
-            let what = what.clone();
-            async move {
-                let mut stream = state?;
-                let next = self
-                    .bounded(|| what.clone(), async { Ok(stream.next().await) })
-                    .await;
-                crate::failpoint::pause(crate::failpoint::PausePoint::PgMidCopyOut).await;
-                match next {
-                    Ok(Some(Ok(chunk))) => Some((Ok(chunk), Some(stream))),
-                    Ok(Some(Err(e))) => Some((Err(self.error(what, &e)), None)),
-                    Ok(None) => None,
-                    Err(e) => Some((Err(e), None)),
-                }
-            }
-        })
+    /// Logs that a wait to do `what` goes on because the probe was answered.
+    fn log_busy(&self, what: &str) {
+        tracing::info!(
+            "still waiting to {what} {self} after {}s; the server answers, so it is busy, not hung",
+            self.stall.as_secs()
+        );
+    }
+
+    /// The failure of a wait to do `what` whose probe failed for `reason`.
+    fn hung(&self, what: String, reason: &str) -> PgError {
+        PgError {
+            target: self.to_string(),
+            action: what,
+            message: format!(
+                "no answer for {}s, and {reason}: the server looks hung (stopped, or cut off without a reset)",
+                self.stall.as_secs()
+            ),
+        }
     }
 
     /// Whether the server answers a new connection's `SELECT 1` within the stall timeout (at

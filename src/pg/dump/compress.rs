@@ -86,7 +86,7 @@ pub async fn write_compressed_file<E>(
             Some(chunk) => {
                 let chunk = chunk.map_err(CompressError::Source)?;
                 raw_bytes += chunk.len() as u64;
-                rows += chunk.iter().filter(|b| **b == b'\n').count() as u64;
+                rows += memchr::memchr_iter(b'\n', &chunk).count() as u64;
                 buffer.extend_from_slice(&chunk);
             }
             None => {

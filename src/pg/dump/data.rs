@@ -99,10 +99,9 @@ pub async fn write_all(
                             })
                             .await?;
                         let stream = target.watched(what(), Box::pin(stream));
-                        let written =
-                            write_compressed_file(Box::pin(stream), b"\\.\n\n\n", &path, &pool)
-                                .await
-                                .map_err(|e| compress_error(e, &path))?;
+                        let written = write_compressed_file(stream, b"\\.\n\n\n", &path, &pool)
+                            .await
+                            .map_err(|e| compress_error(e, &path))?;
                         vec![DataFile {
                             path,
                             written,

@@ -283,6 +283,7 @@ pub async fn dump_database(
         &privileges,
     );
 
+    tracing::debug!("catalog read: {} data items to dump", toc.data.len());
     crate::fsutil::create_private_dir_all(dir).map_err(DumpError::from_fs)?;
     let pool = CompressPool::new(options.jobs, options.compress);
     let data = data::write_all(
