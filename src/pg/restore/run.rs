@@ -228,8 +228,10 @@ fn stream_data(
     (rx, reader)
 }
 
-/// Sends `reader`'s bytes through `tx` in [`COPY_CHUNK`] pieces, each wrapped by `wrap`;
-/// `Err(())` when the receiver is gone or reading failed (the error was sent).
+/// Sends `reader`'s bytes through `tx` in full [`COPY_CHUNK`] pieces (the last may be
+/// shorter), each wrapped by `wrap`; `Err(())` when the receiver is gone or reading failed
+/// (the error was sent). Pieces are filled whatever a decoder returns per read (LZ4's returns
+/// one block of 64 KiB or less), so each allocation carries a whole chunk.
 fn send_chunks<T>(
     tx: &tokio::sync::mpsc::Sender<Result<T, SourceError>>,
     path: &std::path::Path,
@@ -237,11 +239,10 @@ fn send_chunks<T>(
     wrap: impl Fn(Bytes) -> T,
 ) -> Result<(), ()> {
     loop {
-        let mut buffer = vec![0u8; COPY_CHUNK];
-        match reader.read(&mut buffer) {
+        let mut buffer = Vec::with_capacity(COPY_CHUNK);
+        match reader.take(COPY_CHUNK as u64).read_to_end(&mut buffer) {
             Ok(0) => return Ok(()),
-            Ok(n) => {
-                buffer.truncate(n);
+            Ok(_) => {
                 tx.blocking_send(Ok(wrap(Bytes::from(buffer))))
                     .map_err(drop)?;
             }
@@ -698,5 +699,42 @@ mod tests {
         assert!(
             entry_sql(&without, &table).starts_with("SET search_path = \"app\", pg_catalog;\n")
         );
+    }
+
+    /// A reader that hands out at most `step` bytes per call, as the LZ4 decoder does.
+    struct Trickle<'a> {
+        data: &'a [u8],
+        step: usize,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.data.len().min(self.step).min(buf.len());
+            buf[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn pieces_are_full_whatever_each_read_returns() {
+        let data: Vec<u8> = (0..COPY_CHUNK * 2 + 1000)
+            .map(|i| (i % 251) as u8)
+            .collect();
+        let (tx, mut rx) = tokio::sync::mpsc::channel(8);
+        let mut reader = Trickle {
+            data: &data,
+            step: 65_536 + 7,
+        };
+        send_chunks(&tx, std::path::Path::new("t"), &mut reader, |chunk| chunk).unwrap();
+        drop(tx);
+        let mut sizes = Vec::new();
+        let mut joined = Vec::new();
+        while let Some(Ok(piece)) = rx.blocking_recv() {
+            sizes.push(piece.len());
+            joined.extend_from_slice(&piece);
+        }
+        assert_eq!(sizes, [COPY_CHUNK, COPY_CHUNK, 1000]);
+        assert_eq!(joined, data);
     }
 }
