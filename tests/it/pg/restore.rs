@@ -295,7 +295,7 @@ fn legacy_round_trip(pg: &PgServer) {
         ("full-site-2026-01-02", &[], true),
         ("full-site-2026-01-03", &["-Z0"], false),
     ];
-    // LZ4 and zstd blocks: 17's pg_dump is the matrix's only build with them
+    // LZ4 and zstd blocks: pg_dump 16 and later (of the two servers here, 17)
     if pg.client_major() == 17 {
         variants.push(("full-site-2026-01-04", &["-Z", "lz4"], true));
         variants.push(("full-site-2026-01-05", &["-Z", "zstd"], false));

