@@ -2,7 +2,11 @@
 
 The command runs as a child of this process and is reaped with wait4(2), whose rusage covers
 the child and every descendant it waited for (pg_dump -j's workers, rclone under sh): CPU is
-user + system of all of them, peak RSS the largest single process among them. Server CPU is the
+user + system of all of them. Peak RSS, the largest single process among them, comes from GNU
+time (`/usr/bin/time -f %M`) run between this process and the command: a child of this Python
+process starts with its parent's resident pages counted (`true` spawned from a Python holding
+200 MiB reports 214 MiB), so wait4's own figure would be this process's size, not the tool's.
+Server CPU is the
 growth of the server's own CPU plus its children's (PostgreSQL backends are children of the
 postmaster) across the run, read from /proc after a short settle so that the backends which
 served the command have exited and been reaped.
@@ -14,6 +18,9 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
+
+# GNU time (Debian's `time` package; bench/run.sh installs it): the peak RSS of the command.
+GNU_TIME = "/usr/bin/time"
 
 
 @dataclass
@@ -40,16 +47,20 @@ def measure(tool: str, round_: int, argv: list[str], env: dict[str, str], log: P
     with open(log, "ab") as out:
         out.write(f"\n=== {tool} (round {round_ + 1}): {' '.join(argv)}\n".encode())
         out.flush()
+        rss_file = cwd / ".peak-rss"
+        timed = [GNU_TIME, "-q", "-f", "%M", "-o", str(rss_file), *argv]
         start = time.monotonic()
-        child = subprocess.Popen(argv, env=env, stdout=out, stderr=out, cwd=cwd)
+        child = subprocess.Popen(timed, env=env, stdout=out, stderr=out, cwd=cwd)
         _, status, usage = os.wait4(child.pid, 0)
         wall = time.monotonic() - start
     child.returncode = os.waitstatus_to_exitcode(status)
     time.sleep(0.5)
     if child.returncode != 0:
         raise CommandFailed(f"{tool} exited with {child.returncode}; its output is in {log}")
+    rss_kib = int(rss_file.read_text().split()[-1])
+    rss_file.unlink()
     return Run(tool, round_, wall, usage.ru_utime + usage.ru_stime, server_cpu() - before,
-               usage.ru_maxrss / 1024, None)
+               rss_kib / 1024, None)
 
 
 def tree_bytes(*roots: Path) -> list[int]:
