@@ -19,7 +19,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use crate::support::cli::Sandbox;
-use crate::support::db::{env_for_server, line_diff, restore, state_of};
+use crate::support::db::{env_for_server, line_diff, restore, state_of, stock_dump_by};
 use crate::support::parity;
 use crate::support::postgres::PgServer;
 use crate::support::{compression_tools, pg};
@@ -195,12 +195,7 @@ fn every_method_round_trips_on_postgresql_18() {
 
 /// The `Compression:` line of `pg_restore -l`'s header, by the `pg_restore` in `tools`.
 fn header_compression(pg: &PgServer, tools: &Path, archive: &Path) -> String {
-    let output = pg
-        .command_from(tools, "pg_restore", &["-l", archive.to_str().unwrap()])
-        .output()
-        .unwrap();
-    assert!(output.status.success(), "{output:?}");
-    String::from_utf8_lossy(&output.stdout)
+    pg.client_from(tools, "pg_restore", &["-l", archive.to_str().unwrap()])
         .lines()
         .find(|l| l.contains("Compression:"))
         .unwrap_or("(no Compression line)")
@@ -232,24 +227,8 @@ fn the_archive_matches_pg_dumps(major: u32, method: &str) {
     let sandbox = Sandbox::new();
     let ours = backup_with(pg, &sandbox, &source, "g", method);
     let dir = tempfile::tempdir().unwrap();
-    let stock = dir.path().join("stock");
     let compress = format!("--compress={method}");
-    let args = [
-        "-Fd",
-        "--no-owner",
-        "--no-privileges",
-        &compress,
-        "-f",
-        stock.to_str().unwrap(),
-        "-d",
-        &source,
-    ];
-    let dump = pg.command_from(&tools, "pg_dump", &args).output().unwrap();
-    assert!(
-        dump.status.success(),
-        "pg_dump {major} {method}: {}",
-        String::from_utf8_lossy(&dump.stderr)
-    );
+    let stock = stock_dump_by(pg, &tools, &source, dir.path(), "stock", &[&compress]);
     let differences = parity::compare(
         &parity::split(&parity::script_by(pg, &tools, &stock, false)),
         &parity::split(&parity::script_by(pg, &tools, &ours, false)),

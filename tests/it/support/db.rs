@@ -129,6 +129,18 @@ pub fn restore_into(pg: &PgServer, archive: &Path, extra: &[&str]) -> String {
 
 /// A stock `pg_dump -Fd` of `db` (extra flags such as `-Z0` allowed) into `dir/name`.
 pub fn stock_dump(pg: &PgServer, db: &str, dir: &Path, name: &str, extra: &[&str]) -> PathBuf {
+    stock_dump_by(pg, &pg.install().clients, db, dir, name, extra)
+}
+
+/// [`stock_dump`] by the `pg_dump` in `bin_dir` (another build of `pg`'s major).
+pub fn stock_dump_by(
+    pg: &PgServer,
+    bin_dir: &Path,
+    db: &str,
+    dir: &Path,
+    name: &str,
+    extra: &[&str],
+) -> PathBuf {
     let path = dir.join(name);
     let mut args = vec![
         "-Fd",
@@ -140,7 +152,7 @@ pub fn stock_dump(pg: &PgServer, db: &str, dir: &Path, name: &str, extra: &[&str
         db,
     ];
     args.extend_from_slice(extra);
-    pg.client("pg_dump", &args);
+    pg.client_from(bin_dir, "pg_dump", &args);
     path
 }
 

@@ -272,8 +272,13 @@ impl PgServer {
 
     /// Runs one of this server's client programs against it; returns stdout, panics on failure.
     pub fn client(&self, program: &str, args: &[&str]) -> String {
+        self.client_from(&self.client_dir, program, args)
+    }
+
+    /// [`PgServer::client`] with the program from `bin_dir` (see [`PgServer::command_from`]).
+    pub fn client_from(&self, bin_dir: &Path, program: &str, args: &[&str]) -> String {
         let output = self
-            .client_command(program, args)
+            .command_from(bin_dir, program, args)
             .output()
             .unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
         assert!(
